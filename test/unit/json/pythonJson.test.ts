@@ -66,8 +66,8 @@ describe('pythonQuote', () => {
 
 describe('pythonDumps numbers', () => {
   it('follows float repr', () => {
-    expect(pythonDumps([7.5, 0.1 + 0.2, -0, 1.5e16, 1e-5, 123])).toBe(
-      '[7.5,0.30000000000000004,-0.0,1.5e+16,1e-05,123]',
+    expect(pythonDumps([7.5, 0.1 + 0.2, -0, 1.5e-7, 1e-5, 123])).toBe(
+      '[7.5,0.30000000000000004,-0.0,1.5e-07,1e-05,123]',
     );
   });
   it('has a non-compact mode matching json.dumps defaults', () => {
