@@ -1,0 +1,28 @@
+/**
+ * What the sidecar and the `bus_sidecar` Odoo addon agree on. The addon declares the same values in
+ * `odoo-addon/bus_sidecar/contract.py`; a test compares both files so neither side drifts.
+ */
+
+/** Route of the addon that tells the sidecar Odoo's version and websocket worker version. */
+export const INFO_ROUTE = '/bus_sidecar/info';
+
+/** Header carrying the shared secret on every call from the sidecar to the addon's routes. */
+export const SECRET_HEADER = 'X-Bus-Sidecar-Secret';
+
+/** odoo.conf option and environment variable holding the shared secret, on both sides. */
+export const SECRET_OPTION = 'bus_sidecar_secret';
+export const SECRET_ENV = 'BUS_SIDECAR_SECRET';
+
+/**
+ * LISTEN/NOTIFY channel, on the same database as `imbus` (`postgres`), on which the addon announces
+ * revoked sessions. Payload: `{"db": <name>, "sessions": [<session hash>...], "partners": [<id>...]}`;
+ * `sessions` are closed at once (4001), the sockets of `partners` are re-validated with Odoo.
+ */
+export const REVOKE_CHANNEL = 'bus_sidecar_revoke';
+
+/**
+ * How a session is named in a revocation: never the session id itself, but the lowercase hex
+ * SHA-256 of its first 42 characters (Odoo 19 keeps those stable when it rotates a session; older
+ * session ids are 40 characters long, so the whole id is hashed).
+ */
+export const SESSION_HASH_PREFIX_LENGTH = 42;
