@@ -20,12 +20,8 @@ export interface PythonDumpsOptions {
   ensureAscii?: boolean;
 }
 
-const HEX = '0123456789abcdef';
-
 function hex4(code: number): string {
-  return (
-    HEX[(code >> 12) & 15]! + HEX[(code >> 8) & 15]! + HEX[(code >> 4) & 15]! + HEX[code & 15]!
-  );
+  return code.toString(16).padStart(4, '0');
 }
 
 const SHORT_ESCAPES: Record<number, string> = {

@@ -1,0 +1,17 @@
+/** One `bus_bus` row as the sidecar handles it: Odoo's texts, never re-encoded. */
+export interface BusRow {
+  readonly id: number;
+  /** `bus_bus.channel` exactly as stored (Python compact JSON): the subscription key. */
+  readonly channel: string;
+  /** `bus_bus.message` exactly as stored; spliced into frames as is. */
+  readonly message: string;
+  /** When the sidecar read it (ms since epoch). */
+  readonly readAt: number;
+  /** Read order within its database's reader (1, 2, ...): tells which rows were read after a moment. */
+  readonly seq: number;
+}
+
+/** `{"id":<id>,"message":<raw message>}`: the element of a websocket batch, built once per row. */
+export function notificationJson(row: { id: number; message: string }): string {
+  return `{"id":${row.id},"message":${row.message}}`;
+}

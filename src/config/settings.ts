@@ -1,0 +1,290 @@
+/**
+ * Every setting of the sidecar, declared once: its key, where it can come from (odoo.conf option,
+ * environment variables, command-line flag), its zod type with default, and the sentence that
+ * documents it. `load.ts` merges the sources, the README's configuration table is generated from
+ * this list, and a test keeps the two in step.
+ */
+import { z } from 'zod';
+
+export interface SettingSource {
+  /** Environment variables, first one set wins. */
+  env: readonly string[];
+  /** `[options]` keys of an odoo.conf, first one set wins. */
+  odoo?: readonly string[];
+  /** Long command-line flag without the leading dashes. */
+  flag: string;
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegative = z.coerce.number().min(0);
+const bool = z.union([z.boolean(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'boolean') return value;
+  const text = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(text)) return false;
+  ctx.addIssue({ code: 'custom', message: `expected a boolean, got "${value}"` });
+  return z.NEVER;
+});
+const optionalText = z
+  .string()
+  .transform((v) => (v.trim() === '' ? undefined : v))
+  .optional();
+const list = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) =>
+    (Array.isArray(v) ? v : v.split(',')).map((item) => item.trim()).filter((item) => item !== ''),
+  );
+
+function setting<T extends z.ZodType>(schema: T, source: SettingSource, description: string) {
+  return { schema, source, description };
+}
+
+export const settings = {
+  // --- PostgreSQL -------------------------------------------------------------------------------
+  dbHost: setting(
+    z.string().min(1).default('localhost'),
+    { env: ['DB_HOST'], odoo: ['db_host'], flag: 'db-host' },
+    "PostgreSQL host of Odoo's databases (often PgBouncer). A path means a Unix socket directory.",
+  ),
+  dbPort: setting(
+    port.default(5432),
+    { env: ['DB_PORT'], odoo: ['db_port'], flag: 'db-port' },
+    'PostgreSQL port matching `dbHost`.',
+  ),
+  dbUser: setting(
+    z.string().min(1).default('odoo'),
+    { env: ['DB_USER'], odoo: ['db_user'], flag: 'db-user' },
+    'PostgreSQL user; it needs SELECT on `bus_bus` and its sequence, nothing more.',
+  ),
+  dbPassword: setting(
+    optionalText,
+    { env: ['DB_PASSWORD'], odoo: ['db_password'], flag: 'db-password' },
+    'PostgreSQL password.',
+  ),
+  listenDbHost: setting(
+    optionalText,
+    {
+      env: ['IMDISPATCHER_DB_HOST', 'ODOO_IMDISPATCHER_DB_HOST'],
+      odoo: ['imdispatcher_db_host'],
+      flag: 'imdispatcher-db-host',
+    },
+    'Host for the one LISTEN connection. Must reach PostgreSQL directly, never PgBouncer in transaction mode. Defaults to `dbHost`.',
+  ),
+  listenDbPort: setting(
+    port.optional(),
+    {
+      env: ['IMDISPATCHER_DB_PORT', 'ODOO_IMDISPATCHER_DB_PORT'],
+      odoo: ['imdispatcher_db_port'],
+      flag: 'imdispatcher-db-port',
+    },
+    'Port for the LISTEN connection. Defaults to `dbPort`.',
+  ),
+  readDbHost: setting(
+    optionalText,
+    { env: ['SIDECAR_READ_DB_HOST'], flag: 'read-db-host' },
+    'Host for the batched reads of `bus_bus` (PgBouncer is fine). Defaults to `dbHost`.',
+  ),
+  readDbPort: setting(
+    port.optional(),
+    { env: ['SIDECAR_READ_DB_PORT'], flag: 'read-db-port' },
+    'Port for the reads of `bus_bus`. Defaults to `dbPort`.',
+  ),
+  readPoolSize: setting(
+    positiveInt.max(20).default(2),
+    { env: ['SIDECAR_READ_POOL_SIZE'], flag: 'read-pool-size' },
+    'Connections kept per Odoo database for reading `bus_bus`.',
+  ),
+  notifyDatabase: setting(
+    z.string().min(1).default('postgres'),
+    { env: ['SIDECAR_NOTIFY_DB'], odoo: ['db_system'], flag: 'notify-db' },
+    'Database on which Odoo sends `NOTIFY imbus` (Odoo always uses `postgres`).',
+  ),
+  databases: setting(
+    list.default([]),
+    { env: ['SIDECAR_DB_NAME'], odoo: ['db_name'], flag: 'db-name' },
+    'Comma-separated Odoo databases this sidecar serves; empty serves any.',
+  ),
+  dbFilter: setting(
+    optionalText,
+    { env: ['SIDECAR_DBFILTER'], odoo: ['dbfilter'], flag: 'dbfilter' },
+    "Regular expression the served databases must match, as Odoo's `dbfilter` (`%h`/`%d` forms are left to Odoo).",
+  ),
+
+  // --- HTTP -------------------------------------------------------------------------------------
+  host: setting(
+    z.string().min(1).default('0.0.0.0'),
+    { env: ['SIDECAR_HOST'], odoo: ['http_interface'], flag: 'host' },
+    'Interface the sidecar listens on.',
+  ),
+  port: setting(
+    port.default(8072),
+    { env: ['SIDECAR_PORT'], odoo: ['gevent_port', 'longpolling_port'], flag: 'port' },
+    "Port the sidecar listens on: Odoo's `gevent_port` (8072), the one the proxy already routes `/websocket` to.",
+  ),
+  odooUrl: setting(
+    z.url().default('http://127.0.0.1:8069'),
+    { env: ['SIDECAR_ODOO_URL'], flag: 'odoo-url' },
+    "Base URL of Odoo's HTTP workers, called for channel authorization, presence and forwarded routes.",
+  ),
+  proxyMode: setting(
+    bool.default(true),
+    { env: ['SIDECAR_PROXY_MODE'], flag: 'proxy-mode' },
+    'Trust `X-Forwarded-For/Host/Proto` from the reverse proxy in front (keep the sidecar unreachable otherwise).',
+  ),
+  crossOrigin: setting(
+    z.enum(['downgrade', 'reject', 'allow']).default('downgrade'),
+    { env: ['SIDECAR_CROSS_ORIGIN'], flag: 'cross-origin' },
+    "Websocket whose `Origin` is not the page's host: `downgrade` serves it as a public visitor without the browser's cookies, `reject` answers 403, `allow` trusts the cookies as Odoo does by default.",
+  ),
+  secret: setting(
+    optionalText,
+    { env: ['BUS_SIDECAR_SECRET'], odoo: ['bus_sidecar_secret'], flag: 'secret' },
+    "Shared secret for the `bus_sidecar` addon's info route (same value on both sides).",
+  ),
+  workerVersion: setting(
+    optionalText,
+    { env: ['SIDECAR_WORKER_VERSION'], flag: 'worker-version' },
+    "Odoo's `websocket_worker_version`, if the addon's info route cannot tell it. Unknown: no `OUTDATED_VERSION` closes.",
+  ),
+  odooVersion: setting(
+    z.union([z.literal('auto'), z.coerce.number().int().min(12).max(19)]).default('auto' as const),
+    { env: ['SIDECAR_ODOO_VERSION'], flag: 'odoo-version' },
+    'Odoo major version served (12-19), or `auto` to ask the addon.',
+  ),
+
+  // --- Calls to Odoo ----------------------------------------------------------------------------
+  odooConcurrency: setting(
+    positiveInt.max(256).default(4),
+    { env: ['SIDECAR_ODOO_CONCURRENCY'], flag: 'odoo-concurrency' },
+    "Calls to Odoo's HTTP workers in flight at once; keep it below Odoo's `workers`.",
+  ),
+  odooQueueLimit: setting(
+    positiveInt.default(5000),
+    { env: ['SIDECAR_ODOO_QUEUE_LIMIT'], flag: 'odoo-queue-limit' },
+    'Calls waiting for a free slot; past it a subscribe is refused with close code 1013.',
+  ),
+  odooTimeoutMs: setting(
+    positiveInt.default(15_000),
+    { env: ['SIDECAR_ODOO_TIMEOUT_MS'], flag: 'odoo-timeout-ms' },
+    'Time limit of one call to Odoo once it is sent.',
+  ),
+  infoRefreshSeconds: setting(
+    positiveInt.default(60),
+    { env: ['SIDECAR_INFO_REFRESH_SECONDS'], flag: 'info-refresh-seconds' },
+    "How often the addon's info route is asked for Odoo's version.",
+  ),
+
+  // --- Websocket --------------------------------------------------------------------------------
+  rateLimitBurst: setting(
+    positiveInt.default(10),
+    {
+      env: ['SIDECAR_RATE_LIMIT_BURST'],
+      odoo: ['websocket_rate_limit_burst'],
+      flag: 'rate-limit-burst',
+    },
+    'Frames a client may send in a burst (Odoo: 10) before close 1013.',
+  ),
+  rateLimitDelay: setting(
+    nonNegative.default(0.2),
+    {
+      env: ['SIDECAR_RATE_LIMIT_DELAY'],
+      odoo: ['websocket_rate_limit_delay'],
+      flag: 'rate-limit-delay',
+    },
+    'Seconds per frame of the rate limit (Odoo: 0.2, so 10 frames in 2 s).',
+  ),
+  keepAliveTimeoutSeconds: setting(
+    positiveInt.default(3600),
+    {
+      env: ['SIDECAR_KEEP_ALIVE_TIMEOUT'],
+      odoo: ['websocket_keep_alive_timeout'],
+      flag: 'keep-alive-timeout',
+    },
+    'Maximum age of a socket before close 4002, plus up to 50% random spread (Odoo: 3600).',
+  ),
+  pingAfterSeconds: setting(
+    positiveInt.default(40),
+    { env: ['SIDECAR_PING_AFTER_SECONDS'], flag: 'ping-after-seconds' },
+    'Silence after which the server pings a socket (Odoo 18: 40).',
+  ),
+  pongTimeoutSeconds: setting(
+    positiveInt.default(15),
+    { env: ['SIDECAR_PONG_TIMEOUT_SECONDS'], flag: 'pong-timeout-seconds' },
+    'Time to answer a ping before the connection is dropped (Odoo: 15).',
+  ),
+  sessionRecheckSeconds: setting(
+    positiveInt.default(300),
+    { env: ['SIDECAR_SESSION_RECHECK_SECONDS'], flag: 'session-recheck-seconds' },
+    'How often each socket asks Odoo again whether its session is valid (4001 when not).',
+  ),
+  maxBufferedBytes: setting(
+    positiveInt.default(4 * 1024 * 1024),
+    { env: ['SIDECAR_MAX_BUFFERED_BYTES'], flag: 'max-buffered-bytes' },
+    'Unsent bytes a socket may hold before it is closed as a slow consumer (1013).',
+  ),
+  maxChannelsPerSubscribe: setting(
+    positiveInt.default(2000),
+    { env: ['SIDECAR_MAX_CHANNELS'], flag: 'max-channels' },
+    'Channel strings accepted in one `subscribe`; larger ones are refused and logged.',
+  ),
+
+  // --- Reader -----------------------------------------------------------------------------------
+  coalesceMs: setting(
+    nonNegative.max(1000).default(5),
+    { env: ['SIDECAR_COALESCE_MS'], flag: 'coalesce-ms' },
+    'NOTIFYs arriving within this window are served by one read of `bus_bus`.',
+  ),
+  readBatchSize: setting(
+    positiveInt.default(5000),
+    { env: ['SIDECAR_READ_BATCH_SIZE'], flag: 'read-batch-size' },
+    'Rows per read of `bus_bus`; a full batch is followed at once by the next.',
+  ),
+  lateCommitWindowSeconds: setting(
+    positiveInt.default(300),
+    { env: ['SIDECAR_LATE_COMMIT_WINDOW'], flag: 'late-commit-window' },
+    'How long an id missing from the sequence is watched for a late commit (Odoo 17/18: 10 s).',
+  ),
+  recentRowsSeconds: setting(
+    positiveInt.default(60),
+    { env: ['SIDECAR_RECENT_ROWS_SECONDS'], flag: 'recent-rows-seconds' },
+    'Rows kept in memory to close the gap between a subscribe and its first delivery.',
+  ),
+  pollFallbackMs: setting(
+    positiveInt.default(1000),
+    { env: ['SIDECAR_POLL_FALLBACK_MS'], flag: 'poll-fallback-ms' },
+    'While the LISTEN connection is down, `bus_bus` is polled this often so delivery goes on.',
+  ),
+
+  // --- Process ----------------------------------------------------------------------------------
+  shutdownWindowSeconds: setting(
+    nonNegative.default(10),
+    { env: ['SIDECAR_SHUTDOWN_WINDOW'], flag: 'shutdown-window' },
+    'On SIGTERM, sockets are closed with 1012 spread over this many seconds, so clients do not reconnect all at once.',
+  ),
+  shutdownTimeoutSeconds: setting(
+    positiveInt.default(30),
+    { env: ['SIDECAR_SHUTDOWN_TIMEOUT'], flag: 'shutdown-timeout' },
+    'Hard limit for a graceful shutdown; a second signal exits at once.',
+  ),
+  workers: setting(
+    positiveInt.max(64).default(1),
+    { env: ['SIDECAR_WORKERS'], flag: 'workers' },
+    'Worker processes sharing the port, each with its own LISTEN connection and reader.',
+  ),
+  logLevel: setting(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    { env: ['SIDECAR_LOG_LEVEL'], odoo: ['log_level'], flag: 'log-level' },
+    'Log level (odoo.conf `log_level` values `debug_rpc`... are mapped to `debug`).',
+  ),
+} as const;
+
+export type SettingKey = keyof typeof settings;
+
+const shape = Object.fromEntries(Object.entries(settings).map(([key, s]) => [key, s.schema])) as {
+  [K in SettingKey]: (typeof settings)[K]['schema'];
+};
+
+export const configSchema = z.object(shape).strict();
+
+export type RawConfig = z.output<typeof configSchema>;

@@ -1,0 +1,146 @@
+/**
+ * The centre of the data flow: NOTIFY payloads nudge the per-database readers, readers hand their
+ * rows to the fan-out, the fan-out writes frames to the subscribers registered for each channel.
+ * Transports (websocket, long polling) only register subscribers and implement `send`.
+ */
+
+import { NotifyPayloadError, parseImbusPayload } from '../bus/notifyPayload.js';
+import { BusReader } from '../bus/reader.js';
+import type { BusRow } from '../bus/types.js';
+import type { Config } from '../config/load.js';
+import type { ReadPools } from '../db/readPools.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { encodeBatch, groupDeliveries } from './fanout.js';
+import { Registry } from './registry.js';
+
+export interface HubSubscriber {
+  /** The Odoo database whose rows this subscriber receives. */
+  readonly db: string | undefined;
+  /** Last word on one row (a socket skips rows its catch-up already carried). */
+  accepts(row: BusRow): boolean;
+  /** Writes one batch; `frame` is shared by every subscriber of the group, never mutate it. */
+  send(frame: Buffer, rows: readonly BusRow[]): void;
+}
+
+export interface HubOptions {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  pools: ReadPools;
+}
+
+export class Hub<S extends HubSubscriber> {
+  readonly registry = new Registry<S>();
+  private readonly readers = new Map<string, BusReader>();
+  private listenerUp = false;
+
+  constructor(private readonly options: HubOptions) {}
+
+  /** The reader of `database`, created on first use. */
+  reader(database: string): BusReader {
+    let reader = this.readers.get(database);
+    if (!reader) {
+      const { config, logger, metrics } = this.options;
+      reader = new BusReader({
+        database,
+        pool: this.options.pools.get(database),
+        logger: logger.child({ component: 'reader', database }),
+        metrics,
+        deliver: (db, rows) => this.deliver(db, rows),
+        coalesceMs: config.coalesceMs,
+        batchSize: config.readBatchSize,
+        lateCommitWindowMs: config.lateCommitWindowSeconds * 1000,
+        recentRowsMs: config.recentRowsSeconds * 1000,
+      });
+      if (!this.listenerUp) reader.setPolling(config.pollFallbackMs);
+      this.readers.set(database, reader);
+    }
+    return reader;
+  }
+
+  existingReader(database: string): BusReader | undefined {
+    return this.readers.get(database);
+  }
+
+  /** How many rows each database's reader has read: taken before asking Odoo for a subscription. */
+  readCounts(): Map<string, number> {
+    return new Map([...this.readers].map(([db, reader]) => [db, reader.readCount]));
+  }
+
+  get readersHealthy(): boolean {
+    for (const reader of this.readers.values()) if (!reader.healthy) return false;
+    return true;
+  }
+
+  subscribe(subscriber: S, keys: Iterable<string>): void {
+    this.registry.replace(subscriber, keys);
+  }
+
+  unsubscribe(subscriber: S): void {
+    this.registry.remove(subscriber);
+  }
+
+  /** An `imbus` NOTIFY: nudge the reader of every database it names. */
+  onImbus(payload: string): void {
+    let channels: ReturnType<typeof parseImbusPayload>;
+    try {
+      channels = parseImbusPayload(payload);
+    } catch (error) {
+      this.options.metrics.notifyMalformed.inc();
+      this.options.logger.warn(
+        {
+          reason: error instanceof NotifyPayloadError ? error.message : String(error),
+          bytes: payload.length,
+        },
+        'imbus NOTIFY payload skipped: not a JSON array of channels',
+      );
+      return;
+    }
+    let everyReader = false;
+    const databases = new Set<string>();
+    for (const channel of channels) {
+      if (channel.db === undefined) everyReader = true;
+      else databases.add(channel.db);
+    }
+    // Channels without a database (plain strings of Odoo 12-14) may belong to any database.
+    if (everyReader) for (const reader of this.readers.values()) reader.nudge();
+    else for (const db of databases) this.readers.get(db)?.nudge();
+  }
+
+  onListenerUp(reconnected: boolean): void {
+    this.listenerUp = true;
+    for (const reader of this.readers.values()) {
+      reader.setPolling(undefined);
+      // What committed while LISTEN was down is read now, from the table.
+      if (reconnected) reader.nudge();
+    }
+  }
+
+  onListenerDown(): void {
+    this.listenerUp = false;
+    for (const reader of this.readers.values())
+      reader.setPolling(this.options.config.pollFallbackMs);
+  }
+
+  /** Waits for in-flight reads and their deliveries to finish (graceful shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.readers.values()].map((reader) => reader.idle()));
+  }
+
+  stop(): void {
+    for (const reader of this.readers.values()) reader.stop();
+  }
+
+  private deliver(database: string, rows: BusRow[]): void {
+    const groups = groupDeliveries<S>(
+      rows,
+      (row) => this.registry.subscribersOf(row.channel),
+      (subscriber, row) => subscriber.db === database && subscriber.accepts(row),
+    );
+    for (const group of groups) {
+      const frame = Buffer.from(encodeBatch(group.rows), 'utf8');
+      for (const subscriber of group.subscribers) subscriber.send(frame, group.rows);
+    }
+  }
+}

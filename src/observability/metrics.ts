@@ -1,0 +1,88 @@
+/**
+ * Prometheus metrics, one registry per sidecar instance (tests run several in one process). Every
+ * fault and rejection has a counter; label series that alerts watch are created at zero.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+const PREFIX = 'odoo_bus_sidecar_';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name: PREFIX + name, help, labelNames, registers: [registry] });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name: PREFIX + name, help, labelNames, registers: [registry] });
+
+  const metrics = {
+    registry,
+    listenerUp: gauge('listener_up', '1 while the LISTEN connection is established'),
+    listenerReconnects: counter(
+      'listener_reconnects_total',
+      'LISTEN connections lost and re-opened',
+    ),
+    listenerErrors: counter('listener_errors_total', 'Errors of the LISTEN connection', ['stage']),
+    notifications: counter('notify_received_total', 'NOTIFY messages received', ['channel']),
+    notifyMalformed: counter(
+      'notify_malformed_total',
+      'NOTIFY payloads that could not be read (skipped)',
+    ),
+    reads: counter('bus_reads_total', 'Reads of bus_bus', ['outcome']),
+    rowsRead: counter('bus_rows_read_total', 'bus_bus rows read'),
+    rowsMalformed: counter(
+      'bus_rows_malformed_total',
+      'bus_bus rows skipped because their channel or message is not JSON',
+    ),
+    lateRows: counter(
+      'bus_late_rows_total',
+      'Rows that committed after a higher id had been read, delivered late',
+    ),
+    holesExpired: counter(
+      'bus_holes_expired_total',
+      'Ids missing from bus_bus given up after the late-commit window',
+    ),
+    holes: gauge('bus_holes', 'Ids below the read position still watched for a late commit'),
+    sockets: gauge('ws_connections', 'Open websocket connections'),
+    socketsOpened: counter('ws_connections_total', 'Websocket connections accepted'),
+    handshakeRejected: counter('ws_handshake_rejected_total', 'Websocket handshakes refused', [
+      'reason',
+    ]),
+    closes: counter(
+      'ws_closes_total',
+      'Websocket connections closed by the server, by close code',
+      ['code'],
+    ),
+    clientMessages: counter('ws_messages_total', 'Messages received from clients', ['event']),
+    invalidMessages: counter('ws_invalid_messages_total', 'Client messages refused', ['reason']),
+    slowConsumers: counter(
+      'ws_slow_consumers_total',
+      'Sockets closed because their unsent data passed the limit',
+    ),
+    rateLimited: counter(
+      'ws_rate_limited_total',
+      'Sockets closed for sending frames faster than the rate limit',
+    ),
+    framesSent: counter('ws_frames_sent_total', 'Notification frames written to sockets'),
+    delivered: counter('ws_notifications_delivered_total', 'Notifications delivered to sockets'),
+    odooCalls: counter('odoo_calls_total', 'Calls to Odoo HTTP', ['route', 'outcome']),
+    odooCallSeconds: new Histogram<'route'>({
+      name: `${PREFIX}odoo_call_duration_seconds`,
+      help: 'Duration of calls to Odoo HTTP',
+      labelNames: ['route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    odooInFlight: gauge('odoo_in_flight', 'Calls to Odoo in flight'),
+    odooQueued: gauge('odoo_queued', 'Calls to Odoo waiting for a slot'),
+    revocations: counter('session_revocations_total', 'Sessions or partners named by the addon', [
+      'kind',
+    ]),
+  };
+  for (const code of ['1000', '1001', '1008', '1011', '1012', '1013', '1014', '4001', '4002']) {
+    metrics.closes.labels(code).inc(0);
+  }
+  for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);
+  return metrics;
+}

@@ -1,0 +1,263 @@
+/**
+ * HTTP client to Odoo's workers: the JSON-RPC routes Odoo ships for external websocket servers
+ * (`/websocket/peek_notifications`, `/websocket/update_bus_presence`, `/websocket/on_closed`), the
+ * addon's info route, and plain forwarding. Every call goes through one `Limiter` (bounded
+ * concurrency and queue) and has a time limit; the outcome is classified once here so transports only
+ * decide what the client sees.
+ */
+import { Agent, type Dispatcher, request } from 'undici';
+import { type JsonNode, member, parseJson, safeInteger } from '../json/rawJson.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { INFO_ROUTE, SECRET_HEADER } from './addonContract.js';
+import { sessionIdFromSetCookie } from './cookies.js';
+import { Limiter, QueueFullError } from './limiter.js';
+
+/** Headers describing the browser's request, forwarded so that Odoo sees the same client. */
+export interface BrowserContext {
+  /** The browser's Cookie header ('' for a downgraded cross-origin socket). */
+  cookie: string;
+  host: string | undefined;
+  forwardedFor: string | undefined;
+  forwardedHost: string | undefined;
+  forwardedProto: string | undefined;
+  userAgent: string | undefined;
+}
+
+export type RpcOutcome =
+  | { kind: 'result'; text: string; result: JsonNode; newSessionId: string | undefined }
+  | { kind: 'sessionExpired'; newSessionId: string | undefined }
+  | { kind: 'rpcError'; code: number | undefined; name: string | undefined; message: string }
+  | { kind: 'notFound' }
+  | {
+      kind: 'unavailable';
+      reason: 'queueFull' | 'timeout' | 'connect' | 'http' | 'badResponse';
+      detail: string;
+    };
+
+export interface OdooInfo {
+  serverVersion: string | undefined;
+  major: number | undefined;
+  workerVersion: string | null;
+}
+
+export interface OdooClientOptions {
+  baseUrl: string;
+  concurrency: number;
+  queueLimit: number;
+  timeoutMs: number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const SESSION_EXPIRED = 'odoo.http.SessionExpiredException';
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export class OdooClient {
+  readonly limiter: Limiter;
+  private readonly agent: Agent;
+  private readonly origin: string;
+  private rpcId = 0;
+
+  constructor(private readonly options: OdooClientOptions) {
+    this.origin = new URL(options.baseUrl).origin;
+    this.agent = new Agent({
+      connections: options.concurrency * 2,
+      keepAliveTimeout: 4_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connect: { timeout: Math.min(options.timeoutMs, 5_000) },
+    });
+    this.limiter = new Limiter(options.concurrency, options.queueLimit, (active, queued) => {
+      options.metrics.odooInFlight.set(active);
+      options.metrics.odooQueued.set(queued);
+    });
+  }
+
+  /** Calls a JSON-RPC route of Odoo on behalf of a browser. */
+  async rpc(
+    route: string,
+    params: Record<string, unknown>,
+    browser: BrowserContext,
+  ): Promise<RpcOutcome> {
+    const body = JSON.stringify({ jsonrpc: '2.0', method: 'call', params, id: ++this.rpcId });
+    const started = performance.now();
+    const outcome = await this.send(route, body, browser);
+    this.options.metrics.odooCallSeconds
+      .labels(route)
+      .observe((performance.now() - started) / 1000);
+    this.options.metrics.odooCalls
+      .labels(route, outcome.kind === 'unavailable' ? outcome.reason : outcome.kind)
+      .inc();
+    return outcome;
+  }
+
+  /** Asks the addon's info route for Odoo's version; undefined when it cannot answer. */
+  async info(secret: string): Promise<OdooInfo | undefined> {
+    try {
+      const response = await this.limiter.run(() =>
+        request(`${this.origin}${INFO_ROUTE}`, {
+          method: 'GET',
+          dispatcher: this.agent,
+          headers: { [SECRET_HEADER]: secret, accept: 'application/json' },
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        }),
+      );
+      const text = await response.body.text();
+      if (response.statusCode !== 200) {
+        this.options.logger.warn(
+          { status: response.statusCode, route: INFO_ROUTE },
+          response.statusCode === 403
+            ? 'the bus_sidecar addon refused the shared secret'
+            : 'the bus_sidecar addon info route did not answer',
+        );
+        return undefined;
+      }
+      const data = JSON.parse(text) as Record<string, unknown>;
+      const versionInfo = Array.isArray(data.server_version_info) ? data.server_version_info : [];
+      const major =
+        typeof versionInfo[0] === 'number' ? versionInfo[0] : parseMajor(data.server_version);
+      return {
+        serverVersion: typeof data.server_version === 'string' ? data.server_version : undefined,
+        major,
+        workerVersion:
+          typeof data.websocket_worker_version === 'string' ? data.websocket_worker_version : null,
+      };
+    } catch (error) {
+      this.options.logger.warn(
+        { err: error, route: INFO_ROUTE },
+        'cannot reach the bus_sidecar addon info route',
+      );
+      return undefined;
+    }
+  }
+
+  /** Raw request for forwarded routes; the caller streams the answer back. */
+  forward(options: {
+    path: string;
+    method: Dispatcher.HttpMethod;
+    headers: Record<string, string>;
+    body?: Buffer;
+  }) {
+    return this.limiter.run(() =>
+      request(`${this.origin}${options.path}`, {
+        method: options.method,
+        headers: options.headers,
+        body: options.body,
+        dispatcher: this.agent,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async send(route: string, body: string, browser: BrowserContext): Promise<RpcOutcome> {
+    let status: number;
+    let text: string;
+    let setCookie: string | string[] | undefined;
+    try {
+      ({ status, text, setCookie } = await this.limiter.run(async () => {
+        const response = await request(`${this.origin}${route}`, {
+          method: 'POST',
+          dispatcher: this.agent,
+          headers: browserHeaders(browser),
+          body,
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
+        const length = Number(response.headers['content-length'] ?? 0);
+        if (length > MAX_BODY_BYTES) {
+          await response.body.dump();
+          throw new BadResponse(`answer of ${length} bytes`);
+        }
+        return {
+          status: response.statusCode,
+          text: await response.body.text(),
+          setCookie: response.headers['set-cookie'],
+        };
+      }));
+    } catch (error) {
+      return classifyFailure(error);
+    }
+    const newSessionId = sessionIdFromSetCookie(setCookie);
+    if (status === 404) return { kind: 'notFound' };
+    if (status !== 200) return { kind: 'unavailable', reason: 'http', detail: `HTTP ${status}` };
+    let root: JsonNode;
+    try {
+      root = parseJson(text);
+    } catch {
+      return { kind: 'unavailable', reason: 'badResponse', detail: 'answer is not JSON' };
+    }
+    const error = member(root, 'error');
+    if (error) {
+      const data = member(error, 'data');
+      const nameNode = member(data, 'name');
+      const messageNode = member(error, 'message');
+      const code = safeInteger(member(error, 'code'), text);
+      const name = nameNode?.kind === 'string' ? nameNode.value : undefined;
+      if (name === SESSION_EXPIRED || code === 100) return { kind: 'sessionExpired', newSessionId };
+      return {
+        kind: 'rpcError',
+        code,
+        name,
+        message: messageNode?.kind === 'string' ? messageNode.value : 'Odoo error',
+      };
+    }
+    if (root.kind !== 'object') {
+      return {
+        kind: 'unavailable',
+        reason: 'badResponse',
+        detail: 'answer is not a JSON-RPC envelope',
+      };
+    }
+    // Odoo 19 omits `result` when a route returns None (/websocket/on_closed).
+    const result = member(root, 'result') ?? { kind: 'literal', start: 0, end: 0, value: null };
+    return { kind: 'result', text, result, newSessionId };
+  }
+}
+
+class BadResponse extends Error {}
+
+function classifyFailure(error: unknown): RpcOutcome {
+  if (error instanceof QueueFullError)
+    return { kind: 'unavailable', reason: 'queueFull', detail: error.message };
+  if (error instanceof BadResponse)
+    return { kind: 'unavailable', reason: 'badResponse', detail: error.message };
+  const err = error as { name?: string; code?: string; message?: string };
+  if (
+    err.name === 'TimeoutError' ||
+    err.name === 'AbortError' ||
+    err.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    err.code === 'UND_ERR_BODY_TIMEOUT'
+  ) {
+    return { kind: 'unavailable', reason: 'timeout', detail: err.message ?? 'timeout' };
+  }
+  return {
+    kind: 'unavailable',
+    reason: 'connect',
+    detail: err.code ?? err.message ?? String(error),
+  };
+}
+
+export function browserHeaders(browser: BrowserContext): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json',
+  };
+  if (browser.cookie) headers.cookie = browser.cookie;
+  // The browser's Host keeps Odoo's host-based dbfilter working even without proxy_mode.
+  if (browser.host) headers.host = browser.host;
+  if (browser.forwardedFor) headers['x-forwarded-for'] = browser.forwardedFor;
+  if (browser.forwardedHost) headers['x-forwarded-host'] = browser.forwardedHost;
+  if (browser.forwardedProto) headers['x-forwarded-proto'] = browser.forwardedProto;
+  if (browser.userAgent) headers['user-agent'] = browser.userAgent;
+  return headers;
+}
+
+function parseMajor(version: unknown): number | undefined {
+  if (typeof version !== 'string') return undefined;
+  const match = /^(?:saas~)?(\d+)/.exec(version);
+  return match ? Number(match[1]) : undefined;
+}

@@ -1,0 +1,188 @@
+/**
+ * Wires one sidecar: config → LISTEN connection → per-database readers → hub → transports, with the
+ * Odoo client beside them. `createSidecar` never touches process-wide state (signals, exit), so tests
+ * run several in one process; `main.ts` owns the process.
+ */
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { type Config, servesDatabase } from './config/load.js';
+import { Listener } from './db/listener.js';
+import { ReadPools } from './db/readPools.js';
+import { Hub } from './hub/hub.js';
+import { readiness } from './observability/health.js';
+import type { Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { REVOKE_CHANNEL } from './odoo/addonContract.js';
+import { OdooClient } from './odoo/client.js';
+import { OdooInfoSource } from './odoo/odooInfo.js';
+import type { OdooSocket } from './transports/websocket/odooSocket.js';
+import { WebsocketServer } from './transports/websocket/server.js';
+
+export const IMBUS_CHANNEL = 'imbus';
+
+export interface Sidecar {
+  readonly config: Config;
+  readonly app: FastifyInstance;
+  readonly metrics: Metrics;
+  readonly hub: Hub<OdooSocket>;
+  readonly websockets: WebsocketServer;
+  readonly listener: Listener;
+  readonly odooInfo: OdooInfoSource;
+  /** Starts the LISTEN connection and the HTTP server; resolves with the bound address. */
+  start(): Promise<{ host: string; port: number }>;
+  /** Graceful stop: refuse new sockets, close open ones with 1012 over the window, drain, release. */
+  shutdown(): Promise<void>;
+  /** Immediate stop (second signal, or tests). */
+  destroy(): Promise<void>;
+}
+
+export function createSidecar(
+  config: Config,
+  logger: Logger,
+  options: { metrics?: Metrics } = {},
+): Sidecar {
+  const metrics = options.metrics ?? createMetrics();
+  const pools = new ReadPools({
+    host: config.readDbHost,
+    port: config.readDbPort,
+    user: config.dbUser,
+    password: config.dbPassword,
+    max: config.readPoolSize,
+    logger: logger.child({ component: 'read-pool' }),
+  });
+  const hub = new Hub<OdooSocket>({
+    config,
+    logger: logger.child({ component: 'hub' }),
+    metrics,
+    pools,
+  });
+  const odoo = new OdooClient({
+    baseUrl: config.odooUrl,
+    concurrency: config.odooConcurrency,
+    queueLimit: config.odooQueueLimit,
+    timeoutMs: config.odooTimeoutMs,
+    logger: logger.child({ component: 'odoo' }),
+    metrics,
+  });
+  const odooInfo = new OdooInfoSource({
+    odoo,
+    secret: config.secret,
+    refreshMs: config.infoRefreshSeconds * 1000,
+    workerVersion: config.workerVersion,
+    major: config.odooVersion === 'auto' ? undefined : config.odooVersion,
+    logger: logger.child({ component: 'odoo-info' }),
+  });
+  const websockets = new WebsocketServer({
+    config,
+    logger,
+    metrics,
+    hub,
+    odoo,
+    servesDatabase: (db) => servesDatabase(config, db),
+    workerVersion: () => odooInfo.workerVersion(),
+    odooMajor: () => odooInfo.major(),
+  });
+  const listener = new Listener({
+    connection: {
+      host: config.listenDbHost,
+      port: config.listenDbPort,
+      user: config.dbUser,
+      password: config.dbPassword,
+      database: config.notifyDatabase,
+    },
+    channels: [IMBUS_CHANNEL, REVOKE_CHANNEL],
+    logger: logger.child({ component: 'listener' }),
+    metrics,
+    onNotification: (channel, payload) => {
+      metrics.notifications.labels(channel).inc();
+      if (channel === IMBUS_CHANNEL) hub.onImbus(payload);
+      else if (channel === REVOKE_CHANNEL) websockets.revoke(payload);
+    },
+    onUp: (reconnected) => hub.onListenerUp(reconnected),
+    onDown: () => hub.onListenerDown(),
+  });
+
+  let shuttingDown = false;
+  const app = buildApp({
+    logger,
+    metrics,
+    odoo,
+    proxyMode: config.proxyMode,
+    readiness: () =>
+      readiness({
+        listenerUp: listener.isUp,
+        readsHealthy: hub.readersHealthy,
+        shuttingDown,
+        odooInfoFresh: odooInfo.required
+          ? Date.now() - odooInfo.answeredAt < config.infoRefreshSeconds * 3000
+          : undefined,
+        sockets: websockets.openCount,
+        readConnections: pools.totalCount,
+      }),
+  });
+  app.server.on('upgrade', (request, socket, head) =>
+    websockets.handleUpgrade(request, socket, head),
+  );
+
+  let shutdownPromise: Promise<void> | undefined;
+  const release = async () => {
+    hub.stop();
+    odooInfo.stop();
+    await listener.stop();
+    await pools.end();
+    await odoo.close();
+  };
+
+  return {
+    config,
+    app,
+    metrics,
+    hub,
+    websockets,
+    listener,
+    odooInfo,
+    async start() {
+      await Promise.all([listener.start(), odooInfo.start()]);
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      logger.info(
+        {
+          host: config.host,
+          port,
+          odooUrl: config.odooUrl,
+          listen: `${config.listenDbHost}:${config.listenDbPort}`,
+        },
+        'odoo-bus-sidecar listening',
+      );
+      return { host: config.host, port };
+    },
+    shutdown() {
+      shutdownPromise ??= (async () => {
+        shuttingDown = true;
+        logger.info(
+          { sockets: websockets.openCount, windowSeconds: config.shutdownWindowSeconds },
+          'shutting down',
+        );
+        const serverClosed = app.close();
+        await websockets.shutdown(config.shutdownWindowSeconds * 1000);
+        // Give clients a moment to answer the close frames, then drop what is left.
+        const deadline = Date.now() + 2000;
+        while (websockets.openCount > 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        websockets.terminateAll();
+        await hub.drain();
+        await release();
+        await serverClosed;
+        logger.info('shut down');
+      })();
+      return shutdownPromise;
+    },
+    async destroy() {
+      shuttingDown = true;
+      websockets.terminateAll();
+      await Promise.all([app.close(), release()]);
+    },
+  };
+}

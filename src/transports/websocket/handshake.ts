@@ -1,0 +1,168 @@
+/**
+ * The websocket handshake checks of Odoo's `WebsocketConnectionHandler`, in Odoo's order and with
+ * its HTTP answers (werkzeug's HTML error pages), plus the sidecar's cross-origin policy.
+ *
+ * Cross-origin sockets: without `ODOO_BUS_PUBLIC_SAMESITE_WS` Odoo trusts the cookie of any Origin
+ * and leaves protection to the cookie's SameSite attribute; with it, a socket whose Origin differs
+ * from the Host gets a fresh public session. The sidecar does the latter by default (`downgrade`):
+ * the browser's cookies are not forwarded, so a foreign page can open a socket (an embedded livechat
+ * works as a public visitor) but never hears a logged-in user's channels.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+export interface HandshakeRejection {
+  status: number;
+  statusText: string;
+  headers: Record<string, string>;
+  body: string;
+  reason: string;
+}
+
+export interface HandshakeInfo {
+  /** `?version=` sent by 17+ clients (undefined when absent). */
+  version: string | undefined;
+  /** True when the Origin is not the page's own host (see module comment). */
+  crossOrigin: boolean;
+}
+
+const REQUIRED_HEADERS = [
+  'connection',
+  'host',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'upgrade',
+  'origin',
+] as const;
+
+/** The HTML body werkzeug renders for an HTTPException. */
+export function werkzeugErrorPage(status: number, title: string, description: string): string {
+  return `<!doctype html>\n<html lang=en>\n<title>${status} ${title}</title>\n<h1>${title}</h1>\n<p>${description}</p>\n`;
+}
+
+function reject(
+  status: number,
+  title: string,
+  description: string,
+  reason: string,
+  extra: Record<string, string> = {},
+): HandshakeRejection {
+  return {
+    status,
+    statusText: title.toUpperCase(),
+    headers: { 'Content-Type': 'text/html; charset=utf-8', ...extra },
+    body: werkzeugErrorPage(status, title, description),
+    reason,
+  };
+}
+
+export const GENERIC_BAD_REQUEST =
+  'The browser (or proxy) sent a request that this server could not understand.';
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** Odoo's checks; returns the rejection to send, or undefined when the handshake is valid. */
+export function checkHandshake(headers: IncomingHttpHeaders): HandshakeRejection | undefined {
+  const missing = REQUIRED_HEADERS.filter((name) => !header(headers, name)?.trim());
+  if (missing.length > 0) {
+    return reject(
+      400,
+      'Bad Request',
+      `Empty or missing header(s): ${missing.join(', ')}`,
+      'missing-header',
+    );
+  }
+  if (header(headers, 'upgrade')?.toLowerCase() !== 'websocket') {
+    return reject(400, 'Bad Request', 'Invalid upgrade header', 'bad-upgrade');
+  }
+  if (!header(headers, 'connection')?.toLowerCase().includes('upgrade')) {
+    return reject(400, 'Bad Request', 'Invalid connection header', 'bad-connection');
+  }
+  if (header(headers, 'sec-websocket-version') !== '13') {
+    return reject(
+      426,
+      'Upgrade Required',
+      'Wrong websocket version was given during the handshake',
+      'bad-version',
+      {
+        'Sec-WebSocket-Version': '13',
+      },
+    );
+  }
+  const key = header(headers, 'sec-websocket-key') ?? '';
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(key) || key.length % 4 !== 0) {
+    return reject(400, 'Bad Request', 'Sec-WebSocket-Key should be b64 encoded', 'bad-key');
+  }
+  if (Buffer.from(key, 'base64').length !== 16) {
+    return reject(
+      400,
+      'Bad Request',
+      'Sec-WebSocket-Key should be of length 16 once decoded',
+      'bad-key',
+    );
+  }
+  return undefined;
+}
+
+export function forbiddenCrossOrigin(): HandshakeRejection {
+  return reject(403, 'Forbidden', 'Cross-origin websocket refused.', 'cross-origin');
+}
+
+export function serviceUnavailable(): HandshakeRejection {
+  return reject(
+    503,
+    'Service Unavailable',
+    'The bus is restarting, try again shortly.',
+    'shutting-down',
+  );
+}
+
+export function notFound(): HandshakeRejection {
+  return reject(
+    404,
+    'Not Found',
+    'The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.',
+    'not-found',
+  );
+}
+
+const DEFAULT_PORTS: Record<string, string> = {
+  'http:': '80',
+  'https:': '443',
+  'ws:': '80',
+  'wss:': '443',
+};
+
+function normalizeHost(host: string, scheme: string | undefined): string {
+  const lower = host.trim().toLowerCase();
+  const defaultPort = scheme ? DEFAULT_PORTS[`${scheme}:`] : undefined;
+  return defaultPort && lower.endsWith(`:${defaultPort}`)
+    ? lower.slice(0, -(defaultPort.length + 1))
+    : lower;
+}
+
+/**
+ * Whether `origin` names the host the browser asked for. The scheme is compared only when known
+ * (an `X-Forwarded-Proto` from the proxy), so that a TLS-terminating proxy that does not send it
+ * does not downgrade every user (Odoo's own check has that flaw).
+ */
+export function isSameOrigin(origin: string, host: string, scheme: string | undefined): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  const originScheme = url.protocol.replace(/:$/, '');
+  if (scheme !== undefined && originScheme !== scheme.toLowerCase()) return false;
+  return normalizeHost(url.host, originScheme) === normalizeHost(host, scheme ?? originScheme);
+}
+
+/** First value of a possibly comma-separated forwarded header. */
+export function firstForwarded(value: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  const first = text?.split(',')[0]?.trim();
+  return first === '' ? undefined : first;
+}

@@ -1,0 +1,559 @@
+/**
+ * One browser websocket, speaking Odoo's protocol (16-19).
+ *
+ * Lifecycle
+ * - open: nothing is subscribed; frames other than `subscribe` wait for the first subscribe's
+ *   answer (Odoo's own worker orders them the same way, and Odoo refuses presence before it).
+ * - subscribe: Odoo decides. `/websocket/peek_notifications` is called with the browser's cookies;
+ *   the channels it returns become the subscription, the notifications it returns are sent first.
+ *   One subscribe runs at a time; a newer one arriving meanwhile replaces any waiting one.
+ * - delivery: the hub sends the rows of subscribed channels; each frame is `[{"id","message"}...]`,
+ *   never empty, ascending.
+ * - re-validation: every `sessionRecheckSeconds` (and at once when the addon names the user's partner)
+ *   the subscription is asked again; a session Odoo calls expired closes with 4001.
+ * - end: `/websocket/on_closed` tells Odoo (17+) the user went offline.
+ *
+ * No gap, no duplicate around a subscribe. Odoo's answer reflects the instant it ran, and our new
+ * channels are registered a little later, so the socket records which rows the hub handed it while
+ * the call was out; afterwards it adds, from the reader's recent rows, those read during the call on
+ * its channels (minus the recorded ones and Odoo's own), and remembers Odoo's ids the reader has
+ * not read yet so they are not sent twice.
+ */
+import type { WebSocket } from 'ws';
+import type { BusRow } from '../../bus/types.js';
+import { encodeBatch } from '../../hub/fanout.js';
+import type { Hub, HubSubscriber } from '../../hub/hub.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.js';
+import { withSessionId } from '../../odoo/cookies.js';
+import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
+import { CloseCode } from '../closeCodes.js';
+
+export interface SocketSettings {
+  maxBufferedBytes: number;
+  maxChannelsPerSubscribe: number;
+  pingAfterMs: number;
+  pongTimeoutMs: number;
+  sessionRecheckMs: number;
+  keepAliveMs: number;
+  lateCommitWindowMs: number;
+}
+
+/** What every socket shares: collaborators and facts learned about Odoo. */
+export interface SocketContext {
+  hub: Hub<OdooSocket>;
+  odoo: OdooClient;
+  logger: Logger;
+  metrics: Metrics;
+  settings: SocketSettings;
+  servesDatabase: (db: string) => boolean;
+  /** Odoo's major version when known (the route shapes differ). */
+  odooMajor: () => number | undefined;
+  /** Set once Odoo answered 404 to `/websocket/on_closed` (16.0 and early 17.0 builds). */
+  routes: { onClosedMissing: boolean; presenceMissing: boolean };
+  /** Called when Odoo hands the socket a new session id, to keep the revocation index current. */
+  onSessionChange: (socket: OdooSocket, sessionId: string | undefined) => void;
+  onClosed: (socket: OdooSocket) => void;
+}
+
+interface SubscribeRequest {
+  channels: string[];
+  last: number;
+  /** A re-validation asks for the same channels and ignores Odoo's catch-up. */
+  recheck: boolean;
+}
+
+const PEEK = '/websocket/peek_notifications';
+const PRESENCE = '/websocket/update_bus_presence';
+const ON_CLOSED = '/websocket/on_closed';
+const MAX_LOGGED_REJECTIONS = 5;
+
+let nextSocketId = 1;
+
+export class OdooSocket implements HubSubscriber {
+  readonly id = nextSocketId++;
+  db: string | undefined;
+  sessionId: string | undefined;
+  lastActivity: number;
+  private lastSentId = 0;
+  private sentAny = false;
+  private peeked = false;
+  private firstPeek: Promise<void>;
+  private resolveFirstPeek!: () => void;
+  private clientChannels: string[] = [];
+  private subscribing = false;
+  private pendingSubscribe: SubscribeRequest | undefined;
+  private presenceRunning = false;
+  private pendingPresence: Record<string, unknown> | undefined;
+  /** Ids the hub handed this socket while a subscribe was out (see module comment). */
+  private recording: Set<number> | undefined;
+  /** Ids already sent by a catch-up that the reader may still deliver, with the time sent. */
+  private expected: Map<number, number> | undefined;
+  private pingSentAt = 0;
+  private readonly keepAliveDeadline: number;
+  private nextRecheckAt = Number.POSITIVE_INFINITY;
+  private closing = false;
+  private rejections = 0;
+  private readonly log: Logger;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly browser: BrowserContext,
+    readonly remoteAddress: string | undefined,
+    private readonly context: SocketContext,
+    now: number,
+    sessionId: string | undefined,
+  ) {
+    this.lastActivity = now;
+    this.sessionId = sessionId;
+    const { keepAliveMs } = context.settings;
+    this.keepAliveDeadline = now + keepAliveMs + Math.random() * keepAliveMs * 0.5;
+    this.firstPeek = new Promise((resolve) => {
+      this.resolveFirstPeek = resolve;
+    });
+    this.log = context.logger.child({ socket: this.id, ip: remoteAddress });
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  // --- HubSubscriber ----------------------------------------------------------------------------
+
+  accepts(row: BusRow): boolean {
+    this.recording?.add(row.id);
+    return !this.expected?.has(row.id);
+  }
+
+  send(frame: Buffer, rows: readonly BusRow[]): void {
+    this.write(frame, rows);
+  }
+
+  // --- Incoming ---------------------------------------------------------------------------------
+
+  /** Any frame from the client (data, ping, pong) proves the connection alive. */
+  touch(now: number): void {
+    this.lastActivity = now;
+    this.pingSentAt = 0;
+  }
+
+  handleMessage(data: Buffer, isBinary: boolean): void {
+    // Odoo 18/19 clients send a 1-byte binary 0x00 after a minute of silence: ignore it silently.
+    if (isBinary && data.length === 1 && data[0] === 0) return;
+    let text: string;
+    try {
+      text = isBinary
+        ? new TextDecoder('utf-8', { fatal: true }).decode(data)
+        : data.toString('utf8');
+    } catch {
+      this.refuse('binary-not-utf8', 'binary frame is not UTF-8 text');
+      return;
+    }
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      this.refuse('invalid-json', 'message is not JSON');
+      return;
+    }
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      this.refuse('not-an-object', 'message is not a JSON object');
+      return;
+    }
+    const { event_name: eventName, data: payload } = message as {
+      event_name?: unknown;
+      data?: unknown;
+    };
+    if (typeof eventName !== 'string') {
+      this.refuse('missing-event-name', "key 'event_name' is missing from the message");
+      return;
+    }
+    switch (eventName) {
+      case 'subscribe':
+        this.context.metrics.clientMessages.labels('subscribe').inc();
+        {
+          this.onSubscribe(payload);
+          return;
+        }
+      case 'update_presence':
+        this.context.metrics.clientMessages.labels('update_presence').inc();
+        {
+          this.onUpdatePresence(payload);
+          return;
+        }
+      default:
+        // Odoo 16-18 ignore unknown events; 19 hands them to modules that have no HTTP route.
+        this.context.metrics.clientMessages.labels('other').inc();
+        this.log.debug({ event: eventName.slice(0, 64) }, 'unknown websocket event ignored');
+    }
+  }
+
+  private onSubscribe(payload: unknown): void {
+    if (typeof payload !== 'object' || payload === null) {
+      this.refuse('subscribe-data', 'subscribe without data');
+      return;
+    }
+    const { channels, last } = payload as { channels?: unknown; last?: unknown };
+    if (!Array.isArray(channels) || !channels.every((c): c is string => typeof c === 'string')) {
+      this.refuse('non-string-channel', 'bus.Bus only string channels are allowed.');
+      return;
+    }
+    if (channels.length > this.context.settings.maxChannelsPerSubscribe) {
+      this.refuse('too-many-channels', `subscribe with ${channels.length} channels refused`);
+      return;
+    }
+    if (typeof last !== 'number' || !Number.isSafeInteger(last)) {
+      this.refuse('subscribe-last', "subscribe without an integer 'last'");
+      return;
+    }
+    this.clientChannels = channels;
+    this.queueSubscribe({ channels, last: Math.max(0, last), recheck: false });
+  }
+
+  private onUpdatePresence(payload: unknown): void {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      this.refuse('presence-data', 'update_presence without data');
+      return;
+    }
+    // Only the latest state matters: a presence waiting behind a running one is replaced.
+    this.pendingPresence = payload as Record<string, unknown>;
+    if (!this.presenceRunning) void this.runPresence();
+  }
+
+  private refuse(reason: string, text: string): void {
+    this.context.metrics.invalidMessages.labels(reason).inc();
+    this.rejections++;
+    if (this.rejections <= MAX_LOGGED_REJECTIONS) {
+      this.log.info({ reason, db: this.db }, `websocket message ignored: ${text}`);
+    }
+  }
+
+  // --- Subscribe and re-validation --------------------------------------------------------------
+
+  private queueSubscribe(request: SubscribeRequest): void {
+    if (this.subscribing) {
+      // A real subscribe supersedes a waiting re-validation (it validates the session too).
+      if (!request.recheck || this.pendingSubscribe === undefined) this.pendingSubscribe = request;
+      return;
+    }
+    void this.runSubscribe(request);
+  }
+
+  /** Asks Odoo again now (the addon named this user, or the periodic re-check is due). */
+  recheck(): void {
+    if (!this.peeked || this.closing) return;
+    this.queueSubscribe({ channels: this.clientChannels, last: 0, recheck: true });
+  }
+
+  private async runSubscribe(request: SubscribeRequest): Promise<void> {
+    this.subscribing = true;
+    this.recording = new Set();
+    const readCounts = this.context.hub.readCounts();
+    const reader = this.db ? this.context.hub.existingReader(this.db) : undefined;
+    // A re-validation only wants the channel list: ask from the current read position.
+    const last = request.recheck
+      ? (reader?.position ?? this.lastSentId)
+      : this.sentAny
+        ? this.lastSentId
+        : request.last;
+    try {
+      const outcome = await this.context.odoo.rpc(
+        PEEK,
+        { channels: request.channels, last, is_first_poll: !this.peeked },
+        this.browser,
+      );
+      if (this.closing) return;
+      await this.applyPeek(outcome, request, last, readCounts);
+    } catch (error) {
+      this.log.error({ err: error, db: this.db }, 'subscribe failed');
+      this.close(CloseCode.SERVER_ERROR, '');
+    } finally {
+      this.recording = undefined;
+      this.subscribing = false;
+      const next = this.pendingSubscribe;
+      this.pendingSubscribe = undefined;
+      if (next && !this.closing) void this.runSubscribe(next);
+    }
+  }
+
+  private async applyPeek(
+    outcome: RpcOutcome,
+    request: SubscribeRequest,
+    last: number,
+    readCounts: Map<string, number>,
+  ): Promise<void> {
+    this.adoptSession(outcome);
+    if (outcome.kind === 'sessionExpired') {
+      this.close(CloseCode.SESSION_EXPIRED, '');
+      return;
+    }
+    if (outcome.kind === 'unavailable') {
+      this.log.warn(
+        { reason: outcome.reason, detail: outcome.detail, db: this.db },
+        'Odoo could not answer a subscribe',
+      );
+      this.close(outcome.reason === 'queueFull' ? CloseCode.TRY_LATER : CloseCode.BAD_GATEWAY, '');
+      return;
+    }
+    if (outcome.kind === 'notFound') {
+      this.log.error(
+        { route: PEEK },
+        'Odoo has no /websocket/peek_notifications route (Odoo 16+ is required for websockets)',
+      );
+      this.close(CloseCode.BAD_GATEWAY, '');
+      return;
+    }
+    if (outcome.kind === 'rpcError') {
+      // Odoo logs such errors and keeps the socket open; so do we.
+      this.log.warn(
+        { code: outcome.code, error: outcome.name, message: outcome.message.slice(0, 200) },
+        'Odoo refused a subscribe',
+      );
+      this.markPeeked();
+      return;
+    }
+    let result: ReturnType<typeof readPeekResult>;
+    try {
+      result = readPeekResult(outcome.text, outcome.result);
+    } catch (error) {
+      this.log.warn(
+        { err: error instanceof PeekResultError ? error.message : error },
+        'unreadable subscribe answer from Odoo',
+      );
+      this.close(CloseCode.BAD_GATEWAY, '');
+      return;
+    }
+    this.markPeeked();
+    const db = result.database ?? this.db;
+    if (db === undefined) return;
+    if (!this.context.servesDatabase(db)) {
+      this.log.warn({ db }, 'socket refused: its database is not served by this sidecar');
+      this.close(CloseCode.POLICY_VIOLATION, 'database not served');
+      return;
+    }
+    const reader = this.context.hub.reader(db);
+    try {
+      await reader.ready();
+    } catch (error) {
+      this.log.warn({ err: error, db }, 'cannot read bus_bus of this database yet');
+      this.close(CloseCode.TRY_LATER, '');
+      return;
+    }
+    if (this.closing) return;
+    if (this.db !== db) {
+      this.context.hub.unsubscribe(this);
+      this.db = db;
+    }
+    this.context.hub.subscribe(this, result.channels);
+
+    const now = Date.now();
+    const channels = this.context.hub.registry.channelsOf(this);
+    const sinceRead = readCounts.get(db) ?? 0;
+    // Odoo replays nothing at or below a valid `last`; neither do we.
+    const idFloor = !request.recheck && last > 0 && last <= reader.position ? last : 0;
+    const seen = this.recording ?? new Set<number>();
+    const catchUp = new Map<number, { id: number; message: string }>();
+    if (!request.recheck) {
+      for (const n of result.notifications)
+        if (!seen.has(n.id) && !this.expected?.has(n.id)) catchUp.set(n.id, n);
+    }
+    for (const row of reader.recent.readSince(sinceRead, idFloor, channels, now)) {
+      if (!seen.has(row.id) && !this.expected?.has(row.id) && !catchUp.has(row.id))
+        catchUp.set(row.id, row);
+    }
+    if (catchUp.size === 0) return;
+    const rows = [...catchUp.values()].sort((a, b) => a.id - b.id);
+    // Odoo's rows the reader has not read yet would otherwise reach this socket twice.
+    for (const row of rows) {
+      if (row.id > reader.position || reader.hasHole(row.id)) {
+        this.expected ??= new Map();
+        this.expected.set(row.id, now);
+      }
+    }
+    this.write(Buffer.from(encodeBatch(rows), 'utf8'), rows);
+  }
+
+  private markPeeked(): void {
+    if (!this.peeked) {
+      this.peeked = true;
+      const { sessionRecheckMs } = this.context.settings;
+      this.nextRecheckAt = Date.now() + sessionRecheckMs * (0.75 + Math.random() * 0.5);
+    }
+    this.resolveFirstPeek();
+  }
+
+  private adoptSession(outcome: RpcOutcome): void {
+    const newSessionId =
+      outcome.kind === 'result' || outcome.kind === 'sessionExpired'
+        ? outcome.newSessionId
+        : undefined;
+    if (newSessionId === undefined || newSessionId === this.sessionId) return;
+    // Odoo created a session (first visit, bogus cookie) or rotated it: later calls must use it.
+    this.browser.cookie = withSessionId(this.browser.cookie, newSessionId);
+    this.sessionId = newSessionId;
+    this.context.onSessionChange(this, newSessionId);
+  }
+
+  // --- Presence ---------------------------------------------------------------------------------
+
+  private async runPresence(): Promise<void> {
+    this.presenceRunning = true;
+    try {
+      await this.firstPeek;
+      while (
+        this.pendingPresence &&
+        !this.closing &&
+        this.peeked &&
+        !this.context.routes.presenceMissing
+      ) {
+        const data = this.pendingPresence;
+        this.pendingPresence = undefined;
+        await this.forwardPresence(data);
+      }
+    } finally {
+      this.presenceRunning = false;
+    }
+  }
+
+  private async forwardPresence(data: Record<string, unknown>): Promise<void> {
+    const params: Record<string, unknown> = { inactivity_period: data.inactivity_period };
+    const major = this.context.odooMajor();
+    // 16-18 require `im_status_ids_by_model` (19 dropped it and warns when it is sent).
+    if (major === undefined || major < 19)
+      params.im_status_ids_by_model = data.im_status_ids_by_model ?? {};
+    const outcome = await this.context.odoo.rpc(PRESENCE, params, this.browser);
+    if (this.closing) return;
+    this.adoptSession(outcome);
+    switch (outcome.kind) {
+      case 'sessionExpired': {
+        this.close(CloseCode.SESSION_EXPIRED, '');
+        return;
+      }
+      case 'notFound':
+        this.context.routes.presenceMissing = true;
+        this.log.warn(
+          { route: PRESENCE },
+          'Odoo has no presence route; presence updates are not forwarded',
+        );
+        return;
+      case 'unavailable':
+        this.log.warn(
+          { reason: outcome.reason, detail: outcome.detail },
+          'presence update not delivered to Odoo',
+        );
+        return;
+      case 'rpcError':
+        this.log.info(
+          { code: outcome.code, error: outcome.name },
+          'Odoo refused a presence update',
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  // --- Outgoing ---------------------------------------------------------------------------------
+
+  private write(frame: Buffer, rows: ReadonlyArray<{ id: number }>): void {
+    if (this.closing) return;
+    if (this.ws.bufferedAmount + frame.length > this.context.settings.maxBufferedBytes) {
+      this.log.warn(
+        { buffered: this.ws.bufferedAmount, db: this.db },
+        'slow consumer closed: its unsent data passed the limit',
+      );
+      this.context.metrics.slowConsumers.inc();
+      this.close(CloseCode.TRY_LATER, 'slow consumer');
+      return;
+    }
+    this.ws.send(frame, { binary: false });
+    for (const row of rows) if (row.id > this.lastSentId) this.lastSentId = row.id;
+    this.sentAny = true;
+    this.lastActivity = Date.now();
+    this.context.metrics.framesSent.inc();
+    this.context.metrics.delivered.inc(rows.length);
+  }
+
+  // --- Timers (driven by the server's single sweep) ---------------------------------------------
+
+  sweep(now: number): void {
+    if (this.closing) return;
+    const { pingAfterMs, pongTimeoutMs, lateCommitWindowMs } = this.context.settings;
+    if (this.pingSentAt > 0 && now - this.pingSentAt >= pongTimeoutMs) {
+      // No answer to a ping: the TCP connection is dropped without a close frame, as Odoo does.
+      this.log.info({ db: this.db }, 'no pong in time, connection dropped');
+      this.terminate();
+      return;
+    }
+    if (this.pingSentAt === 0 && now - this.lastActivity >= pingAfterMs) {
+      this.pingSentAt = now;
+      this.ws.ping();
+    }
+    if (now >= this.keepAliveDeadline) {
+      this.close(CloseCode.KEEP_ALIVE_TIMEOUT, '');
+      return;
+    }
+    if (now >= this.nextRecheckAt) {
+      this.nextRecheckAt =
+        now + this.context.settings.sessionRecheckMs * (0.75 + Math.random() * 0.5);
+      this.recheck();
+    }
+    if (this.expected && this.recording === undefined) {
+      const reader = this.db ? this.context.hub.existingReader(this.db) : undefined;
+      for (const [id, sentAt] of this.expected) {
+        const passed = reader !== undefined && id <= reader.position && !reader.hasHole(id);
+        if (passed || now - sentAt > lateCommitWindowMs) this.expected.delete(id);
+      }
+      if (this.expected.size === 0) this.expected = undefined;
+    }
+  }
+
+  // --- Closing ----------------------------------------------------------------------------------
+
+  /**
+   * Sends a close frame. For codes after which Odoo drops the connection at once (everything but
+   * 1000/1001/1012), the TCP connection is ended right after the frame is flushed.
+   */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.context.metrics.closes.labels(String(code)).inc();
+    this.context.onClosed(this);
+    this.ws.close(code, reason);
+    if (code !== CloseCode.CLEAN && code !== CloseCode.GOING_AWAY && code !== CloseCode.RESTART) {
+      const raw = (this.ws as WebSocket & { _socket?: { end(): void } })._socket;
+      raw?.end();
+    }
+  }
+
+  terminate(): void {
+    if (!this.closing) {
+      this.closing = true;
+      this.context.onClosed(this);
+    }
+    this.ws.terminate();
+  }
+
+  /** Called once the connection is gone, whoever closed it. */
+  ended(): void {
+    if (!this.closing) {
+      this.closing = true;
+      this.context.onClosed(this);
+    }
+    this.resolveFirstPeek();
+    if (this.peeked && !this.context.routes.onClosedMissing) void this.notifyClosed();
+  }
+
+  private async notifyClosed(): Promise<void> {
+    const outcome = await this.context.odoo.rpc(ON_CLOSED, {}, this.browser);
+    if (outcome.kind === 'notFound') {
+      this.context.routes.onClosedMissing = true;
+      this.log.info(
+        'Odoo has no /websocket/on_closed route (before 17.0 late builds); not called again',
+      );
+    } else if (outcome.kind === 'unavailable') {
+      this.log.debug({ reason: outcome.reason }, 'on_closed not delivered to Odoo');
+    }
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * `/websocket`: the upgrade, Odoo's handshake rules, the version check, and the sockets' shared
+ * clock. One sweep timer drives every socket's ping, pong deadline, maximum age and session
+ * re-check, instead of several timers per socket.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Config } from '../../config/load.js';
+import type { Hub } from '../../hub/hub.js';
+import { pythonDumps } from '../../json/pythonJson.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { BrowserContext, OdooClient } from '../../odoo/client.js';
+import { sessionIdFromCookie } from '../../odoo/cookies.js';
+import { sessionHash } from '../../odoo/sessionHash.js';
+import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
+import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
+import {
+  checkHandshake,
+  firstForwarded,
+  forbiddenCrossOrigin,
+  type HandshakeRejection,
+  isSameOrigin,
+  notFound,
+  serviceUnavailable,
+} from './handshake.js';
+import { OdooSocket, type SocketContext } from './odooSocket.js';
+
+/** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
+export const MAX_MESSAGE_BYTES = 2 ** 20;
+const SWEEP_INTERVAL_MS = 1000;
+
+export interface WebsocketServerOptions {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  hub: Hub<OdooSocket>;
+  odoo: OdooClient;
+  servesDatabase: (db: string) => boolean;
+  /** Odoo's current `websocket_worker_version` (null: unknown, no version check). */
+  workerVersion: () => string | null;
+  odooMajor: () => number | undefined;
+}
+
+export class WebsocketServer {
+  readonly sockets = new Set<OdooSocket>();
+  private readonly bySession = new Map<string, Set<OdooSocket>>();
+  /** Each socket's current session hash, so re-indexing never needs the old session id. */
+  private readonly sessionHashes = new Map<OdooSocket, string>();
+  private readonly wss: WebSocketServer;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly context: SocketContext;
+  private closing = false;
+
+  constructor(private readonly options: WebsocketServerOptions) {
+    const { config } = options;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: MAX_MESSAGE_BYTES,
+      clientTracking: false,
+    });
+    this.context = {
+      hub: options.hub,
+      odoo: options.odoo,
+      logger: options.logger.child({ component: 'websocket' }),
+      metrics: options.metrics,
+      servesDatabase: options.servesDatabase,
+      odooMajor: options.odooMajor,
+      routes: { onClosedMissing: false, presenceMissing: false },
+      settings: {
+        maxBufferedBytes: config.maxBufferedBytes,
+        maxChannelsPerSubscribe: config.maxChannelsPerSubscribe,
+        pingAfterMs: config.pingAfterSeconds * 1000,
+        pongTimeoutMs: config.pongTimeoutSeconds * 1000,
+        sessionRecheckMs: config.sessionRecheckSeconds * 1000,
+        keepAliveMs: config.keepAliveTimeoutSeconds * 1000,
+        lateCommitWindowMs: config.lateCommitWindowSeconds * 1000,
+      },
+      onSessionChange: (socket, sessionId) => this.indexSession(socket, sessionId),
+      onClosed: (socket) => this.forget(socket),
+    };
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** Node's `upgrade` event of the HTTP server. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/websocket') {
+      this.refuse(socket, notFound(), request);
+      return;
+    }
+    if (this.closing) {
+      this.refuse(socket, serviceUnavailable(), request);
+      return;
+    }
+    const invalid = checkHandshake(request.headers);
+    if (invalid) {
+      this.refuse(socket, invalid, request);
+      return;
+    }
+
+    const browser = this.browserContext(request);
+    const crossOrigin = !this.isSameOrigin(request);
+    if (crossOrigin) {
+      if (this.options.config.crossOrigin === 'reject') {
+        this.refuse(socket, forbiddenCrossOrigin(), request);
+        return;
+      }
+      if (this.options.config.crossOrigin === 'downgrade') {
+        browser.cookie = '';
+        this.context.logger.info(
+          { ip: browser.forwardedFor, origin: String(request.headers.origin).slice(0, 200) },
+          'cross-origin websocket served as a public visitor',
+        );
+      }
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      this.accept(ws, request, browser, url.searchParams.get('version') ?? undefined);
+    });
+  }
+
+  /** Closes the sockets of revoked sessions at once, re-validates the sockets of named partners. */
+  revoke(payload: string): void {
+    let data: { db?: unknown; sessions?: unknown; partners?: unknown };
+    try {
+      data = JSON.parse(payload) as typeof data;
+    } catch {
+      this.options.metrics.notifyMalformed.inc();
+      this.context.logger.warn('revocation NOTIFY skipped: payload is not JSON');
+      return;
+    }
+    const db = typeof data.db === 'string' ? data.db : undefined;
+    const sessions = Array.isArray(data.sessions)
+      ? data.sessions.filter((s): s is string => typeof s === 'string')
+      : [];
+    const partners = Array.isArray(data.partners)
+      ? data.partners.filter((p): p is number => Number.isSafeInteger(p))
+      : [];
+    let closed = 0;
+    for (const hash of sessions) {
+      this.options.metrics.revocations.labels('session').inc();
+      for (const socket of [...(this.bySession.get(hash) ?? [])]) {
+        if (db !== undefined && socket.db !== undefined && socket.db !== db) continue;
+        socket.close(CloseCode.SESSION_EXPIRED, '');
+        closed++;
+      }
+    }
+    let rechecked = 0;
+    if (db !== undefined) {
+      for (const partner of partners) {
+        this.options.metrics.revocations.labels('partner').inc();
+        const key = pythonDumps([db, 'res.partner', partner]);
+        for (const socket of this.options.hub.registry.subscribersOf(key) ?? []) {
+          socket.recheck();
+          rechecked++;
+        }
+      }
+    }
+    this.context.logger.info(
+      { db, sessions: sessions.length, partners: partners.length, closed, rechecked },
+      'session revocation applied',
+    );
+  }
+
+  /** Stops accepting, then closes every socket with 1012 spread over `windowMs`. */
+  async shutdown(windowMs: number): Promise<void> {
+    this.closing = true;
+    const sockets = [...this.sockets];
+    const started = Date.now();
+    const step = sockets.length > 0 ? windowMs / sockets.length : 0;
+    for (let i = 0; i < sockets.length; i++) {
+      const due = started + i * step;
+      const wait = due - Date.now();
+      if (wait > 10) await new Promise((resolve) => setTimeout(resolve, wait));
+      sockets[i]?.close(CloseCode.RESTART, 'server restarting');
+    }
+  }
+
+  /** Drops every connection at once (the end of a shutdown, or a second signal). */
+  terminateAll(): void {
+    for (const socket of [...this.sockets]) socket.terminate();
+    clearInterval(this.sweepTimer);
+  }
+
+  get openCount(): number {
+    return this.sockets.size;
+  }
+
+  private accept(
+    ws: WebSocket,
+    request: IncomingMessage,
+    browser: BrowserContext,
+    version: string | undefined,
+  ): void {
+    const { metrics, config } = this.options;
+    const now = Date.now();
+    const socket = new OdooSocket(
+      ws,
+      browser,
+      browser.forwardedFor ?? request.socket.remoteAddress,
+      this.context,
+      now,
+      sessionIdFromCookie(browser.cookie),
+    );
+    this.sockets.add(socket);
+    this.indexSession(socket, socket.sessionId);
+    metrics.socketsOpened.inc();
+    metrics.sockets.set(this.sockets.size);
+
+    ws.on('error', (error) => {
+      // Protocol errors (masking, UTF-8, size) are answered by `ws` with 1002/1007/1009.
+      this.context.logger.info(
+        { socket: socket.id, reason: error.message },
+        'websocket protocol error',
+      );
+      metrics.invalidMessages.labels('protocol').inc();
+    });
+    ws.on('message', (data, isBinary) => {
+      socket.touch(Date.now());
+      socket.handleMessage(data as Buffer, isBinary);
+    });
+    ws.on('ping', () => socket.touch(Date.now()));
+    ws.on('pong', () => socket.touch(Date.now()));
+    ws.on('close', () => {
+      this.sockets.delete(socket);
+      metrics.sockets.set(this.sockets.size);
+      socket.ended();
+    });
+
+    const raw = request.socket;
+    const scanner = new FrameScanner();
+    const limiter = new FrameRateLimiter(
+      config.rateLimitBurst,
+      config.rateLimitBurst * config.rateLimitDelay * 1000,
+    );
+    raw.on('data', (chunk: Buffer) => {
+      scanner.push(chunk, () => {
+        if (limiter.hit(Date.now())) return true;
+        metrics.rateLimited.inc();
+        this.context.logger.info(
+          { socket: socket.id, ip: socket.remoteAddress, db: socket.db },
+          'rate limit exceeded, socket closed',
+        );
+        socket.close(CloseCode.TRY_LATER, '');
+        return false;
+      });
+    });
+
+    const current = this.options.workerVersion();
+    const userAgent = request.headers['user-agent'];
+    // Odoo checks the version only for browsers (clients without a User-Agent, such as IoT boxes, are exempt).
+    if (current !== null && userAgent && version !== current) {
+      this.context.logger.info(
+        { socket: socket.id, version: version?.slice(0, 40), current },
+        'outdated web client told to reload',
+      );
+      socket.close(CloseCode.CLEAN, OUTDATED_VERSION);
+    }
+  }
+
+  private refuse(socket: Duplex, rejection: HandshakeRejection, request: IncomingMessage): void {
+    this.options.metrics.handshakeRejected.labels(rejection.reason).inc();
+    this.context.logger.info(
+      {
+        status: rejection.status,
+        reason: rejection.reason,
+        ip: firstForwarded(request.headers['x-forwarded-for']) ?? request.socket.remoteAddress,
+        path: request.url?.slice(0, 200),
+      },
+      'websocket handshake refused',
+    );
+    const body = Buffer.from(rejection.body, 'utf8');
+    const headers = {
+      ...rejection.headers,
+      'Content-Length': String(body.length),
+      Connection: 'close',
+    };
+    const head = `HTTP/1.1 ${rejection.status} ${rejection.statusText}\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`;
+    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+  }
+
+  private browserContext(request: IncomingMessage): BrowserContext {
+    const { proxyMode } = this.options.config;
+    const h = request.headers;
+    const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
+    return {
+      cookie: one(h.cookie) ?? '',
+      host: h.host,
+      forwardedFor: proxyMode
+        ? (one(h['x-forwarded-for']) ?? request.socket.remoteAddress)
+        : request.socket.remoteAddress,
+      forwardedHost: proxyMode ? (one(h['x-forwarded-host']) ?? h.host) : h.host,
+      forwardedProto: proxyMode ? (firstForwarded(h['x-forwarded-proto']) ?? 'http') : 'http',
+      userAgent: one(h['user-agent']),
+    };
+  }
+
+  private isSameOrigin(request: IncomingMessage): boolean {
+    const { proxyMode } = this.options.config;
+    const h = request.headers;
+    const host = (proxyMode ? firstForwarded(h['x-forwarded-host']) : undefined) ?? h.host ?? '';
+    const scheme = proxyMode ? firstForwarded(h['x-forwarded-proto']) : 'http';
+    return isSameOrigin(String(h.origin), host, scheme);
+  }
+
+  private indexSession(socket: OdooSocket, sessionId: string | undefined): void {
+    this.unindexSession(socket);
+    if (sessionId === undefined || socket.isClosing) return;
+    const hash = sessionHash(sessionId);
+    let set = this.bySession.get(hash);
+    if (!set) {
+      set = new Set();
+      this.bySession.set(hash, set);
+    }
+    set.add(socket);
+    this.sessionHashes.set(socket, hash);
+  }
+
+  private unindexSession(socket: OdooSocket): void {
+    const hash = this.sessionHashes.get(socket);
+    if (hash === undefined) return;
+    this.sessionHashes.delete(socket);
+    const set = this.bySession.get(hash);
+    set?.delete(socket);
+    if (set?.size === 0) this.bySession.delete(hash);
+  }
+
+  private forget(socket: OdooSocket): void {
+    this.options.hub.unsubscribe(socket);
+    this.unindexSession(socket);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const socket of this.sockets) socket.sweep(now);
+  }
+}
