@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { NotifyPayloadError, parseImbusPayload } from '../../../src/bus/notifyPayload.js';
+import { readFixture } from '../../helpers/fixtures.js';
+
+interface Trace {
+  actions:
+    | Record<string, { notifies: Array<{ payload: string }> }>
+    | Array<{ name: string; notifies: Array<{ payload: string }> }>;
+}
+interface Rows {
+  actions:
+    | Record<string, { rows: Array<{ channel: string }> }>
+    | Array<{ name: string; rows: Array<{ channel: string }> }>;
+}
+
+const trace = readFixture<Trace>('odoo17', 'notify-trace.json');
+const rows = readFixture<Rows>('odoo17', 'bus-rows.json');
+const list = <T>(actions: Record<string, T> | Array<T & { name: string }>): Array<[string, T]> =>
+  Array.isArray(actions) ? actions.map((a) => [a.name, a]) : Object.entries(actions);
+
+describe('parseImbusPayload on the recorded NOTIFYs', () => {
+  const rowChannels = new Map(
+    list(rows.actions).map(([name, a]) => [name, new Set(a.rows.map((r) => r.channel))]),
+  );
+  for (const [name, action] of list(trace.actions)) {
+    if (action.notifies.length === 0) continue;
+    it(`${name}: every key is a bus_bus.channel text written by that action`, () => {
+      const written = rowChannels.get(name) ?? new Set();
+      for (const notify of action.notifies) {
+        const channels = parseImbusPayload(notify.payload);
+        expect(channels.length).toBeGreaterThan(0);
+        for (const c of channels) {
+          expect(written.has(c.key), c.key).toBe(true);
+          expect(typeof c.db).toBe('string');
+        }
+      }
+    });
+  }
+});
+
+describe('parseImbusPayload', () => {
+  it('attributes channels to their database and keeps plain string channels (12-14)', () => {
+    expect(parseImbusPayload('[["db1","res.partner",7],["otherdb","broadcast"],"legacy"]')).toEqual(
+      [
+        { key: '["db1","res.partner",7]', db: 'db1' },
+        { key: '["otherdb","broadcast"]', db: 'otherdb' },
+        { key: '"legacy"', db: undefined },
+      ],
+    );
+  });
+
+  it('refuses what is not a JSON array', () => {
+    for (const bad of ['', 'x', '{"a":1}', '[1,', '"str"']) {
+      expect(() => parseImbusPayload(bad)).toThrow(NotifyPayloadError);
+    }
+  });
+});
