@@ -3,7 +3,7 @@
  * `inject` or listen on port 0): Odoo's `/websocket/health`, the plain-GET answer of `/websocket`,
  * health, readiness, metrics, and forwarding of the other bus routes to Odoo.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
@@ -24,7 +24,8 @@ export interface AppOptions {
 export function buildApp(options: AppOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines would drown the bus's own logs (probes, metrics scrapes).
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: options.proxyMode,
     bodyLimit: 2 * 1024 * 1024,
   });

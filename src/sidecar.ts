@@ -50,12 +50,7 @@ export function createSidecar(
     max: config.readPoolSize,
     logger: logger.child({ component: 'read-pool' }),
   });
-  const hub = new Hub<OdooSocket>({
-    config,
-    logger: logger.child({ component: 'hub' }),
-    metrics,
-    pools,
-  });
+  const hub = new Hub<OdooSocket>({ config, logger, metrics, pools });
   const odoo = new OdooClient({
     baseUrl: config.odooUrl,
     concurrency: config.odooConcurrency,

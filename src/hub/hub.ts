@@ -45,7 +45,7 @@ export class Hub<S extends HubSubscriber> {
       reader = new BusReader({
         database,
         pool: this.options.pools.get(database),
-        logger: logger.child({ component: 'reader', database }),
+        logger: logger.child({ component: 'reader' }),
         metrics,
         deliver: (db, rows) => this.deliver(db, rows),
         coalesceMs: config.coalesceMs,
