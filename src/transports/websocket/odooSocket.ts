@@ -139,6 +139,7 @@ export class OdooSocket implements HubSubscriber {
   }
 
   handleMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closing) return;
     // Odoo 18/19 clients send a 1-byte binary 0x00 after a minute of silence: ignore it silently.
     if (isBinary && data.length === 1 && data[0] === 0) return;
     let text: string;
@@ -305,12 +306,13 @@ export class OdooSocket implements HubSubscriber {
       return;
     }
     if (outcome.kind === 'rpcError') {
-      // Odoo logs such errors and keeps the socket open; so do we.
+      // Odoo logs such errors and keeps the socket open; so do we. The session may not have been
+      // marked as a websocket session, so the next subscribe asks again as a first poll.
+      this.resolveFirstPeek();
       this.log.warn(
         { code: outcome.code, error: outcome.name, message: outcome.message.slice(0, 200) },
         'Odoo refused a subscribe',
       );
-      this.markPeeked();
       return;
     }
     let result: ReturnType<typeof readPeekResult>;

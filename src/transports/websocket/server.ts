@@ -238,6 +238,7 @@ export class WebsocketServer {
       config.rateLimitBurst * config.rateLimitDelay * 1000,
     );
     raw.on('data', (chunk: Buffer) => {
+      if (socket.isClosing) return;
       scanner.push(chunk, () => {
         if (limiter.hit(Date.now())) return true;
         metrics.rateLimited.inc();
