@@ -1,5 +1,12 @@
+/** What a client receives: an id and Odoo's message text. */
+export interface Notification {
+  readonly id: number;
+  /** JSON text, spliced into frames as is. */
+  readonly message: string;
+}
+
 /** One `bus_bus` row as the sidecar handles it: Odoo's texts, never re-encoded. */
-export interface BusRow {
+export interface BusRow extends Notification {
   readonly id: number;
   /** `bus_bus.channel` exactly as stored (Python compact JSON): the subscription key. */
   readonly channel: string;

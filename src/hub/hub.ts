@@ -11,7 +11,8 @@ import type { Config } from '../config/load.js';
 import type { ReadPools } from '../db/readPools.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { encodeBatch, groupDeliveries } from './fanout.js';
+import { EncodedBatch } from './encodedBatch.js';
+import { groupDeliveries } from './fanout.js';
 import { Registry } from './registry.js';
 
 export interface HubSubscriber {
@@ -19,8 +20,8 @@ export interface HubSubscriber {
   readonly db: string | undefined;
   /** Last word on one row (a socket skips rows its catch-up already carried). */
   accepts(row: BusRow): boolean;
-  /** Writes one batch; `frame` is shared by every subscriber of the group, never mutate it. */
-  send(frame: Buffer, rows: readonly BusRow[]): void;
+  /** Writes one batch; it is shared by every subscriber of the group, never mutate its bytes. */
+  send(batch: EncodedBatch): void;
 }
 
 export interface HubOptions {
@@ -139,8 +140,8 @@ export class Hub<S extends HubSubscriber> {
       (subscriber, row) => subscriber.db === database && subscriber.accepts(row),
     );
     for (const group of groups) {
-      const frame = Buffer.from(encodeBatch(group.rows), 'utf8');
-      for (const subscriber of group.subscribers) subscriber.send(frame, group.rows);
+      const batch = new EncodedBatch(group.rows);
+      for (const subscriber of group.subscribers) subscriber.send(batch);
     }
   }
 }

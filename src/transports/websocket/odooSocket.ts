@@ -19,9 +19,11 @@
  * its channels (minus the recorded ones and Odoo's own), and remembers Odoo's ids the reader has
  * not read yet so they are not sent twice.
  */
+
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import type { BusRow } from '../../bus/types.js';
-import { encodeBatch } from '../../hub/fanout.js';
+import type { BusRow, Notification } from '../../bus/types.js';
+import { EncodedBatch } from '../../hub/encodedBatch.js';
 import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -126,8 +128,8 @@ export class OdooSocket implements HubSubscriber {
     return !this.expected?.has(row.id);
   }
 
-  send(frame: Buffer, rows: readonly BusRow[]): void {
-    this.write(frame, rows);
+  send(batch: EncodedBatch): void {
+    this.write(batch);
   }
 
   // --- Incoming ---------------------------------------------------------------------------------
@@ -355,7 +357,7 @@ export class OdooSocket implements HubSubscriber {
     // Odoo replays nothing at or below a valid `last`; neither do we.
     const idFloor = !request.recheck && last > 0 && last <= reader.position ? last : 0;
     const seen = this.recording ?? new Set<number>();
-    const catchUp = new Map<number, { id: number; message: string }>();
+    const catchUp = new Map<number, Notification>();
     if (!request.recheck) {
       for (const n of result.notifications)
         if (!seen.has(n.id) && !this.expected?.has(n.id)) catchUp.set(n.id, n);
@@ -373,7 +375,7 @@ export class OdooSocket implements HubSubscriber {
         this.expected.set(row.id, now);
       }
     }
-    this.write(Buffer.from(encodeBatch(rows), 'utf8'), rows);
+    this.write(new EncodedBatch(rows));
   }
 
   private markPeeked(): void {
@@ -458,8 +460,9 @@ export class OdooSocket implements HubSubscriber {
 
   // --- Outgoing ---------------------------------------------------------------------------------
 
-  private write(frame: Buffer, rows: ReadonlyArray<{ id: number }>): void {
-    if (this.closing) return;
+  private write(batch: EncodedBatch<Notification>): void {
+    if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
+    const frame = batch.websocketFrame;
     if (this.ws.bufferedAmount + frame.length > this.context.settings.maxBufferedBytes) {
       this.log.warn(
         { buffered: this.ws.bufferedAmount, db: this.db },
@@ -469,12 +472,14 @@ export class OdooSocket implements HubSubscriber {
       this.close(CloseCode.TRY_LATER, 'slow consumer');
       return;
     }
-    this.ws.send(frame, { binary: false });
-    for (const row of rows) if (row.id > this.lastSentId) this.lastSentId = row.id;
+    // The frame is complete and shared: one write, no per-socket framing. Safe because the `ws`
+    // sender writes straight to the socket too (no compression, so nothing is queued inside it).
+    rawSocket(this.ws).write(frame);
+    for (const row of batch.rows) if (row.id > this.lastSentId) this.lastSentId = row.id;
     this.sentAny = true;
     this.lastActivity = Date.now();
     this.context.metrics.framesSent.inc();
-    this.context.metrics.delivered.inc(rows.length);
+    this.context.metrics.delivered.inc(batch.rows.length);
   }
 
   // --- Timers (driven by the server's single sweep) ---------------------------------------------
@@ -524,8 +529,7 @@ export class OdooSocket implements HubSubscriber {
     this.context.onClosed(this);
     this.ws.close(code, reason);
     if (code !== CloseCode.CLEAN && code !== CloseCode.GOING_AWAY && code !== CloseCode.RESTART) {
-      const raw = (this.ws as WebSocket & { _socket?: { end(): void } })._socket;
-      raw?.end();
+      rawSocket(this.ws).end();
     }
   }
 
@@ -558,4 +562,9 @@ export class OdooSocket implements HubSubscriber {
       this.log.debug({ reason: outcome.reason }, 'on_closed not delivered to Odoo');
     }
   }
+}
+
+/** The TCP socket under a server-side `ws` connection (not part of its typed API). */
+function rawSocket(ws: WebSocket): Socket {
+  return (ws as WebSocket & { _socket: Socket })._socket;
 }
