@@ -7,6 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PgBouncer, startPgBouncer } from '../helpers/pgbouncer.js';
 import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../helpers/postgres.js';
 import { serviceAccount } from '../helpers/serviceAccount.js';
 
@@ -14,13 +15,16 @@ import { serviceAccount } from '../helpers/serviceAccount.js';
 const DB = 'odoo17';
 
 let cluster: PgCluster;
+let bouncer: PgBouncer;
 
 beforeAll(async () => {
   cluster = await startPostgres();
   await cluster.createOdooDatabase(DB);
+  bouncer = await startPgBouncer(cluster);
 });
 
 afterAll(async () => {
+  await bouncer?.stop();
   await cluster?.stop();
 });
 
@@ -94,5 +98,42 @@ describe('throwaway PostgreSQL cluster', () => {
     await cluster.restart('immediate');
     expect(await cluster.query(DB, 'SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
     expect(readFileSync(cluster.logFile, 'utf8')).toMatch(/automatic recovery in progress/);
+  });
+});
+
+describe('PgBouncer from deploy/pgbouncer.ini', () => {
+  it('runs pool_mode = transaction', async () => {
+    const config = await bouncer.admin<{ key: string; value: string }>('SHOW CONFIG');
+    expect(config.find((row) => row.key === 'pool_mode')?.value).toBe('transaction');
+  });
+
+  it('hands one server connection to successive clients (not possible in session mode)', async () => {
+    const connect = async (): Promise<pg.Client> => {
+      const client = new pg.Client({
+        host: bouncer.host,
+        port: bouncer.port,
+        database: DB,
+        user: 'odoo',
+        password: 'odoo',
+      });
+      await client.connect();
+      return client;
+    };
+    const [a, b] = [await connect(), await connect()];
+    try {
+      const pidA = (await a.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const pidB = (await b.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      expect(pidB).toBe(pidA);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it('restarts on the same port', async () => {
+    const port = bouncer.port;
+    await bouncer.restart();
+    expect(bouncer.port).toBe(port);
+    expect((await bouncer.admin('SHOW VERSION')).length).toBe(1);
   });
 });
