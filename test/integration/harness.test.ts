@@ -5,9 +5,11 @@
  * and both websocket clients.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson, pythonDumps } from '../../src/json/pythonJson.js';
+import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo.js';
 import { readFixture } from '../helpers/fixtures.js';
 import { createOdooWriter, type OdooWriter } from '../helpers/odooWriter.js';
 import { type PgBouncer, startPgBouncer } from '../helpers/pgbouncer.js';
@@ -329,5 +331,293 @@ describe('busReadCount', () => {
     }
     expect(await cluster.busReadCount(DB)).toBe(3);
     expect(await cluster.busReadCount('postgres')).toBe(0);
+  });
+});
+
+interface HttpAnswer {
+  status: number;
+  reason: string;
+  headers: Array<[string, string]>;
+  body: string;
+}
+
+/** A plain `node:http` call, which keeps header names and order as they came off the wire. */
+function httpCall(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const headers: Array<[string, string]> = [];
+          for (let i = 0; i < res.rawHeaders.length; i += 2) {
+            headers.push([res.rawHeaders[i] ?? '', res.rawHeaders[i + 1] ?? '']);
+          }
+          resolve({
+            status: res.statusCode ?? 0,
+            reason: res.statusMessage ?? '',
+            headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const header = (answer: HttpAnswer, name: string): string | undefined =>
+  answer.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
+
+const SET_COOKIE_FORMAT =
+  /^session_id=([0-9a-f]{40}); Expires=\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT; Max-Age=604800; HttpOnly; Path=\/$/;
+
+interface RouteCase {
+  name: string;
+  client: string;
+  port: number;
+  request: { method: string; path: string; headers: Record<string, string>; body: unknown };
+  response: {
+    status: number;
+    reason: string;
+    headers: Array<[string, string]>;
+    body_json: Record<string, unknown> | null;
+    body_text: string | null;
+  };
+  set_cookie: string[];
+}
+
+const routes = readFixture<{ meta: { http_port: number }; cases: RouteCase[] }>(
+  'odoo17',
+  'http-routes.json',
+);
+
+/** Channels as their stored texts, order aside (Odoo returns a Python set). */
+const channelSet = (channels: unknown): string[] =>
+  (channels as unknown[]).map((c) => pythonDumps(c)).sort();
+
+function expectSameEnvelope(ours: Record<string, unknown>, theirs: Record<string, unknown>): void {
+  expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+  if ('error' in theirs) {
+    const [a, b] = [ours.error, theirs.error] as Array<Record<string, unknown>>;
+    const [da, db] = [a?.data, b?.data] as Array<Record<string, unknown>>;
+    expect({ ...a, data: { ...da, debug: '' } }).toEqual({ ...b, data: { ...db, debug: '' } });
+    return;
+  }
+  const [ra, rb] = [ours.result, theirs.result] as Array<Record<string, unknown> | undefined>;
+  if (rb !== undefined && 'channels' in rb) {
+    expect(Object.keys(ra ?? {})).toEqual(['channels', 'notifications']);
+    expect(channelSet(ra?.channels)).toEqual(channelSet(rb.channels));
+    expect(Array.isArray(ra?.notifications)).toBe(true);
+  } else expect(ra).toEqual(rb);
+}
+
+describe('fake Odoo', () => {
+  let fake: FakeOdoo;
+
+  beforeAll(async () => {
+    fake = await startFakeOdoo({ pg: cluster, database: DB });
+    // The recorded users, with the sids the recording used.
+    const admin = { uid: 2, partnerId: 3, memberChannels: [1, 2, 3, 4, 5, 6, 7, 8, 9] };
+    fake.addSession({ sid: 'c7ce1b159a247489ba53d751cd98831d8a08d21a', ...admin });
+    fake.addSession({ sid: '6ba3e14f5325d4da6ceecf5288ca422595408291', ...admin });
+    fake.addSession({ sid: 'c93dfdffdf47e58de0595ad6a27652c6673306ad', ...admin });
+    fake.addSession({
+      sid: '58f0b82d44da0fb339c399459ec75ef1fd638ebb',
+      uid: 6,
+      partnerId: 7,
+      memberChannels: [1, 3, 4, 5, 6, 7, 10],
+      publicChannels: [9],
+    });
+  });
+
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it('answers every recorded HTTP-port case of http-routes.json like Odoo did', async () => {
+    const cases = routes.cases.filter((c) => c.port === routes.meta.http_port);
+    expect(cases.length).toBeGreaterThan(30);
+    // Recorded sid -> the sid the fake issued instead, for the clients' next requests.
+    const issued = new Map<string, string>();
+    for (const c of cases) {
+      const sent = c.request.headers.Cookie;
+      const recordedSid = sent?.replace('session_id=', '');
+      if (c.request.path === '/web/session/destroy') {
+        fake.destroySession(issued.get(recordedSid ?? '') ?? recordedSid ?? '');
+        continue;
+      }
+      const headers = { ...c.request.headers };
+      if (recordedSid !== undefined && issued.has(recordedSid)) {
+        headers.Cookie = `session_id=${issued.get(recordedSid)}`;
+      }
+      const body = c.request.body;
+      const answer = await httpCall(`${fake.url}${c.request.path}`, {
+        method: c.request.method,
+        headers,
+        ...(body === null ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+      const context = `case ${c.name}`;
+      expect(`${answer.status} ${answer.reason}`, context).toBe(
+        `${c.response.status} ${c.response.reason}`,
+      );
+      expect(
+        answer.headers.map(([n]) => n),
+        context,
+      ).toEqual(c.response.headers.map(([n]) => n));
+      expect(header(answer, 'Content-Type'), context).toBe(
+        c.response.headers.find(([n]) => n === 'Content-Type')?.[1],
+      );
+      const length = header(answer, 'Content-Length');
+      if (length !== undefined)
+        expect(Number(length), context).toBe(Buffer.byteLength(answer.body));
+      const ourCookie = header(answer, 'Set-Cookie');
+      expect(ourCookie !== undefined, context).toBe(c.set_cookie.length > 0);
+      if (ourCookie !== undefined) {
+        const ourSid = SET_COOKIE_FORMAT.exec(ourCookie)?.[1];
+        expect(ourSid, context).toBeDefined();
+        const theirSid = /session_id=([0-9a-f]{40})/.exec(c.set_cookie[0] ?? '')?.[1];
+        if (theirSid !== undefined && ourSid !== undefined) issued.set(theirSid, ourSid);
+      }
+      if (c.response.body_json !== null) {
+        expectSameEnvelope(
+          JSON.parse(answer.body) as Record<string, unknown>,
+          c.response.body_json,
+        );
+      } else expect(answer.body, context).toBe(c.response.body_text ?? '');
+    }
+    expect(fake.sessionsCreated).toBe(3);
+    expect(fake.errors).toEqual([]);
+  });
+
+  it('polls bus_bus like _poll: id > last, last 0 = the last 50 s, text equality, raw numbers', async () => {
+    // A database of its own, so that only these rows are on the visitor's channels.
+    await cluster.createOdooDatabase('polldb');
+    const own = await startFakeOdoo({ pg: cluster, database: 'polldb' });
+    const insert = async (channel: string, message: string, age = '0 s'): Promise<number> => {
+      const [row] = await cluster.query<{ id: number }>(
+        'polldb',
+        `INSERT INTO bus_bus (channel, message, create_date, write_date)
+         VALUES ($1, $2, (now() at time zone 'UTC') - $3::interval, (now() at time zone 'UTC') - $3::interval)
+         RETURNING id`,
+        [channel, message, age],
+      );
+      return row?.id ?? 0;
+    };
+    try {
+      // (id 1 on another channel: `last = old - 1` must not be 0, which means "the last 50 s")
+      await insert('["polldb","elsewhere"]', '{"type":"x","payload":0}');
+      const old = await insert('["polldb","fx-poll"]', '{"type":"old","payload":1}', '60 s');
+      const big = await insert(
+        '["polldb","fx-poll"]',
+        '{"type":"t","payload":{"big":9007199254740993,"s":"\\u00e9"}}',
+      );
+      await insert('["polldb", "fx-poll"]', '{"type":"spaced","payload":0}');
+      let cookie = '';
+      const peek = async (last: number, first = false): Promise<string> => {
+        const answer = await httpCall(`${own.url}/websocket/peek_notifications`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Cookie: cookie },
+          body: JSON.stringify({
+            id: 1,
+            params: { channels: ['fx-poll'], last, is_first_poll: first },
+          }),
+        });
+        cookie = (header(answer, 'Set-Cookie') ?? cookie).split(';')[0] ?? '';
+        return answer.body.slice(answer.body.indexOf('"notifications": '));
+      };
+      const bigText = `{"id": ${big}, "message": {"type": "t", "payload": {"big": 9007199254740993, "s": "é"}}}`;
+      expect(await peek(0, true)).toBe(`"notifications": [${bigText}]}}`);
+      expect(await peek(old - 1)).toBe(
+        `"notifications": [{"id": ${old}, "message": {"type": "old", "payload": 1}}, ${bigText}]}}`,
+      );
+      expect(await peek(big)).toBe('"notifications": []}}');
+      expect(await peek(big + 1000)).toBe(`"notifications": [${bigText}]}}`);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('serves health, the addon info route and version differences', async () => {
+    const healthAnswer = await httpCall(`${fake.url}/websocket/health`);
+    expect([healthAnswer.status, healthAnswer.body]).toEqual([200, '{"status": "pass"}']);
+    expect((await httpCall(`${fake.url}/bus_sidecar/info`)).status).toBe(403);
+    const info = await httpCall(`${fake.url}/bus_sidecar/info`, {
+      headers: { 'X-Bus-Sidecar-Secret': fake.secret },
+    });
+    expect(JSON.parse(info.body)).toMatchObject({
+      server_version: '17.0-20240709',
+      server_version_info: [17, 0, 0, 'final', 0, ''],
+      websocket_worker_version: null,
+    });
+    const late = await startFakeOdoo({ pg: cluster, database: DB, version: '19.0', secret: 's' });
+    try {
+      const sid = late.addSession({ uid: 2, partnerId: 3 });
+      const rpc = (path: string, params: unknown): Promise<HttpAnswer> =>
+        httpCall(`${late.url}${path}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Cookie: `session_id=${sid}` },
+          body: JSON.stringify({ jsonrpc: '2.0', method: 'call', id: 7, params }),
+        });
+      await rpc('/websocket/peek_notifications', { channels: [], last: 0, is_first_poll: true });
+      expect((await rpc('/websocket/update_bus_presence', { inactivity_period: 5 })).body).toBe(
+        '{"jsonrpc": "2.0", "id": 7, "result": {}}',
+      );
+      const closed = await rpc('/websocket/on_closed', {});
+      expect([closed.status, closed.body]).toEqual([200, '{"jsonrpc": "2.0", "id": 7}']);
+      const lateInfo = await httpCall(`${late.url}/bus_sidecar/info`, {
+        headers: { 'X-Bus-Sidecar-Secret': 's' },
+      });
+      expect(JSON.parse(lateInfo.body).websocket_worker_version).toBe('19.0-2');
+    } finally {
+      await late.close();
+    }
+  });
+
+  it('records calls, and goes down, slow and erroneous on demand', async () => {
+    const before = fake.calls.length;
+    await httpCall(`${fake.url}/websocket/health`, { headers: { 'X-Forwarded-For': '10.0.0.1' } });
+    expect(fake.calls.slice(before)).toMatchObject([
+      { method: 'GET', path: '/websocket/health', headers: { 'x-forwarded-for': '10.0.0.1' } },
+    ]);
+    expect(fake.callsTo('/websocket/health').length).toBeGreaterThan(0);
+
+    const port = fake.port;
+    await fake.setMode('down');
+    await expect(httpCall(`${fake.url}/websocket/health`)).rejects.toThrow(/ECONNREFUSED/);
+    await fake.setMode('ok');
+    expect(fake.port).toBe(port);
+    expect((await httpCall(`${fake.url}/websocket/health`)).status).toBe(200);
+
+    await fake.setMode('slow', { delayMs: 200 });
+    const started = Date.now();
+    await Promise.all([1, 2, 3].map(() => httpCall(`${fake.url}/websocket/health`)));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(fake.maxInFlight).toBeGreaterThanOrEqual(3);
+    expect(fake.inFlight).toBe(0);
+
+    await fake.setMode('error500');
+    const failed = await httpCall(`${fake.url}/websocket/peek_notifications`);
+    expect([failed.status, failed.reason]).toEqual([500, 'INTERNAL SERVER ERROR']);
+    expect(failed.body).toMatch(
+      /^<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error/,
+    );
+    await fake.setMode('ok');
+
+    fake.route('POST', '/websocket/peek_notifications', () => ({
+      status: 503,
+      reason: 'SERVICE UNAVAILABLE',
+      headers: [['Content-Length', '0']],
+      body: '',
+    }));
+    expect(
+      (await httpCall(`${fake.url}/websocket/peek_notifications`, { method: 'POST' })).status,
+    ).toBe(503);
   });
 });
