@@ -5,17 +5,22 @@
  * and both websocket clients.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { canonicalJson, pythonDumps } from '../../src/json/pythonJson.js';
 import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo.js';
 import { readFixture } from '../helpers/fixtures.js';
 import { createOdooWriter, type OdooWriter } from '../helpers/odooWriter.js';
 import { type PgBouncer, startPgBouncer } from '../helpers/pgbouncer.js';
 import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../helpers/postgres.js';
+import { handshakeRequest, RawWebSocket } from '../helpers/rawWebSocket.js';
 import { serviceAccount } from '../helpers/serviceAccount.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { Opcode } from '../helpers/websocketFrames.js';
+import { connectOdooSocket, HandshakeError } from '../helpers/wsClient.js';
 
 /** The recordings' database name, so channel texts and payload sizes match them byte for byte. */
 const DB = 'odoo17';
@@ -619,5 +624,161 @@ describe('fake Odoo', () => {
     expect(
       (await httpCall(`${fake.url}/websocket/peek_notifications`, { method: 'POST' })).status,
     ).toBe(503);
+  });
+});
+
+interface SessionScenario {
+  name: string;
+  request: string;
+  response_head_raw: string;
+  response_headers: Array<[string, string]>;
+  response_body?: string;
+}
+
+const wsSession = readFixture<{ scenarios: SessionScenario[] }>('odoo17', 'websocket-session.json');
+
+function scenario(name: string): SessionScenario {
+  const found = wsSession.scenarios.find((s) => s.name === name);
+  if (found === undefined) throw new Error(`no recorded scenario ${name}`);
+  return found;
+}
+
+async function listening(server: WebSocketServer | Server): Promise<number> {
+  if (server instanceof WebSocketServer) {
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    return (server.address() as AddressInfo).port;
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return (server.address() as AddressInfo).port;
+}
+
+describe('raw websocket client', () => {
+  it('writes the recorder’s handshake request byte for byte', () => {
+    const recordedRequest = scenario('handshake_missing_origin').request;
+    const cookie = /Cookie: (.*)\r\n/.exec(recordedRequest)?.[1];
+    expect(handshakeRequest({ host: '127.0.0.1:58072', cookie, omit: ['Origin'] })).toBe(
+      recordedRequest,
+    );
+    expect(
+      handshakeRequest({ host: '127.0.0.1:58072', origin: 'http://127.0.0.1:58069', cookie }),
+    ).toBe(scenario('handshake_subscribe_and_message_post').request);
+  });
+
+  it('reproduces the recorded 400 handshake of a plain server', async () => {
+    const recordedCase = scenario('handshake_missing_origin');
+    const server = createHttpServer();
+    let seen: string[] = [];
+    server.on('upgrade', (req, socket) => {
+      seen = req.rawHeaders;
+      socket.end(`${recordedCase.response_head_raw}\r\n\r\n${recordedCase.response_body ?? ''}`);
+    });
+    const port = await listening(server);
+    try {
+      const raw = await RawWebSocket.open(
+        '127.0.0.1',
+        port,
+        handshakeRequest({ host: `127.0.0.1:${port}`, cookie: 'session_id=x', omit: ['Origin'] }),
+      );
+      expect(raw.upgraded).toBe(false);
+      expect(raw.response?.statusLine).toBe('HTTP/1.1 400 BAD REQUEST');
+      expect(raw.response?.headers).toEqual(recordedCase.response_headers);
+      expect(raw.response?.body.toString('utf8')).toBe(recordedCase.response_body);
+      expect(seen.filter((_, i) => i % 2 === 0)).not.toContain('Origin');
+      await raw.closed;
+      raw.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('sends what ws refuses to send, and reads the server’s frames and FIN', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    server.on('connection', (socket) => socket.on('error', () => {}));
+    const port = await listening(server);
+    try {
+      const raw = await RawWebSocket.open(
+        '127.0.0.1',
+        port,
+        handshakeRequest({ host: `127.0.0.1:${port}`, origin: 'http://x' }),
+      );
+      expect(raw.response?.status).toBe(101);
+      expect(raw.response?.headers).toContainEqual([
+        'Sec-WebSocket-Accept',
+        's3pPLMBiTxaQ9kYGzzhZRbK+xOo=',
+      ]);
+      raw.ping('p'.repeat(125));
+      const pong = await raw.nextFrame();
+      expect([pong.opcode, pong.payload.toString()]).toEqual([Opcode.PONG, 'p'.repeat(125)]);
+      raw.sendFrame({ opcode: Opcode.TEXT, payload: '{"event_name":"foo"}', mask: false });
+      const close = await raw.closeFrame();
+      expect(close.closeCode).toBe(1002);
+      await raw.serverEnded;
+      expect(raw.tcpEvents.map((e) => e.ev)).toContain('server-fin');
+      raw.destroy();
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('Odoo-like websocket client', () => {
+  it('subscribes like the worker, without permessage-deflate, and collects batches', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+    const port = await listening(server);
+    const received: string[] = [];
+    let upgradeHeaders: Record<string, unknown> = {};
+    server.on('connection', (socket, req) => {
+      upgradeHeaders = req.headers;
+      socket.on('message', (data) => {
+        received.push(data.toString());
+        // One batch, after the subscribe.
+        if (received.length === 1)
+          socket.send('[{"id": 7, "message": {"type": "t", "payload": {}}}]');
+      });
+    });
+    try {
+      const client = await connectOdooSocket(`ws://127.0.0.1:${port}/websocket`, {
+        cookie: 'session_id=abc',
+      });
+      expect(upgradeHeaders['sec-websocket-extensions']).toBeUndefined();
+      expect(upgradeHeaders).toMatchObject({
+        origin: `http://127.0.0.1:${port}`,
+        cookie: 'session_id=abc',
+      });
+      expect(upgradeHeaders['user-agent']).toMatch(/Mozilla/);
+      client.subscribe(['discuss.channel_1'], 0);
+      const notification = await client.waitForNotification((n) => n.message.type === 't');
+      expect(notification.id).toBe(7);
+      client.updatePresence(1655, { 'res.partner': [3] });
+      await waitFor(() => received.length === 2);
+      expect(received).toEqual([
+        '{"event_name":"subscribe","data":{"channels":["discuss.channel_1"],"last":0}}',
+        '{"event_name":"update_presence","data":{"inactivity_period":1655,"im_status_ids_by_model":{"res.partner":[3]}}}',
+      ]);
+      expect(client.notificationIds()).toEqual([7]);
+      expect(client.lastNotificationId()).toBe(7);
+      expect(await client.close(1001)).toEqual({ code: 1001, reason: '' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('rejects a refused handshake with its status, headers and body', async () => {
+    const server = createHttpServer();
+    server.on('upgrade', (_req, socket) => {
+      const body = 'Empty or missing header(s): origin';
+      socket.end(`HTTP/1.1 400 BAD REQUEST\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    });
+    const port = await listening(server);
+    try {
+      const error = await connectOdooSocket(`ws://127.0.0.1:${port}/websocket`, {
+        origin: null,
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HandshakeError);
+      expect((error as HandshakeError).status).toBe(400);
+      expect((error as HandshakeError).body).toBe('Empty or missing header(s): origin');
+    } finally {
+      server.close();
+    }
   });
 });
