@@ -10,9 +10,9 @@
  * Later versions add what their profile says. Deduplicated; the order is not meaningful (a Python
  * set in Odoo), callers shuffle it.
  */
-import { pythonDumps } from '../../src/json/pythonJson.js';
 import type { FakeSession } from './fakeOdooSessions.js';
 import type { VersionProfile } from './fakeOdooVersions.js';
+import { distinctChannels } from './odooBusEncoding.js';
 
 const CHANNEL_STRING_RE = /discuss\.channel_(\d+)/;
 const PRESENCE_STRING_RE = /^odoo-presence-(res\.partner|mail\.guest)_(\d+)(?:-.*)?$/;
@@ -51,13 +51,7 @@ export function buildChannelList(
       out.push([db, profile.channelModel, id, profile.memberSubchannel]);
     }
   }
-  const seen = new Set<string>();
-  return out.filter((channel) => {
-    const text = pythonDumps(channel);
-    if (seen.has(text)) return false;
-    seen.add(text);
-    return true;
-  });
+  return distinctChannels(out);
 }
 
 /** A small seeded PRNG (mulberry32), so "arbitrary order" is reproducible run to run. */

@@ -51,20 +51,23 @@ function werkzeugPage(status: number, title: string, description: string): strin
   return `<!doctype html>\n<html lang=en>\n<title>${status} ${title}</title>\n<h1>${title}</h1>\n<p>${description}</p>\n`;
 }
 
-/** A werkzeug HTML error: `Server, Date, Content-Type, Content-Length, Connection`. */
+type Headers = Array<[string, string]>;
+
+/**
+ * Every recorded answer of the HTTP workers starts with `Server, Date` and ends with
+ * `Connection: close`; what lies between differs per kind of answer.
+ */
+function werkzeug(status: number, reason: string, body: string, between: Headers): FakeResponse {
+  const headers: Headers = [['Server', SERVER_HEADER], ['Date', httpDate()], ...between];
+  return { status, reason, headers: [...headers, ['Connection', 'close']], body };
+}
+
+/** A werkzeug HTML error: `Content-Type, Content-Length` between. */
 function htmlError(status: number, reason: string, body: string): FakeResponse {
-  return {
-    status,
-    reason,
-    headers: [
-      ['Server', SERVER_HEADER],
-      ['Date', httpDate()],
-      ['Content-Type', HTML],
-      ['Content-Length', byteLength(body)],
-      ['Connection', 'close'],
-    ],
-    body,
-  };
+  return werkzeug(status, reason, body, [
+    ['Content-Type', HTML],
+    ['Content-Length', byteLength(body)],
+  ]);
 }
 
 export function notFound(): FakeResponse {
@@ -100,43 +103,27 @@ export function wrongRequestType(path: string): FakeResponse {
 /** A body that is not JSON, on a JSON route: plain text, after the CORS pre-dispatch ran. */
 export function invalidJson(): FakeResponse {
   const body = 'Invalid JSON data';
-  return {
-    status: 400,
-    reason: 'BAD REQUEST',
-    headers: [
-      ['Server', SERVER_HEADER],
-      ['Date', httpDate()],
-      ['Content-Type', HTML],
-      ['Content-Length', byteLength(body)],
-      ...CORS_POST,
-      ['X-Content-Type-Options', 'nosniff'],
-      ['Connection', 'close'],
-    ],
-    body,
-  };
+  return werkzeug(400, 'BAD REQUEST', body, [
+    ['Content-Type', HTML],
+    ['Content-Length', byteLength(body)],
+    ...CORS_POST,
+    ['X-Content-Type-Options', 'nosniff'],
+  ]);
 }
 
 /** CORS preflight on a `cors="*"` route: 204, and Odoo creates (and sets) a session. */
 export function corsPreflight(setCookie: string): FakeResponse {
-  return {
-    status: 204,
-    reason: 'NO CONTENT',
-    headers: [
-      ['Server', SERVER_HEADER],
-      ['Date', httpDate()],
-      ['Content-Type', HTML],
-      ...CORS_POST,
-      ['Access-Control-Max-Age', '86400'],
-      [
-        'Access-Control-Allow-Headers',
-        'Origin, X-Requested-With, Content-Type, Accept, Authorization',
-      ],
-      ['Set-Cookie', setCookie],
-      ['X-Content-Type-Options', 'nosniff'],
-      ['Connection', 'close'],
+  return werkzeug(204, 'NO CONTENT', '', [
+    ['Content-Type', HTML],
+    ...CORS_POST,
+    ['Access-Control-Max-Age', '86400'],
+    [
+      'Access-Control-Allow-Headers',
+      'Origin, X-Requested-With, Content-Type, Accept, Authorization',
     ],
-    body: '',
-  };
+    ['Set-Cookie', setCookie],
+    ['X-Content-Type-Options', 'nosniff'],
+  ]);
 }
 
 /** A pre-encoded JSON text, spliced as is into an envelope. */
@@ -153,6 +140,15 @@ function envelope(
   return key === null || value === undefined ? `${head}}` : `${head}, "${key}": ${value.text}}`;
 }
 
+/** JSON answers: `Content-Length, Content-Type` first, then what the route adds. */
+function json(status: number, reason: string, body: string, extra: Headers): FakeResponse {
+  return werkzeug(status, reason, body, [
+    ['Content-Length', byteLength(body)],
+    ['Content-Type', JSON_TYPE],
+    ...extra,
+  ]);
+}
+
 /**
  * A successful JSON-RPC answer. `result` undefined means Python `None`: Odoo then leaves the
  * `result` key out (recorded on `/web/session/destroy`).
@@ -163,21 +159,8 @@ export function jsonRpcResult(
   setCookie?: string,
 ): FakeResponse {
   const body = envelope(id, result === undefined ? null : 'result', result);
-  return {
-    status: 200,
-    reason: 'OK',
-    headers: [
-      ['Server', SERVER_HEADER],
-      ['Date', httpDate()],
-      ['Content-Length', byteLength(body)],
-      ['Content-Type', JSON_TYPE],
-      ...CORS_POST,
-      ...(setCookie === undefined ? [] : ([['Set-Cookie', setCookie]] as Array<[string, string]>)),
-      ['X-Content-Type-Options', 'nosniff'],
-      ['Connection', 'close'],
-    ],
-    body,
-  };
+  const cookie: Headers = setCookie === undefined ? [] : [['Set-Cookie', setCookie]];
+  return json(200, 'OK', body, [...CORS_POST, ...cookie, ['X-Content-Type-Options', 'nosniff']]);
 }
 
 export interface OdooError {
@@ -194,23 +177,8 @@ export interface OdooError {
 
 /** An exception turned into a JSON-RPC error: still HTTP 200, and no CORS headers (recorded). */
 export function jsonRpcError(id: unknown, error: OdooError): FakeResponse {
-  const body = envelope(
-    id,
-    'error',
-    new JsonText(pythonDumps(error, { compact: false, ensureAscii: false })),
-  );
-  return {
-    status: 200,
-    reason: 'OK',
-    headers: [
-      ['Server', SERVER_HEADER],
-      ['Date', httpDate()],
-      ['Content-Length', byteLength(body)],
-      ['Content-Type', JSON_TYPE],
-      ['Connection', 'close'],
-    ],
-    body,
-  };
+  const encoded = new JsonText(pythonDumps(error, { compact: false, ensureAscii: false }));
+  return json(200, 'OK', envelope(id, 'error', encoded), []);
 }
 
 function traceback(lastLine: string): string {
@@ -251,37 +219,17 @@ export function sessionExpired(): OdooError {
 /** `/websocket/health` (`websocket-session.json` → `session_info.health_http_port`). */
 export function health(): FakeResponse {
   const body = pythonDumps({ status: 'pass' }, { compact: false });
-  return {
-    status: 200,
-    reason: 'OK',
-    // The recorder sorted these headers, so this order is werkzeug's usual one, not a recording.
-    headers: [
-      ['Server', SERVER_HEADER],
-      ['Date', httpDate()],
-      ['Content-Type', 'application/json'],
-      ['Content-Length', byteLength(body)],
-      ['Cache-Control', 'no-store'],
-      ['X-Content-Type-Options', 'nosniff'],
-      ['Connection', 'close'],
-    ],
-    body,
-  };
+  // The recorder sorted these headers, so this order is werkzeug's usual one, not a recording.
+  return werkzeug(200, 'OK', body, [
+    ['Content-Type', 'application/json'],
+    ['Content-Length', byteLength(body)],
+    ['Cache-Control', 'no-store'],
+    ['X-Content-Type-Options', 'nosniff'],
+  ]);
 }
 
 /** A plain JSON answer of an `http` route (the addon's info route). */
 export function plainJson(status: number, reason: string, value: unknown): FakeResponse {
   const body = pythonDumps(value, { compact: false, ensureAscii: false });
-  return {
-    status,
-    reason,
-    headers: [
-      ['Server', SERVER_HEADER],
-      ['Date', httpDate()],
-      ['Content-Length', byteLength(body)],
-      ['Content-Type', JSON_TYPE],
-      ['X-Content-Type-Options', 'nosniff'],
-      ['Connection', 'close'],
-    ],
-    body,
-  };
+  return json(status, reason, body, [['X-Content-Type-Options', 'nosniff']]);
 }

@@ -6,6 +6,7 @@
  * every server frame, and notes when the server half-closes (FIN) or the connection ends.
  */
 import { connect, type Socket } from 'node:net';
+import { Wakeups } from './wakeups.js';
 import {
   closePayload,
   encodeFrame,
@@ -105,7 +106,7 @@ export class RawWebSocket {
   private readonly parser = new FrameParser();
   private readonly openedAt = Date.now();
   private consumed = 0;
-  private readonly waiters = new Set<() => void>();
+  private readonly wakeups = new Wakeups();
 
   private constructor(readonly socket: Socket) {
     this.serverEnded = new Promise((resolve) => {
@@ -157,11 +158,7 @@ export class RawWebSocket {
 
   private note(event: TcpEvent): void {
     this.tcpEvents.push(event);
-    this.wake();
-  }
-
-  private wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    this.wakeups.wake();
   }
 
   private readResponse(timeoutMs: number): Promise<void> {
@@ -217,7 +214,7 @@ export class RawWebSocket {
   private receive(data: Buffer): void {
     const tMs = this.elapsed();
     for (const frame of this.parser.push(data)) this.frames.push({ ...frame, tMs });
-    this.wake();
+    this.wakeups.wake();
   }
 
   /** Writes bytes as they are (a frame header without its payload, garbage, ...). */
@@ -257,33 +254,20 @@ export class RawWebSocket {
     options: { timeoutMs?: number; match?: (frame: ReceivedFrame) => boolean } = {},
   ): Promise<ReceivedFrame> {
     const timeoutMs = options.timeoutMs ?? 5_000;
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
+    return this.wakeups.until(
+      () => {
         while (this.consumed < this.frames.length) {
           const frame = this.frames[this.consumed++] as ReceivedFrame;
-          if (options.match === undefined || options.match(frame)) {
-            finish(() => resolve(frame));
-            return;
-          }
+          if (options.match === undefined || options.match(frame)) return frame;
         }
         if (this.socket.destroyed) {
-          finish(() =>
-            reject(new Error(`connection closed; events: ${JSON.stringify(this.tcpEvents)}`)),
-          );
+          throw new Error(`connection closed; events: ${JSON.stringify(this.tcpEvents)}`);
         }
-      };
-      const timer = setTimeout(
-        () => finish(() => reject(new Error(`no server frame within ${timeoutMs} ms`))),
-        timeoutMs,
-      );
-      const finish = (settle: () => void): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        settle();
-      };
-      this.waiters.add(check);
-      check();
-    });
+        return undefined;
+      },
+      timeoutMs,
+      () => `no server frame within ${timeoutMs} ms`,
+    );
   }
 
   /** The server's CLOSE frame (skipping anything before it). */

@@ -7,6 +7,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
+import { Wakeups } from './wakeups.js';
 
 /** What a Chromium page's worker sends; `userAgent: null` sends none (Odoo's IoT-box case). */
 export const BROWSER_USER_AGENT =
@@ -53,7 +54,7 @@ export class OdooSocket {
   readonly upgradeHeaders: IncomingHttpHeaders;
   pingsReceived = 0;
   readonly closed: Promise<CloseInfo>;
-  private readonly waiters = new Set<() => void>();
+  private readonly wakeups = new Wakeups();
 
   constructor(
     readonly ws: WebSocket,
@@ -63,7 +64,7 @@ export class OdooSocket {
     this.closed = new Promise((resolve) => {
       ws.once('close', (code, reason) => {
         resolve({ code, reason: reason.toString('utf8') });
-        this.wake();
+        this.wakeups.wake();
       });
     });
     ws.on('ping', () => this.pingsReceived++);
@@ -84,11 +85,7 @@ export class OdooSocket {
     }
     if (Array.isArray(parsed)) this.batches.push(parsed as BusNotification[]);
     else this.otherMessages.push(text);
-    this.wake();
-  }
-
-  private wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    this.wakeups.wake();
   }
 
   notifications(): BusNotification[] {
@@ -135,31 +132,18 @@ export class OdooSocket {
     predicate: (notification: BusNotification) => boolean,
     timeoutMs = 5_000,
   ): Promise<BusNotification> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
+    return this.wakeups.until(
+      () => {
         const found = this.notifications().find(predicate);
-        if (found !== undefined) finish(() => resolve(found));
-        else if (this.ws.readyState === WebSocket.CLOSED) {
-          finish(() => reject(new Error('socket closed before the notification arrived')));
+        if (found === undefined && this.ws.readyState === WebSocket.CLOSED) {
+          throw new Error('socket closed before the notification arrived');
         }
-      };
-      const timer = setTimeout(() => {
-        finish(() =>
-          reject(
-            new Error(
-              `no matching notification within ${timeoutMs} ms (received ids ${this.notificationIds().join(', ') || 'none'})`,
-            ),
-          ),
-        );
-      }, timeoutMs);
-      const finish = (settle: () => void): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        settle();
-      };
-      this.waiters.add(check);
-      check();
-    });
+        return found;
+      },
+      timeoutMs,
+      () =>
+        `no matching notification within ${timeoutMs} ms (received ids ${this.notificationIds().join(', ') || 'none'})`,
+    );
   }
 
   /** Starts the closing handshake; resolves when the socket is closed. */
