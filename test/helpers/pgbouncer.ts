@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { removeAbandonedDirs } from './abandonedDirs.js';
 import { type GuardedProcess, type SignalName, spawnGuarded } from './guardedProcess.js';
 import { adaptForTestMachine, consoleUsers, parseIni, renderUserList } from './pgbouncerConfig.js';
 import { freePort } from './ports.js';
@@ -80,17 +81,17 @@ class RunningPgBouncer implements PgBouncer {
   ) {}
 
   async start(): Promise<void> {
-    const console = await open(join(this.dir, 'console.log'), 'a');
+    const output = await open(join(this.dir, 'console.log'), 'a');
     try {
       this.process = await spawnGuarded(this.binary, {
         args: [this.configFile],
         cwd: this.dir,
-        outputFd: console.fd,
+        outputFd: output.fd,
         // One process, no children: nothing to clean up after a hard kill.
         finalSignal: 'KILL',
       });
     } finally {
-      await console.close();
+      await output.close();
     }
     await this.waitUntilAccepting();
   }
@@ -153,14 +154,19 @@ class RunningPgBouncer implements PgBouncer {
   }
 }
 
+const DIR_PREFIX = 'odoo-bus-sidecar-pgbouncer-';
+let sweep: Promise<void> | undefined;
+
 /** Starts PgBouncer with the production configuration, pointed at `pg`. */
 export async function startPgBouncer(
   pg: PgCluster,
   options: PgBouncerOptions = {},
 ): Promise<PgBouncer> {
+  sweep ??= removeAbandonedDirs(DIR_PREFIX, 'pgbouncer.pid').catch(() => {});
+  await sweep;
   const binary = options.binary ?? findBinary();
   const production = await readFile(options.configFile ?? PRODUCTION_CONFIG, 'utf8');
-  const dir = await mkdtemp(join(tmpdir(), 'odoo-bus-sidecar-pgbouncer-'));
+  const dir = await mkdtemp(join(tmpdir(), DIR_PREFIX));
   try {
     const admins = consoleUsers(parseIni(production));
     const adminUser = admins[0];

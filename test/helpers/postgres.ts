@@ -8,12 +8,12 @@
  * Servers run under a guard (`guardedProcess.ts`): no cluster survives the test process.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { removeAbandonedDirs } from './abandonedDirs.js';
 import { fixturePath } from './fixtures.js';
 import type { GuardedProcess } from './guardedProcess.js';
 import {
@@ -227,28 +227,11 @@ class ThrowawayCluster implements PgCluster {
 
 const CLUSTER_DIR_PREFIX = 'odoo-bus-sidecar-cluster-';
 
-/**
- * Directories of clusters whose test process was killed: the guard stopped the server (so there is
- * no `postmaster.pid`) but nobody deleted the files. Only old ones, to stay clear of clusters that
- * another worker is copying right now.
- */
-async function removeAbandonedClusters(): Promise<void> {
-  const cutoff = Date.now() - 10 * 60_000;
-  for (const name of await readdir(tmpdir())) {
-    if (!name.startsWith(CLUSTER_DIR_PREFIX)) continue;
-    const path = join(tmpdir(), name);
-    const info = await stat(path).catch(() => undefined);
-    if (info === undefined || !info.isDirectory() || info.mtimeMs >= cutoff) continue;
-    if (existsSync(join(path, 'data', 'postmaster.pid'))) continue;
-    await rm(path, { recursive: true, force: true });
-  }
-}
-
 let sweep: Promise<void> | undefined;
 
 /** Starts a fresh cluster (template copy, free port). Call `stop()` when done. */
 export async function startPostgres(): Promise<PgCluster> {
-  sweep ??= removeAbandonedClusters().catch(() => {});
+  sweep ??= removeAbandonedDirs(CLUSTER_DIR_PREFIX, 'data/postmaster.pid').catch(() => {});
   await sweep;
   const template = await ensureTemplate();
   const rootDir = await mkdtemp(join(tmpdir(), CLUSTER_DIR_PREFIX));
