@@ -1,0 +1,310 @@
+/**
+ * A fake of Odoo's HTTP side that the sidecar calls, answering like the recordings of a real
+ * Odoo 17.0-20240709 (`fixtures/odoo17/`), never with invented shapes. Where each behaviour comes from:
+ *
+ * `http-routes.json`
+ * - status lines (`200 OK`, `404 NOT FOUND`, ...), header names and their order, `Connection: close`,
+ *   `Server: Werkzeug/2.2.2 Python/3.11.2`; CORS headers on JSON successes but not on JSON-RPC errors;
+ * - JSON-RPC bodies serialized like Python's `json.dumps` defaults (`", "`, `": "`, raw UTF-8);
+ * - `Set-Cookie: session_id=<40 hex>; Expires=<+1 year>; Max-Age=604800; HttpOnly; Path=/` on every
+ *   `is_first_poll: true` answer and on CORS preflights (cases `*_first_poll`, `peek_cors_preflight`);
+ * - peek: non-string channel → code 200 `builtins.ValueError` (`admin_peek_non_string_channel`);
+ *   missing `last` → `builtins.TypeError` (`admin_peek_missing_last`); not first poll on a session that
+ *   never made one (no / bogus / unknown / destroyed cookie) → code 100 "Odoo Session Expired"
+ *   (`*_not_first_poll`, `destroyed_session_peek_not_first_poll`); the channel list rules
+ *   (`admin_*`, `demo2_*`, `public_*`; see `fakeOdooChannels.ts`);
+ * - update_bus_presence: code 100 before a first poll, `ValueError` for a non-int
+ *   `inactivity_period`, `TypeError` without `im_status_ids_by_model`, else `{"result": {}}`
+ *   (`update_presence_*`, `destroyed_session_update_bus_presence`);
+ * - `/websocket/on_closed` → werkzeug's 404 page (`on_closed_*`); GET on a JSON route and a non-JSON
+ *   body → 400 (`peek_get_method`, `peek_not_jsonrpc_body`); a `None` result has no `result` key
+ *   (`destroyed_session_destroy`), which is what later versions' `on_closed` returns.
+ * `websocket-session.json`
+ * - `/websocket/health` body and headers (`session_info.health_http_port`; the recorder sorted
+ *   the header names, so their order here is werkzeug's usual one);
+ * - werkzeug's 500 page (`handshake_upgrade_on_http_worker_port`), used by `error500` mode;
+ * - a bogus cookie gets a new sid, an unknown well-formed sid is adopted as is
+ *   (`bogus_session_cookie_malformed`, `unknown_wellformed_session_cookie`).
+ * `bus-rows.json`, `sql-statements.txt`
+ * - `_poll`: `last` above the max id → 0; `last == 0` → the last 50 s in whole UTC seconds; channels
+ *   by text equality; ordered by id (see `fakeOdooPoll.ts`).
+ * `odoo19-bus.md` §6.6 and `odoo-bus-protocol.md` for the non-recorded versions (`fakeOdooVersions.ts`).
+ * `src/odoo/addonContract.ts` for the addon's `/bus_sidecar/info`.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { INFO_ROUTE } from '../../src/odoo/addonContract.js';
+import { seededRandom } from './fakeOdooChannels.js';
+import { type FakeResponse, health, internalServerError, notFound } from './fakeOdooResponses.js';
+import {
+  type FakeRequest,
+  type RouteContext,
+  serveInfo,
+  serveOnClosed,
+  servePeek,
+  serveUpdatePresence,
+} from './fakeOdooRoutes.js';
+import { type FakeSession, type FakeSessionInit, SessionStore } from './fakeOdooSessions.js';
+import { type FakeOdooVersion, VERSION_PROFILES } from './fakeOdooVersions.js';
+import type { PgCluster } from './postgres.js';
+import { HARNESS_APPLICATION_NAME } from './postgresServer.js';
+import { sleep } from './waitFor.js';
+
+export type { FakeResponse } from './fakeOdooResponses.js';
+export { JsonText, jsonRpcResult, notFound } from './fakeOdooResponses.js';
+export type { FakeRequest } from './fakeOdooRoutes.js';
+export type { FakeSession, FakeSessionInit } from './fakeOdooSessions.js';
+export type { FakeOdooVersion } from './fakeOdooVersions.js';
+
+export interface FakeOdooOptions {
+  pg: PgCluster;
+  database: string;
+  version?: FakeOdooVersion;
+  /** The addon's `websocket_worker_version`; default: the version's own (null for 17.0-20240709). */
+  workerVersion?: string | null;
+  /** Shared secret of the addon's routes; default: a random one (see `fake.secret`). */
+  secret?: string;
+  /** Seed of the "arbitrary" (Python set) order of peek channel lists. */
+  seed?: number;
+}
+
+export interface RecordedCall {
+  method: string;
+  path: string;
+  /** Lower-case names; repeated headers joined with ", " (cookies with "; "). */
+  headers: Record<string, string>;
+  /** Parsed JSON when the body is JSON, else the text; undefined when empty. */
+  body: unknown;
+  /** `Date.now()` when the request arrived. */
+  at: number;
+}
+
+export type FakeOdooMode = 'ok' | 'down' | 'slow' | 'error500';
+export type RouteHandler = (request: FakeRequest) => FakeResponse | Promise<FakeResponse>;
+
+export interface FakeOdoo {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly version: FakeOdooVersion;
+  readonly secret: string;
+  readonly calls: readonly RecordedCall[];
+  callsTo(path: string): RecordedCall[];
+  /** Requests being answered now, and the most at any one time. */
+  readonly inFlight: number;
+  readonly maxInFlight: number;
+  /** Sessions the fake created for visitors (first polls and preflights without a valid cookie). */
+  readonly sessionsCreated: number;
+  /** Unexpected exceptions of the fake itself (answered with a 500). */
+  readonly errors: readonly unknown[];
+  addSession(init: FakeSessionInit): string;
+  destroySession(sid: string): boolean;
+  session(sid: string): FakeSession | undefined;
+  /** Overrides (or adds) the answer of one method + path. */
+  route(method: string, path: string, handler: RouteHandler): void;
+  /**
+   * `down`: the listening socket is closed (connections refused) and open connections are cut;
+   * `ok` listens again on the same port. `slow` delays every answer by `delayMs` (default 1000).
+   * `error500`: werkzeug's 500 page for everything.
+   */
+  setMode(mode: FakeOdooMode, options?: { delayMs?: number }): Promise<void>;
+  close(): Promise<void>;
+}
+
+function headerRecord(request: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function parsedBody(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+function send(response: ServerResponse, answer: FakeResponse): void {
+  // Exactly the recorded headers: no Date or keep-alive headers added by Node.
+  response.sendDate = false;
+  response.writeHead(answer.status, answer.reason, answer.headers.flat());
+  response.end(answer.body);
+}
+
+class FakeOdooServer implements FakeOdoo {
+  readonly host = '127.0.0.1';
+  readonly calls: RecordedCall[] = [];
+  readonly errors: unknown[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  port = 0;
+  private mode: FakeOdooMode = 'ok';
+  private delayMs = 1000;
+  private readonly custom = new Map<string, RouteHandler>();
+  private readonly server: Server;
+
+  constructor(
+    private readonly ctx: RouteContext,
+    readonly version: FakeOdooVersion,
+  ) {
+    this.server = createServer((request, response) => {
+      void this.handle(request, response);
+    });
+  }
+
+  get url(): string {
+    return `http://${this.host}:${this.port}`;
+  }
+  get database(): string {
+    return this.ctx.database;
+  }
+  get secret(): string {
+    return this.ctx.secret;
+  }
+  get sessionsCreated(): number {
+    return this.ctx.sessions.created;
+  }
+
+  async listen(port = 0): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, this.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    response.once('close', () => this.inFlight--);
+    try {
+      const rawBody = await readBody(request);
+      const url = new URL(request.url ?? '/', this.url);
+      const fake: FakeRequest = {
+        method: request.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: headerRecord(request),
+        rawBody,
+      };
+      this.calls.push({
+        method: fake.method,
+        path: fake.path,
+        headers: fake.headers,
+        body: parsedBody(rawBody),
+        at: Date.now(),
+      });
+      if (this.mode === 'slow') await sleep(this.delayMs);
+      send(response, this.mode === 'error500' ? internalServerError() : await this.answer(fake));
+    } catch (error) {
+      this.errors.push(error);
+      if (!response.headersSent) send(response, internalServerError());
+    }
+  }
+
+  private answer(request: FakeRequest): FakeResponse | Promise<FakeResponse> {
+    const custom = this.custom.get(`${request.method} ${request.path}`);
+    if (custom !== undefined) return custom(request);
+    switch (request.path) {
+      case '/websocket/peek_notifications':
+        return servePeek(this.ctx, request);
+      case '/websocket/update_bus_presence':
+        return serveUpdatePresence(this.ctx, request);
+      case '/websocket/on_closed':
+        return this.ctx.profile.hasOnClosed ? serveOnClosed(this.ctx, request) : notFound();
+      case '/websocket/health':
+        return health();
+      case INFO_ROUTE:
+        return serveInfo(this.ctx, request);
+      default:
+        return notFound();
+    }
+  }
+
+  callsTo(path: string): RecordedCall[] {
+    return this.calls.filter((call) => call.path === path);
+  }
+
+  addSession(init: FakeSessionInit): string {
+    return this.ctx.sessions.add(init);
+  }
+
+  destroySession(sid: string): boolean {
+    return this.ctx.sessions.destroy(sid);
+  }
+
+  session(sid: string): FakeSession | undefined {
+    return this.ctx.sessions.get(sid);
+  }
+
+  route(method: string, path: string, handler: RouteHandler): void {
+    this.custom.set(`${method.toUpperCase()} ${path}`, handler);
+  }
+
+  private stopListening(): Promise<void> {
+    if (!this.server.listening) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  async setMode(mode: FakeOdooMode, options: { delayMs?: number } = {}): Promise<void> {
+    if (options.delayMs !== undefined) this.delayMs = options.delayMs;
+    if (mode === 'down') await this.stopListening();
+    else if (!this.server.listening) await this.listen(this.port);
+    this.mode = mode;
+  }
+
+  async close(): Promise<void> {
+    await this.stopListening();
+    await this.ctx.db.end();
+  }
+}
+
+/** Starts the fake on 127.0.0.1 (free port); it reads `bus_bus` of `database` on `pg` as `odoo`. */
+export async function startFakeOdoo(options: FakeOdooOptions): Promise<FakeOdoo> {
+  const version = options.version ?? '17.0-20240709';
+  const profile = VERSION_PROFILES[version];
+  const db = new pg.Pool({
+    ...options.pg.connection(options.database),
+    application_name: `${HARNESS_APPLICATION_NAME}-fake-odoo`,
+    max: 5,
+    allowExitOnIdle: true,
+  });
+  db.on('error', () => {});
+  const fake = new FakeOdooServer(
+    {
+      profile,
+      database: options.database,
+      sessions: new SessionStore(),
+      db,
+      random: seededRandom(options.seed ?? 17),
+      workerVersion:
+        options.workerVersion === undefined ? profile.workerVersion : options.workerVersion,
+      secret: options.secret ?? randomBytes(16).toString('hex'),
+    },
+    version,
+  );
+  await fake.listen();
+  return fake;
+}
