@@ -1,0 +1,138 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import hashlib
+import json
+import logging
+import os
+import threading
+from unittest import mock
+
+import odoo
+from odoo.tests.common import HttpCase, TransactionCase, new_test_user, tagged
+
+from .. import contract, revocation
+from .common import listening
+
+PASSWORD = 'bus-sidecar-test-password'
+
+
+@tagged('post_install', '-at_install', 'bus_sidecar')
+class TestRevocation(HttpCase):
+
+    def setUp(self):
+        super().setUp()
+        self.user = new_test_user(self.env, login='bus_sidecar_user', password=PASSWORD)
+        self.other = new_test_user(self.env, login='bus_sidecar_other', password=PASSWORD)
+        self.db = self.env.cr.dbname
+        # Creating a user with a password announces its partner when committed: not under test.
+        self.env.cr.postcommit.clear()
+
+    def _json_rpc(self, route, params=None):
+        return self.url_open(route, data=json.dumps({
+            'jsonrpc': '2.0', 'method': 'call', 'id': 1, 'params': params or {},
+        }), headers={'Content-Type': 'application/json'})
+
+    def _assert_session_revoked(self, end_session):
+        """Log in, end the session with ``end_session()``, return the payload that named it."""
+        self.authenticate(self.user.login, PASSWORD)
+        sid = self.session.sid
+        expected = contract.session_hash(sid)
+        store = odoo.http.root.session_store
+        existed_when_sent = []
+        send = revocation.send
+
+        def checked_send(*args, **kwargs):
+            existed_when_sent.append(os.path.exists(store.get_session_filename(sid)))
+            return send(*args, **kwargs)
+
+        with listening() as listener, \
+                self.assertLogs('odoo.addons.bus_sidecar', logging.DEBUG) as logs, \
+                mock.patch.object(revocation, 'send', side_effect=checked_send):
+            end_session()
+            payload = listener.wait_for(lambda p: expected in p['sessions'])
+        self.assertEqual(payload, {'db': self.db, 'sessions': [expected], 'partners': []})
+        self.assertEqual(existed_when_sent, [False], 'sent once, after the session was deleted')
+        for text in listener.received:
+            self.assertNotIn(sid, text)
+        for line in logs.output:
+            self.assertNotIn(sid, line)
+        return payload
+
+    def test_logout(self):
+        def logout():
+            response = self.url_open('/web/session/logout', allow_redirects=False)
+            self.assertEqual(response.status_code, 303)
+        self._assert_session_revoked(logout)
+
+    def test_destroy(self):
+        def destroy():
+            response = self._json_rpc('/web/session/destroy')
+            self.assertEqual(response.status_code, 200)
+            self.assertNotIn('error', response.json())
+        self._assert_session_revoked(destroy)
+
+    def test_new_session_is_not_announced(self):
+        store = odoo.http.root.session_store
+        session = store.new()
+        with listening() as listener:
+            store.delete(session)
+            self.assertIsNone(listener.wait_for(lambda p: True, timeout=0.5))
+
+    def test_password_change(self):
+        partner = self.user.partner_id.id
+        with listening() as listener:
+            self.user.with_user(self.user).change_password(PASSWORD, PASSWORD + '-2')
+            self.assertIsNone(listener.wait_for(lambda p: partner in p['partners'], timeout=0.5),
+                              'nothing before the commit')
+            self.env.cr.postcommit.run()  # what a commit does; the test transaction never commits
+            payload = listener.wait_for(lambda p: partner in p['partners'])
+        self.assertEqual(payload, {'db': self.db, 'sessions': [], 'partners': [partner]})
+
+    def test_one_announcement_per_transaction(self):
+        partners = sorted([self.user.partner_id.id, self.other.partner_id.id])
+        with listening() as listener:
+            self.user.password = PASSWORD + '-2'
+            self.other.write({'password': PASSWORD + '-2'})
+            self.user.write({'active': False})
+            self.env.cr.postcommit.run()
+            payload = listener.wait_for(lambda p: set(partners) & set(p['partners']))
+            self.assertEqual(payload, {'db': self.db, 'sessions': [], 'partners': partners})
+            self.assertEqual(len(listener.received), 1)
+
+    def test_other_changes_are_not_announced(self):
+        with listening() as listener:
+            self.user.write({'name': 'Renamed', 'tz': 'Europe/Brussels'})
+            self.env.cr.postcommit.run()
+            self.assertIsNone(listener.wait_for(lambda p: True, timeout=0.5))
+
+    def test_device_revocation(self):
+        if 'res.device' not in self.env:
+            self.skipTest('no res.device before 18.0')
+        identifier = 'A' * contract.SESSION_HASH_PREFIX_LENGTH
+        store = odoo.http.root.session_store
+        with listening() as listener, \
+                mock.patch.object(threading.current_thread(), 'dbname', self.db, create=True):
+            store.delete_from_identifiers([identifier])
+            payload = listener.wait_for(lambda p: True)
+        self.assertEqual(payload['sessions'], [contract.session_hash(identifier)])
+
+
+@tagged('post_install', '-at_install', 'bus_sidecar')
+class TestPayloads(TransactionCase):
+
+    def test_payloads_fit_in_a_notify(self):
+        sessions = [contract.session_hash(str(n)) for n in range(300)]
+        partners = list(range(1, 3000))
+        payloads = revocation.payloads('db', sessions, partners)
+        self.assertGreater(len(payloads), 1)
+        decoded = [json.loads(payload) for payload in payloads]
+        for payload, body in zip(payloads, decoded):
+            self.assertLess(len(payload.encode('utf-8')), revocation.PAYLOAD_LIMIT)
+            self.assertEqual(body['db'], 'db')
+        self.assertEqual([s for body in decoded for s in body['sessions']], sessions)
+        self.assertEqual([p for body in decoded for p in body['partners']], partners)
+
+    def test_session_hash(self):
+        sid40, sid84 = 'a' * 40, 'b' * 84
+        self.assertEqual(contract.session_hash(sid40), hashlib.sha256(sid40.encode()).hexdigest())
+        self.assertEqual(contract.session_hash(sid84),
+                         hashlib.sha256(sid84[:42].encode()).hexdigest())
