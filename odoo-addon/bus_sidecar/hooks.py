@@ -23,8 +23,8 @@ def post_load():
     if 'bus_sidecar' not in (odoo.conf.server_wide_modules or []):
         _logger.warning(
             "bus_sidecar: not loaded server-wide: add it to server_wide_modules "
-            "(server_wide_modules = base,web,bus_sidecar or --load=base,web,bus_sidecar), "
-            "or Odoo's evented process and cron listener stay as they are")
+            "(server_wide_modules = base,web,bus_sidecar or --load=base,web,bus_sidecar) so "
+            "that its patches apply before Odoo starts its evented process and cron workers")
     patches.patch_gevent_spawn()
     if patches.patch_cron_listener():
         _log_cron_listener()

@@ -77,6 +77,11 @@ class Listener(object):
                 if notify.channel == self.channel:
                     self.received.append(notify.payload)
 
+    def all(self, timeout=0.5):
+        """Every decoded payload received so far or within ``timeout``."""
+        self.wait_for(lambda payload: False, timeout)
+        return [json.loads(text) for text in self.received]
+
     def close(self):
         self.connection.close()
 
