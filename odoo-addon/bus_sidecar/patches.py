@@ -199,6 +199,10 @@ def _wrap_delete(original):
     return delete
 
 
+#: Set while Odoo collects the files a session left behind (19.0+), which ends no session.
+_collecting = threading.local()
+
+
 def _wrap_delete_from_identifiers(original):
     @functools.wraps(original)
     def delete_from_identifiers(self, identifiers):
@@ -206,11 +210,28 @@ def _wrap_delete_from_identifiers(original):
         # identifier, which is exactly what a session hash covers.
         identifiers = list(identifiers)
         result = original(self, identifiers)
-        _announce(current_db(), identifiers)
+        if not getattr(_collecting, 'active', False):
+            _announce(current_db(), identifiers)
         return result
 
     setattr(delete_from_identifiers, _ORIGINAL, original)
     return delete_from_identifiers
+
+
+def _wrap_delete_old_sessions(original):
+    @functools.wraps(original)
+    def delete_old_sessions(self, session):
+        # 19.0+: some time after a soft rotation (new sid, same first 42 characters), Odoo
+        # deletes the files of the session's previous sids by that identifier. The session lives
+        # on under its new sid, so this must not be announced as the end of the session.
+        _collecting.active = True
+        try:
+            return original(self, session)
+        finally:
+            _collecting.active = False
+
+    setattr(delete_old_sessions, _ORIGINAL, original)
+    return delete_old_sessions
 
 
 def patch_session_store(store_cls=None):
@@ -219,7 +240,8 @@ def patch_session_store(store_cls=None):
     Why: the sidecar authenticates a socket when it opens and re-checks it only now and then,
     while Odoo's own websocket re-reads the session at each message and closes it (4001) once
     the session is gone. Deletion happens on logout, on ``/web/session/destroy``, at the session
-    rotation of a login or of a failed session check, and (18+) when a device is logged out.
+    rotation of a login or of a failed session check, and (18+) when a device is logged out;
+    not when 19.0 collects the files left by a soft rotation, which keeps the session alive.
     The sid is read before the deletion and only its hash leaves the process.
 
     :returns: True when deletions are announced
@@ -233,7 +255,9 @@ def patch_session_store(store_cls=None):
         return False
     if not _patched(store_cls.delete):
         store_cls.delete = _wrap_delete(store_cls.delete)
-    by_identifiers = getattr(store_cls, 'delete_from_identifiers', None)
-    if by_identifiers is not None and not _patched(by_identifiers):
-        store_cls.delete_from_identifiers = _wrap_delete_from_identifiers(by_identifiers)
+    for name, wrap in (('delete_from_identifiers', _wrap_delete_from_identifiers),
+                       ('delete_old_sessions', _wrap_delete_old_sessions)):
+        method = getattr(store_cls, name, None)
+        if method is not None and not _patched(method):
+            setattr(store_cls, name, wrap(method))
     return True

@@ -32,7 +32,8 @@ _FALSE_WORDS = ('0', 'false', 'no', 'off')
 def _text_setting(option, env_names, conf=None, environ=None):
     """The setting as a stripped string, or None when it is unset or empty.
 
-    Odoo turns the odoo.conf words ``False`` and ``None`` into False and None; both mean unset.
+    In odoo.conf, ``False`` and ``None`` mean unset too: Odoo up to 18.0 turns these words into
+    False and None, 19.0 keeps the options it does not know as text.
     """
     environ = os.environ if environ is None else environ
     conf = odoo_config if conf is None else conf
@@ -44,7 +45,9 @@ def _text_setting(option, env_names, conf=None, environ=None):
     if value is None or value is False:
         return None
     value = str(value).strip()
-    return value or None
+    if value in ('', 'False', 'false', 'None'):
+        return None
+    return value
 
 
 def shared_secret(conf=None, environ=None):

@@ -44,6 +44,7 @@ class TestCronListener(TransactionCase):
             ('port only, no db_host: local socket', {'db_host': False},
              {'IMDISPATCHER_DB_PORT': '5432'}, (None, 5432)),
             ('odoo.conf False is unset', {'imdispatcher_db_host': False}, {}, None),
+            ('odoo.conf text False is unset (19.0)', {'imdispatcher_db_host': 'False'}, {}, None),
             ('empty environment is unset', {}, {'IMDISPATCHER_DB_HOST': ' '}, None),
         ]
         for name, conf, environ, expected in cases:

@@ -9,7 +9,7 @@ from unittest import mock
 import odoo
 from odoo.tests.common import HttpCase, TransactionCase, new_test_user, tagged
 
-from .. import contract, revocation
+from .. import contract, patches, revocation
 from .common import listening
 
 PASSWORD = 'bus-sidecar-test-password'
@@ -128,8 +128,46 @@ class TestRevocation(HttpCase):
         self.assertEqual(payload['sessions'], [contract.session_hash(identifier)])
 
 
+class FakeStore(object):
+    """A session store with the methods 19.0's has, recording what it deleted."""
+
+    def __init__(self):
+        self.deleted = []
+
+    def delete(self, session):
+        self.deleted.append(session.sid)
+
+    def delete_from_identifiers(self, identifiers):
+        self.deleted.extend(identifiers)
+
+    def delete_old_sessions(self, session):
+        self.delete_from_identifiers([session.sid[:contract.SESSION_HASH_PREFIX_LENGTH]])
+
+
 @tagged('post_install', '-at_install', 'bus_sidecar')
-class TestPayloads(TransactionCase):
+class TestRevocationUnits(TransactionCase):
+
+    def test_session_store_patch(self):
+        store_cls = type('Store', (FakeStore,), {})
+        self.assertTrue(patches.patch_session_store(store_cls))
+        store = store_cls()
+        session = mock.Mock(sid='s' * 84, db='db1', is_new=False)
+        with mock.patch.object(revocation, 'send_sessions') as send_sessions:
+            store.delete(session)
+            send_sessions.assert_called_once_with('db1', ['s' * 84])
+            send_sessions.reset_mock()
+            store.delete(mock.Mock(sid='n' * 84, db='db1', is_new=True))
+            send_sessions.assert_not_called()
+            with mock.patch.object(threading.current_thread(), 'dbname', 'db2', create=True):
+                store.delete_from_identifiers(['i' * 42])
+                send_sessions.assert_called_once_with('db2', ['i' * 42])
+                send_sessions.reset_mock()
+                store.delete_old_sessions(session)  # 19.0: the session lives on
+                send_sessions.assert_not_called()
+        self.assertEqual(store.deleted, ['s' * 84, 'n' * 84, 'i' * 42, 's' * 42])
+        wrapped = store_cls.delete
+        patches.patch_session_store(store_cls)
+        self.assertIs(store_cls.delete, wrapped, 'patched once')
 
     def test_payloads_fit_in_a_notify(self):
         sessions = [contract.session_hash(str(n)) for n in range(300)]
