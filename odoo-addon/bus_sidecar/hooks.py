@@ -2,6 +2,7 @@
 import logging
 
 import odoo
+import odoo.tools
 
 from . import contract, patches, settings
 
@@ -20,7 +21,7 @@ def post_load():
     if _applied:
         return
     _applied.append(True)
-    if 'bus_sidecar' not in (odoo.conf.server_wide_modules or []):
+    if 'bus_sidecar' not in server_wide_modules():
         _logger.warning(
             "bus_sidecar: not loaded server-wide: add it to server_wide_modules "
             "(server_wide_modules = base,web,bus_sidecar or --load=base,web,bus_sidecar) so "
@@ -34,6 +35,14 @@ def post_load():
             "bus_sidecar: %s / %s is not set: the bus sidecar cannot use %s until it is",
             contract.SECRET_OPTION, contract.SECRET_ENV, contract.INFO_ROUTE,
         )
+
+
+def server_wide_modules():
+    """The modules loaded server-wide: ``odoo.conf`` up to 18.0, the configuration in 19.0."""
+    modules = getattr(getattr(odoo, 'conf', None), 'server_wide_modules', None)
+    if modules is None:
+        modules = odoo.tools.config.get('server_wide_modules')
+    return modules or []
 
 
 def _log_cron_listener():

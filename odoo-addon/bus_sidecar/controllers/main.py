@@ -4,8 +4,7 @@ import hmac
 import json
 import logging
 
-import odoo
-from odoo import http
+from odoo import http, release
 from odoo.http import request
 
 from .. import contract, settings
@@ -37,8 +36,8 @@ def server_info(now=None):
     """What ``/bus_sidecar/info`` tells the sidecar."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return {
-        'server_version': odoo.release.version,
-        'server_version_info': list(odoo.release.version_info),
+        'server_version': release.version,
+        'server_version_info': list(release.version_info),
         'websocket_worker_version': websocket_worker_version(),
         'server_time': now.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (now.microsecond // 1000),
     }

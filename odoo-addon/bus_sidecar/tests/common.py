@@ -23,6 +23,14 @@ ENV_NAMES = (
 )
 
 
+def _options():
+    """The dict that holds odoo.conf options (19.0: the first map of a ChainMap, for runtime
+    values, which shadows the others; patching the ChainMap itself would not restore it)."""
+    options = odoo.tools.config.options
+    maps = getattr(options, 'maps', None)
+    return maps[0] if maps else options
+
+
 @contextlib.contextmanager
 def configured(options=None, environ=None):
     """Run with only these settings of the addon: odoo.conf ``options`` and ``environ``.
@@ -31,7 +39,7 @@ def configured(options=None, environ=None):
     """
     conf = dict.fromkeys(OPTIONS)
     conf.update(options or {})
-    with mock.patch.dict(odoo.tools.config.options, conf), mock.patch.dict(os.environ):
+    with mock.patch.dict(_options(), conf), mock.patch.dict(os.environ):
         for name in ENV_NAMES:
             os.environ.pop(name, None)
         os.environ.update(environ or {})

@@ -2,10 +2,12 @@
 import datetime
 from unittest import mock
 
-import odoo
+import odoo.http
+from odoo import release
 from odoo.tests.common import HttpCase, tagged
 
 from .. import contract
+from ..hooks import server_wide_modules
 from ..controllers.main import websocket_worker_version
 from .common import configured
 
@@ -26,8 +28,8 @@ class TestInfoRoute(HttpCase):
         info = response.json()
         self.assertEqual(set(info), {'server_version', 'server_version_info',
                                      'websocket_worker_version', 'server_time'})
-        self.assertEqual(info['server_version'], odoo.release.version)
-        self.assertEqual(info['server_version_info'], list(odoo.release.version_info))
+        self.assertEqual(info['server_version'], release.version)
+        self.assertEqual(info['server_version_info'], list(release.version_info))
         self.assertEqual(info['websocket_worker_version'], websocket_worker_version())
         server_time = datetime.datetime.strptime(info['server_time'], '%Y-%m-%dT%H:%M:%S.%fZ')
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
@@ -69,7 +71,7 @@ class TestInfoRoute(HttpCase):
         self.assertIn(contract.SECRET_ENV, body['message'])
 
     def test_answers_without_database(self):
-        if 'bus_sidecar' not in odoo.conf.server_wide_modules:
+        if 'bus_sidecar' not in server_wide_modules():
             self.skipTest('bus_sidecar is not loaded server-wide in this run')
         if not hasattr(odoo.http, 'db_list'):
             self.skipTest('no odoo.http.db_list in this version')
