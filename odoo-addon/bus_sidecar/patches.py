@@ -127,7 +127,7 @@ def _direct(connection, to):
     return odoo.sql_db.Connection(odoo.sql_db._Pool, dbname, direct_connection_info(info, address))
 
 
-def patch_cron_listener(codes=None):
+def patch_cron_listener():
     """Make the cron wake-up listener connect to PostgreSQL itself, not through a pooler.
 
     Why: cron workers LISTEN ``cron_trigger`` on database ``postgres``; through PgBouncer in
@@ -142,7 +142,7 @@ def patch_cron_listener(codes=None):
     current = odoo.sql_db.db_connect
     if _patched(current):
         return True
-    codes = cron_listener_codes() if codes is None else codes
+    codes = cron_listener_codes()
     if not codes:
         _logger.warning(
             "bus_sidecar: could not find where this Odoo version opens its cron wake-up "
