@@ -1,0 +1,218 @@
+/**
+ * `npm run bench -- [options]`: the benchmark of odoo-bus-sidecar (see `options.ts` for the options
+ * and README § Benchmark for what is measured and why).
+ *
+ * For each N, the targets run one after the other on the same load generator: the reference server
+ * first (the physical floor of this machine), then the sidecar (one per `--workers` value), then an
+ * external endpoint if given. Each target is a fresh process per N. Results go to `--out` as
+ * `result.json`, `summary.txt` and `latency.svg`; the summary is printed.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, release, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { latencyChart } from './chart.js';
+import { type Child, forkBench } from './children.js';
+import { type Environment, startEnvironment } from './environment.js';
+import { Fleet } from './fleet.js';
+import { measure, type RunResult } from './measure.js';
+import { type BenchOptions, parseOptions, USAGE } from './options.js';
+import { openFileLimit } from './proc.js';
+import type { FakeOdooCommand, FakeOdooReply } from './protocol.js';
+import { type BenchResult, compare, humanSummary, medianRun } from './report.js';
+import { type RunningTarget, startExternal, startReference, startSidecar } from './targets.js';
+
+const DATABASE = 'bench';
+const repoRoot = resolve(import.meta.dirname, '..');
+
+function machine(): BenchResult['machine'] {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.versions.node,
+    openFileLimit: openFileLimit(),
+  };
+}
+
+/** What stopped N from going higher, from the runs' own evidence. */
+function limitsOf(runs: readonly RunResult[], options: BenchOptions): string[] {
+  const limits: string[] = [];
+  for (const run of runs) {
+    if (run.connect.failed > 0 || run.connect.ready < run.n) {
+      limits.push(
+        `${run.target} at N=${run.n}: ${run.connect.ok} connected, ${run.connect.ready} ready; errors ${JSON.stringify(run.connect.errors)}; server open files ${run.limits.serverOpenFiles ?? '?'} of ${run.limits.openFileLimit ?? '?'}`,
+      );
+    }
+  }
+  const largest = Math.max(...options.sizes);
+  const fileLimit = openFileLimit() ?? 0;
+  limits.push(
+    `one server process holds one file per socket plus its own (listening socket, PostgreSQL, Odoo, ~30): with ${fileLimit} open files per process (not raisable here) one process tops out below ${fileLimit}; the largest N measured is ${largest}`,
+  );
+  return limits;
+}
+
+async function build(): Promise<void> {
+  execFileSync(
+    process.execPath,
+    [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: repoRoot,
+      stdio: 'inherit',
+    },
+  );
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (options === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const o = options;
+  const log = (line: string) => {
+    if (!o.json) process.stderr.write(`${line}\n`);
+  };
+  const out = resolve(repoRoot, o.out);
+  await mkdir(out, { recursive: true });
+  const startedAt = new Date().toISOString();
+  if (o.build && o.targets.includes('sidecar')) {
+    log('building the sidecar (dist/)');
+    await build();
+  }
+
+  const needsDatabase = o.targets.includes('sidecar');
+  let env: Environment | undefined;
+  let fakeOdoo: Child<FakeOdooCommand, FakeOdooReply> | undefined;
+  let odooUrl = '';
+  if (needsDatabase) {
+    log('starting PostgreSQL (pg_stat_statements) and PgBouncer (transaction mode)');
+    env = await startEnvironment(DATABASE);
+    fakeOdoo = forkBench<FakeOdooCommand, FakeOdooReply>('fakeOdoo', {
+      env: { BENCH_DB: DATABASE },
+      name: 'fake Odoo',
+    });
+    const { port } = await fakeOdoo.next('listening', 30_000);
+    odooUrl = `http://127.0.0.1:${port}`;
+  }
+
+  const largest = Math.max(...o.sizes);
+  const clientCount = o.clientProcesses ?? Math.max(2, Math.ceil(largest / o.socketsPerClient));
+  log(`load generator: ${clientCount} client processes`);
+  const fleet = new Fleet(clientCount);
+
+  const runs: RunResult[] = [];
+  const results: BenchResult = {
+    startedAt,
+    machine: machine(),
+    options: {
+      ...o,
+      external: o.external
+        ? { ...o.external, cookie: o.external.cookie ? '[set]' : undefined }
+        : undefined,
+    },
+    runs,
+    comparisons: [],
+    limits: [],
+  };
+  const save = async () => {
+    results.comparisons = compare(runs);
+    results.limits = limitsOf(runs, o);
+    await writeFile(join(out, 'result.json'), `${JSON.stringify(results, null, 2)}\n`);
+    await writeFile(join(out, 'summary.txt'), `${humanSummary(results)}\n`);
+    await writeFile(
+      join(out, 'latency.svg'),
+      latencyChart(
+        runs,
+        `One notification to N sockets — ${results.machine.cpus} cores, ${startedAt.slice(0, 10)}`,
+      ),
+    );
+  };
+
+  const launches: Array<{ name: string; start: () => Promise<RunningTarget> }> = [];
+  for (const target of o.targets) {
+    if (target === 'reference') launches.push({ name: 'reference', start: startReference });
+    if (target === 'sidecar') {
+      for (const workers of o.workers) {
+        launches.push({
+          name: workers > 1 ? `sidecar×${workers}` : 'sidecar',
+          start: () =>
+            startSidecar({
+              env: env as Environment,
+              odooUrl,
+              workers,
+              sharedChannel: o.sharedChannel,
+              odooConcurrency: o.odooConcurrency,
+              coalesceMs: o.coalesceMs,
+              logFile: join(out, 'sidecar.log'),
+              diagnosticsDir: o.cpuProf || o.heapSnapshot ? out : undefined,
+              cpuProf: o.cpuProf,
+              heapSnapshot: o.heapSnapshot,
+            }),
+        });
+      }
+    }
+    if (target === 'external' && o.external) {
+      const external = o.external;
+      launches.push({ name: external.name, start: () => startExternal(external, o.sharedChannel) });
+    }
+  }
+
+  try {
+    for (const n of o.sizes) {
+      for (const launch of launches) {
+        const repeats: RunResult[] = [];
+        for (let r = 0; r < o.repeat; r++) {
+          log(`N=${n} ${launch.name}${o.repeat > 1 ? ` (run ${r + 1}/${o.repeat})` : ''}`);
+          const target = await launch.start();
+          try {
+            repeats.push(
+              await measure(target, fleet, {
+                n,
+                bursts: o.bursts,
+                burstGapMs: o.burstGapMs,
+                rate: o.rate,
+                privateRate: o.privateRate,
+                durationSeconds: o.durationSeconds,
+                settleMs: o.settleMs,
+                sharedChannel: o.sharedChannel,
+                connectConcurrency: o.connectConcurrency,
+                heapSnapshot: o.heapSnapshot,
+                log,
+              }),
+            );
+          } finally {
+            await fleet.closeAll();
+            await target.stop();
+          }
+        }
+        runs.push(medianRun(repeats));
+        await save();
+      }
+    }
+  } finally {
+    await fleet.stop();
+    await fakeOdoo?.stop();
+    await env?.close();
+  }
+  await save();
+  if (o.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  else process.stdout.write(`${humanSummary(results)}\n\nresults: ${out}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`benchmark failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,298 @@
+/**
+ * The servers measured, each as its own process so that its RSS and CPU are its own:
+ * - `sidecar`: `node dist/main.js`, reads through PgBouncer, LISTEN directly, subscriptions decided
+ *   by the bench fake Odoo; notifications written and notified as Odoo does;
+ * - `reference`: the bare `ws` server with its pre-framed write loop (`reference.ts`), driven over
+ *   IPC: the physical floor;
+ * - `external`: any endpoint speaking Odoo's websocket protocol (Odoo's own gevent worker), fed by
+ *   the same Odoo-style writes into its database.
+ * `publish` resolves with the moment latency is measured from: the COMMIT's acknowledgement for
+ * database-backed targets, the start of the write loop for the reference.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createOdooWriter, type OdooWriter } from '../test/helpers/odooWriter.js';
+import { freePort } from '../test/helpers/ports.js';
+import { sleep } from '../test/helpers/waitFor.js';
+import { type Child, forkBench, killOnExit } from './children.js';
+import { type Environment, PgStats, SIDECAR_DB_ROLE } from './environment.js';
+import type { ExternalTarget } from './options.js';
+import {
+  BENCH_MESSAGE_TYPE,
+  benchSid,
+  nowUs,
+  partnerOfSid,
+  type ReferenceCommand,
+  type ReferenceReply,
+} from './protocol.js';
+
+export interface FloodResult {
+  starts: Array<[number, number]>;
+  writes: number;
+  elapsedUs: number;
+  cpuUs: number;
+}
+
+export interface RunningTarget {
+  /** Label in the report: `reference`, `sidecar`, `sidecar×2`, `odoo`. */
+  label: string;
+  kind: 'reference' | 'sidecar' | 'external';
+  host: string;
+  port: number;
+  path: string;
+  hostHeader: string;
+  origin: string;
+  /** One cookie for every socket, or undefined for one bench session per socket. */
+  cookie: string | undefined;
+  /** Server process, and whether its children (cluster workers) count too. */
+  pid: number | undefined;
+  withChildren: boolean;
+  /** Reference only: duration of each broadcast's write loop, µs. */
+  loopDurationsUs?: number[];
+  /** Per write: from the COMMIT's acknowledgement to the NOTIFY's (Odoo's own delay), µs. */
+  notifyDelaysUs?: number[];
+  /** One notification on the shared channel; resolves with its commit (or loop start) time, µs. */
+  publishShared(seq: number): Promise<number>;
+  /** One notification to socket `index`'s private channel (bench sessions only). */
+  publishPrivate?(seq: number, index: number): Promise<number>;
+  /** Reference only: write loops back to back. */
+  flood?(firstSeq: number, durationMs: number): Promise<FloodResult>;
+  /** Reads of `bus_bus` by this target so far, counted by PostgreSQL. */
+  busReads?(): Promise<number | undefined>;
+  /** PostgreSQL connections this target holds, by application name. */
+  pgConnections?(): Promise<Record<string, number> | undefined>;
+  /** The sidecar's Prometheus text. */
+  metricsText?(): Promise<string>;
+  /** Files for `--cpu-prof` / `--heap-snapshot`. */
+  diagnosticsDir?: string;
+  /** Asks for a heap snapshot (sidecar started with `--heap-snapshot`). */
+  heapSnapshot?(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const repoRoot = resolve(import.meta.dirname, '..');
+
+function dbPublisher(
+  writer: OdooWriter,
+  sharedChannel: string,
+): Pick<RunningTarget, 'publishShared' | 'publishPrivate' | 'notifyDelaysUs'> {
+  const notifyDelaysUs: number[] = [];
+  const write = async (channel: string | [string, number], seq: number): Promise<number> => {
+    let committed = 0;
+    await writer.sendmany(
+      [{ channel, type: BENCH_MESSAGE_TYPE, payload: { s: seq, t: Math.round(nowUs()) } }],
+      {
+        onCommitted: () => {
+          committed = nowUs();
+        },
+      },
+    );
+    notifyDelaysUs.push(nowUs() - committed);
+    return committed;
+  };
+  return {
+    notifyDelaysUs,
+    publishShared: (seq) => write(sharedChannel, seq),
+    publishPrivate: (seq, index) => write(['res.partner', partnerOfSid(benchSid(index))], seq),
+  };
+}
+
+// --- reference ----------------------------------------------------------------------------------
+
+export async function startReference(): Promise<RunningTarget> {
+  const child = forkBench<ReferenceCommand, ReferenceReply>('reference', { name: 'reference' });
+  const { port } = await child.next('listening', 30_000);
+  let busy: Promise<unknown> = Promise.resolve();
+  const loopDurationsUs: number[] = [];
+  // One command at a time: replies carry no correlation id.
+  const serial = <T>(task: () => Promise<T>): Promise<T> => {
+    const run = busy.then(task, task);
+    busy = run.catch(() => undefined);
+    return run;
+  };
+  return {
+    label: 'reference',
+    kind: 'reference',
+    host: '127.0.0.1',
+    port,
+    path: '/websocket',
+    hostHeader: `127.0.0.1:${port}`,
+    origin: `http://127.0.0.1:${port}`,
+    cookie: undefined,
+    pid: child.pid,
+    withChildren: false,
+    loopDurationsUs,
+    publishShared: (seq) =>
+      serial(async () => {
+        const reply = await child.request({ type: 'broadcast', seq }, 'broadcast');
+        loopDurationsUs.push(reply.loopUs);
+        return reply.startUs;
+      }),
+    flood: (firstSeq, durationMs) =>
+      serial(() => child.request({ type: 'flood', firstSeq, durationMs }, 'flood')),
+    stop: () => child.stop(),
+  };
+}
+
+// --- sidecar ------------------------------------------------------------------------------------
+
+export interface SidecarLaunch {
+  env: Environment;
+  odooUrl: string;
+  workers: number;
+  sharedChannel: string;
+  odooConcurrency: number;
+  coalesceMs: number | undefined;
+  logFile: string;
+  diagnosticsDir: string | undefined;
+  cpuProf: boolean;
+  heapSnapshot: boolean;
+}
+
+export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget> {
+  const { env } = launch;
+  const port = await freePort();
+  const nodeArgs: string[] = [];
+  if (launch.diagnosticsDir && launch.cpuProf)
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${launch.diagnosticsDir}`);
+  if (launch.diagnosticsDir && launch.heapSnapshot)
+    nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${launch.diagnosticsDir}`);
+  const settings: Record<string, string> = {
+    SIDECAR_HOST: '127.0.0.1',
+    SIDECAR_PORT: String(port),
+    DB_HOST: env.bouncer.host,
+    DB_PORT: String(env.bouncer.port),
+    IMDISPATCHER_DB_HOST: env.pg.host,
+    IMDISPATCHER_DB_PORT: String(env.pg.port),
+    DB_USER: SIDECAR_DB_ROLE.user,
+    DB_PASSWORD: SIDECAR_DB_ROLE.password,
+    SIDECAR_DB_NAME: env.database,
+    SIDECAR_ODOO_URL: launch.odooUrl,
+    SIDECAR_ODOO_VERSION: '17',
+    SIDECAR_ODOO_CONCURRENCY: String(launch.odooConcurrency),
+    SIDECAR_WORKERS: String(launch.workers),
+    SIDECAR_SHUTDOWN_WINDOW: '1',
+    SIDECAR_LOG_LEVEL: 'warn',
+  };
+  if (launch.coalesceMs !== undefined) settings.SIDECAR_COALESCE_MS = String(launch.coalesceMs);
+  // Only the settings above: nothing from the caller's environment leaks into the measured sidecar.
+  const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, ...settings };
+  const log = await open(launch.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'dist', 'main.js')], {
+      env: childEnv,
+      stdio: ['ignore', log.fd, log.fd],
+    });
+  } finally {
+    await log.close();
+  }
+  killOnExit(child);
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`the sidecar exited at start; see ${launch.logFile}`);
+    const ready = await fetch(`${base}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ready) break;
+    if (Date.now() > deadline)
+      throw new Error(`the sidecar never became ready; see ${launch.logFile}`);
+    await sleep(50);
+  }
+  const stats = PgStats.forCluster(env.pg, env.database);
+  const pid = child.pid ?? 0;
+  return {
+    label: launch.workers > 1 ? `sidecar×${launch.workers}` : 'sidecar',
+    kind: 'sidecar',
+    host: '127.0.0.1',
+    port,
+    path: '/websocket',
+    hostHeader: `127.0.0.1:${port}`,
+    origin: `http://127.0.0.1:${port}`,
+    cookie: undefined,
+    pid,
+    withChildren: launch.workers > 1,
+    ...dbPublisher(env.writer, launch.sharedChannel),
+    busReads: () => stats.busReads(SIDECAR_DB_ROLE.user),
+    pgConnections: () => stats.connections({ role: SIDECAR_DB_ROLE.user }),
+    metricsText: () => fetch(`${base}/metrics`).then((r) => r.text()),
+    diagnosticsDir: launch.diagnosticsDir,
+    async heapSnapshot() {
+      const { childrenOf } = await import('./proc.js');
+      const pids = launch.workers > 1 ? childrenOf(pid) : [pid];
+      for (const p of pids) process.kill(p, 'SIGUSR2');
+      // Writing a snapshot of a large heap blocks the process for a while.
+      await sleep(1000);
+      for (let i = 0; i < 600; i++) {
+        const ok = await fetch(`${base}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) return;
+        await sleep(100);
+      }
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+// --- external -----------------------------------------------------------------------------------
+
+export async function startExternal(
+  target: ExternalTarget,
+  sharedChannel: string,
+): Promise<RunningTarget> {
+  const url = new URL(target.url);
+  const pgUrl = new URL(target.pg);
+  const connection = {
+    host: pgUrl.hostname,
+    port: Number(pgUrl.port || 5432),
+    user: decodeURIComponent(pgUrl.username || 'odoo'),
+    password: decodeURIComponent(pgUrl.password || ''),
+  };
+  const writer = createOdooWriter({
+    ...connection,
+    database: target.database,
+    notifyConnection: 'pooled',
+  });
+  const stats = new PgStats({ ...connection, database: target.database }, target.database);
+  const port = Number(url.port || (url.protocol === 'wss:' ? 443 : 80));
+  const publisher = dbPublisher(writer, sharedChannel);
+  return {
+    label: target.name,
+    kind: 'external',
+    host: url.hostname,
+    port,
+    path: `${url.pathname}${url.search}`,
+    hostHeader: url.host,
+    origin: `${url.protocol === 'wss:' ? 'https' : 'http'}://${url.host}`,
+    cookie: target.cookie,
+    pid: target.pid,
+    withChildren: false,
+    publishShared: publisher.publishShared,
+    notifyDelaysUs: publisher.notifyDelaysUs,
+    ...(target.cookie === undefined ? { publishPrivate: publisher.publishPrivate } : {}),
+    busReads: () => stats.busReads(undefined),
+    pgConnections: () =>
+      stats.connections(
+        target.pid === undefined
+          ? { role: connection.user }
+          : { applicationName: `odoo-${target.pid}` },
+      ),
+    stop: () => writer.close(),
+  };
+}
+
+export type { Child };
