@@ -140,7 +140,12 @@ async function main(): Promise<void> {
 
   const launches: Array<{ name: string; start: () => Promise<RunningTarget> }> = [];
   for (const target of o.targets) {
-    if (target === 'reference') launches.push({ name: 'reference', start: startReference });
+    if (target === 'reference') {
+      launches.push({
+        name: 'reference',
+        start: () => startReference(o.heapSnapshot ? out : undefined, o.heapSnapshot),
+      });
+    }
     if (target === 'sidecar') {
       for (const workers of o.workers) {
         launches.push({

@@ -100,8 +100,18 @@ function dbPublisher(
 
 // --- reference ----------------------------------------------------------------------------------
 
-export async function startReference(): Promise<RunningTarget> {
-  const child = forkBench<ReferenceCommand, ReferenceReply>('reference', { name: 'reference' });
+export async function startReference(
+  diagnosticsDir: string | undefined,
+  heapSnapshot: boolean,
+): Promise<RunningTarget> {
+  const nodeArgs =
+    diagnosticsDir && heapSnapshot
+      ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagnosticsDir}`]
+      : [];
+  const child = forkBench<ReferenceCommand, ReferenceReply>('reference', {
+    name: 'reference',
+    nodeArgs,
+  });
   const { port } = await child.next('listening', 30_000);
   let busy: Promise<unknown> = Promise.resolve();
   const loopDurationsUs: number[] = [];
@@ -131,6 +141,14 @@ export async function startReference(): Promise<RunningTarget> {
       }),
     flood: (firstSeq, durationMs) =>
       serial(() => child.request({ type: 'flood', firstSeq, durationMs }, 'flood')),
+    diagnosticsDir,
+    async heapSnapshot() {
+      process.kill(child.pid, 'SIGUSR2');
+      await serial(async () => {
+        // The snapshot blocks the process; a broadcast is answered once it is written.
+        await sleep(1000);
+      });
+    },
     stop: () => child.stop(),
   };
 }
