@@ -3,11 +3,20 @@
  * (fragments and control frames included) as Odoo applies it. It only walks frame headers and skips
  * payloads; decoding, masking rules, UTF-8 and size limits are left to the `ws` parser that reads
  * the same bytes.
+ *
+ * Both classes exist once per socket, so their state is a few small integers: no buffer of header
+ * bytes (the length is assembled as the bytes arrive), and the limiter's timestamps are allocated at
+ * the first frame.
  */
 
 export class FrameScanner {
-  private header = Buffer.alloc(14);
-  private headerLength = 0;
+  /** Header bytes of the current frame seen so far (0 between frames). */
+  private seen = 0;
+  private opcode = 0;
+  /** Second header byte: mask bit and 7-bit length. */
+  private second = 0;
+  /** Payload length, assembled from the extended length bytes. */
+  private length = 0;
   /** Payload bytes still to skip before the next header. */
   private remaining = 0;
 
@@ -21,55 +30,54 @@ export class FrameScanner {
         offset += skip;
         continue;
       }
-      this.header[this.headerLength++] = chunk[offset++] as number;
-      const needed = this.headerSize();
-      if (needed === undefined || this.headerLength < needed) continue;
-      const opcode = (this.header[0] as number) & 0x0f;
-      this.remaining = this.payloadLength();
-      this.headerLength = 0;
-      if (!onFrame(opcode)) return;
+      const byte = chunk[offset++] as number;
+      const index = this.seen++;
+      if (index === 0) {
+        this.opcode = byte & 0x0f;
+        continue;
+      }
+      if (index === 1) {
+        this.second = byte;
+        const len7 = byte & 0x7f;
+        this.length = len7 < 126 ? len7 : 0;
+      } else if (index < 2 + this.extendedBytes()) {
+        // Precision above 2^53 does not matter: the 1 MiB limit closes such a connection first.
+        this.length = this.length * 256 + byte;
+      }
+      if (this.seen < 2 + this.extendedBytes() + ((this.second & 0x80) !== 0 ? 4 : 0)) continue;
+      this.remaining = this.length;
+      this.seen = 0;
+      if (!onFrame(this.opcode)) return;
     }
   }
 
-  /** Total header size once enough bytes are known, undefined before. */
-  private headerSize(): number | undefined {
-    if (this.headerLength < 2) return undefined;
-    const second = this.header[1] as number;
-    const masked = (second & 0x80) !== 0;
-    const len7 = second & 0x7f;
-    const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
-    return 2 + extended + (masked ? 4 : 0);
-  }
-
-  private payloadLength(): number {
-    const len7 = (this.header[1] as number) & 0x7f;
-    if (len7 < 126) return len7;
-    if (len7 === 126) return this.header.readUInt16BE(2);
-    // Precision above 2^53 does not matter: the 1 MiB limit closes such a connection first.
-    return Number(this.header.readBigUInt64BE(2));
+  private extendedBytes(): number {
+    const len7 = this.second & 0x7f;
+    return len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
   }
 }
 
 /** Odoo's rule: close when the last `burst` frames arrived within `burst * delay` seconds. */
 export class FrameRateLimiter {
-  private readonly times: Float64Array;
+  /** Arrival times of the last `burst` frames, a ring; allocated at the first frame. */
+  private times: number[] | undefined;
   private index = 0;
-  private count = 0;
 
   constructor(
     private readonly burst: number,
     private readonly windowMs: number,
-  ) {
-    this.times = new Float64Array(Math.max(1, burst));
-  }
+  ) {}
 
   /** Records a frame; false when it breaks the limit. */
   hit(now: number): boolean {
-    const oldest = this.times[this.index] as number;
-    const full = this.count >= this.burst;
-    this.times[this.index] = now;
-    this.index = (this.index + 1) % this.times.length;
-    if (!full) this.count++;
-    return !(full && now - oldest < this.windowMs);
+    const size = Math.max(1, this.burst);
+    if (this.times === undefined) this.times = [];
+    const times = this.times;
+    const full = times.length >= size;
+    const oldest = full ? (times[this.index] as number) : 0;
+    if (full) times[this.index] = now;
+    else times.push(now);
+    this.index = (this.index + 1) % size;
+    return !(full && this.burst > 0 && now - oldest < this.windowMs);
   }
 }

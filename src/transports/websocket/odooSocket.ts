@@ -31,6 +31,7 @@ import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.j
 import { withSessionId } from '../../odoo/cookies.js';
 import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
 import { CloseCode } from '../closeCodes.js';
+import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
 
 export interface SocketSettings {
   maxBufferedBytes: number;
@@ -40,6 +41,8 @@ export interface SocketSettings {
   sessionRecheckMs: number;
   keepAliveMs: number;
   lateCommitWindowMs: number;
+  rateLimitBurst: number;
+  rateLimitWindowMs: number;
 }
 
 /** What every socket shares: collaborators and facts learned about Odoo. */
@@ -56,7 +59,22 @@ export interface SocketContext {
   routes: { onClosedMissing: boolean; presenceMissing: boolean };
   /** Called when Odoo hands the socket a new session id, to keep the revocation index current. */
   onSessionChange: (socket: OdooSocket, sessionId: string | undefined) => void;
+  /** The socket stopped taking part in delivery (closing, or gone). */
   onClosed: (socket: OdooSocket) => void;
+  /** The connection is gone. */
+  onEnded: (socket: OdooSocket) => void;
+}
+
+const SOCKET = Symbol('odooSocket');
+type Tagged = { [SOCKET]?: OdooSocket };
+
+/** Lets the server's shared listeners find the socket of a `ws` connection or a TCP socket. */
+export function tagSocket(target: object, socket: OdooSocket): void {
+  (target as Tagged)[SOCKET] = socket;
+}
+
+export function socketOf(target: object): OdooSocket | undefined {
+  return (target as Tagged)[SOCKET];
 }
 
 interface SubscribeRequest {
@@ -81,8 +99,9 @@ export class OdooSocket implements HubSubscriber {
   private lastSentId = 0;
   private sentAny = false;
   private peeked = false;
-  private firstPeek: Promise<void>;
-  private resolveFirstPeek!: () => void;
+  /** Set once the first subscribe was answered (or the socket ended); presence waits for it. */
+  private firstPeekDone = false;
+  private firstPeekWaiters: Array<() => void> | undefined;
   private clientChannels: string[] = [];
   private subscribing = false;
   private pendingSubscribe: SubscribeRequest | undefined;
@@ -97,7 +116,9 @@ export class OdooSocket implements HubSubscriber {
   private nextRecheckAt = Number.POSITIVE_INFINITY;
   private closing = false;
   private rejections = 0;
-  private readonly log: Logger;
+  private logger: Logger | undefined;
+  private readonly scanner = new FrameScanner();
+  private readonly limiter: FrameRateLimiter;
 
   constructor(
     readonly ws: WebSocket,
@@ -109,12 +130,31 @@ export class OdooSocket implements HubSubscriber {
   ) {
     this.lastActivity = now;
     this.sessionId = sessionId;
-    const { keepAliveMs } = context.settings;
+    const { keepAliveMs, rateLimitBurst, rateLimitWindowMs } = context.settings;
     this.keepAliveDeadline = now + keepAliveMs + Math.random() * keepAliveMs * 0.5;
-    this.firstPeek = new Promise((resolve) => {
-      this.resolveFirstPeek = resolve;
+    this.limiter = new FrameRateLimiter(rateLimitBurst, rateLimitWindowMs);
+  }
+
+  /** This socket's logger, made at the first line logged (most sockets never log one). */
+  private get log(): Logger {
+    this.logger ??= this.context.logger.child({ socket: this.id, ip: this.remoteAddress });
+    return this.logger;
+  }
+
+  private resolveFirstPeek(): void {
+    if (this.firstPeekDone) return;
+    this.firstPeekDone = true;
+    const waiters = this.firstPeekWaiters;
+    this.firstPeekWaiters = undefined;
+    if (waiters) for (const wake of waiters) wake();
+  }
+
+  private firstPeekAnswered(): Promise<void> {
+    if (this.firstPeekDone) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.firstPeekWaiters ??= [];
+      this.firstPeekWaiters.push(resolve);
     });
-    this.log = context.logger.child({ socket: this.id, ip: remoteAddress });
   }
 
   get isClosing(): boolean {
@@ -133,6 +173,24 @@ export class OdooSocket implements HubSubscriber {
   }
 
   // --- Incoming ---------------------------------------------------------------------------------
+
+  /** Raw bytes from the client: every frame counts against Odoo's rate limit. */
+  rawData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.scanner.push(chunk, () => {
+      if (this.limiter.hit(Date.now())) return true;
+      this.context.metrics.rateLimited.inc();
+      this.log.info({ db: this.db }, 'rate limit exceeded, socket closed');
+      this.close(CloseCode.TRY_LATER, '');
+      return false;
+    });
+  }
+
+  /** Protocol errors (masking, UTF-8, size) are answered by `ws` with 1002/1007/1009. */
+  protocolError(error: Error): void {
+    this.log.info({ reason: error.message }, 'websocket protocol error');
+    this.context.metrics.invalidMessages.labels('protocol').inc();
+  }
 
   /** Any frame from the client (data, ping, pong) proves the connection alive. */
   touch(now: number): void {
@@ -404,7 +462,7 @@ export class OdooSocket implements HubSubscriber {
   private async runPresence(): Promise<void> {
     this.presenceRunning = true;
     try {
-      await this.firstPeek;
+      await this.firstPeekAnswered();
       while (
         this.pendingPresence &&
         !this.closing &&
@@ -543,6 +601,7 @@ export class OdooSocket implements HubSubscriber {
 
   /** Called once the connection is gone, whoever closed it. */
   ended(): void {
+    this.context.onEnded(this);
     if (!this.closing) {
       this.closing = true;
       this.context.onClosed(this);

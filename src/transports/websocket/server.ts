@@ -4,8 +4,9 @@
  * re-check, instead of several timers per socket.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../../config/load.js';
 import type { Hub } from '../../hub/hub.js';
 import { pythonDumps } from '../../json/pythonJson.js';
@@ -15,7 +16,6 @@ import type { BrowserContext, OdooClient } from '../../odoo/client.js';
 import { sessionIdFromCookie } from '../../odoo/cookies.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
-import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
 import {
   checkHandshake,
   firstForwarded,
@@ -25,7 +25,34 @@ import {
   notFound,
   serviceUnavailable,
 } from './handshake.js';
-import { OdooSocket, type SocketContext } from './odooSocket.js';
+import { OdooSocket, type SocketContext, socketOf, tagSocket } from './odooSocket.js';
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+function onWsError(this: WebSocket, error: Error): void {
+  socketOf(this)?.protocolError(error);
+}
+
+function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const socket = socketOf(this);
+  if (!socket) return;
+  socket.touch(Date.now());
+  socket.handleMessage(data as Buffer, isBinary);
+}
+
+function onWsAlive(this: WebSocket): void {
+  socketOf(this)?.touch(Date.now());
+}
+
+function onWsClose(this: WebSocket): void {
+  socketOf(this)?.ended();
+}
+
+function onRawData(this: Socket, chunk: Buffer): void {
+  socketOf(this)?.rawData(chunk);
+}
 
 /** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
 export const MAX_MESSAGE_BYTES = 2 ** 20;
@@ -77,9 +104,15 @@ export class WebsocketServer {
         sessionRecheckMs: config.sessionRecheckSeconds * 1000,
         keepAliveMs: config.keepAliveTimeoutSeconds * 1000,
         lateCommitWindowMs: config.lateCommitWindowSeconds * 1000,
+        rateLimitBurst: config.rateLimitBurst,
+        rateLimitWindowMs: config.rateLimitBurst * config.rateLimitDelay * 1000,
       },
       onSessionChange: (socket, sessionId) => this.indexSession(socket, sessionId),
       onClosed: (socket) => this.forget(socket),
+      onEnded: (socket) => {
+        this.sockets.delete(socket);
+        options.metrics.sockets.set(this.sockets.size);
+      },
     };
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
@@ -87,7 +120,7 @@ export class WebsocketServer {
 
   /** Node's `upgrade` event of the HTTP server. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== '/websocket') {
       this.refuse(socket, notFound(), request);
@@ -196,14 +229,14 @@ export class WebsocketServer {
     browser: BrowserContext,
     version: string | undefined,
   ): void {
-    const { metrics, config } = this.options;
-    const now = Date.now();
+    const { metrics } = this.options;
+    const raw = request.socket;
     const socket = new OdooSocket(
       ws,
       browser,
-      browser.forwardedFor ?? request.socket.remoteAddress,
+      browser.forwardedFor ?? raw.remoteAddress,
       this.context,
-      now,
+      Date.now(),
       sessionIdFromCookie(browser.cookie),
     );
     this.sockets.add(socket);
@@ -211,45 +244,16 @@ export class WebsocketServer {
     metrics.socketsOpened.inc();
     metrics.sockets.set(this.sockets.size);
 
-    ws.on('error', (error) => {
-      // Protocol errors (masking, UTF-8, size) are answered by `ws` with 1002/1007/1009.
-      this.context.logger.info(
-        { socket: socket.id, reason: error.message },
-        'websocket protocol error',
-      );
-      metrics.invalidMessages.labels('protocol').inc();
-    });
-    ws.on('message', (data, isBinary) => {
-      socket.touch(Date.now());
-      socket.handleMessage(data as Buffer, isBinary);
-    });
-    ws.on('ping', () => socket.touch(Date.now()));
-    ws.on('pong', () => socket.touch(Date.now()));
-    ws.on('close', () => {
-      this.sockets.delete(socket);
-      metrics.sockets.set(this.sockets.size);
-      socket.ended();
-    });
-
-    const raw = request.socket;
-    const scanner = new FrameScanner();
-    const limiter = new FrameRateLimiter(
-      config.rateLimitBurst,
-      config.rateLimitBurst * config.rateLimitDelay * 1000,
-    );
-    raw.on('data', (chunk: Buffer) => {
-      if (socket.isClosing) return;
-      scanner.push(chunk, () => {
-        if (limiter.hit(Date.now())) return true;
-        metrics.rateLimited.inc();
-        this.context.logger.info(
-          { socket: socket.id, ip: socket.remoteAddress, db: socket.db },
-          'rate limit exceeded, socket closed',
-        );
-        socket.close(CloseCode.TRY_LATER, '');
-        return false;
-      });
-    });
+    // Shared listeners that find their socket through a tag: no closure (and no retained upgrade
+    // request) per connection.
+    tagSocket(ws, socket);
+    tagSocket(raw, socket);
+    ws.on('error', onWsError);
+    ws.on('message', onWsMessage);
+    ws.on('ping', onWsAlive);
+    ws.on('pong', onWsAlive);
+    ws.on('close', onWsClose);
+    raw.on('data', onRawData);
 
     const current = this.options.workerVersion();
     const userAgent = request.headers['user-agent'];
