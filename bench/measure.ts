@@ -57,7 +57,10 @@ export interface RunResult {
   memory: {
     baselineRssBytes: number | undefined;
     idleRssBytes: number | undefined;
+    /** After a full garbage collection (when the target can be asked for one). */
     rssPerSocketBytes: number | undefined;
+    /** Before it: what connection setup left behind included. */
+    rssPerSocketUncollectedBytes: number | undefined;
     heapUsedBytes: number | undefined;
   };
   burst: {
@@ -154,6 +157,8 @@ export async function measure(
 
   // 1-2. baseline and connect
   await sleep(1000);
+  await target.collectGarbage?.();
+  await sleep(500);
   const baseline = sample();
   log(`  connecting ${o.n} sockets`);
   const connect = await fleet.connect(target, o.n, {
@@ -184,8 +189,11 @@ export async function measure(
   const readySeconds = (Date.now() - readyStarted) / 1000;
   log(`  ${ready} ready in ${readySeconds.toFixed(1)} s`);
 
-  // 4. idle memory
+  // 4. idle memory: as it settles by itself, then after a full garbage collection
   await sleep(o.settleMs);
+  const idleUncollected = sample();
+  await target.collectGarbage?.();
+  await sleep(500);
   const idle = sample();
   const serverOpenFiles = target.pid === undefined ? undefined : openFilesOf(target);
   const heap = heapUsed(await target.metricsText?.().catch(() => undefined));
@@ -246,6 +254,10 @@ export async function measure(
       idleRssBytes: idle?.rssBytes,
       rssPerSocketBytes:
         baseline && idle && ready > 0 ? (idle.rssBytes - baseline.rssBytes) / ready : undefined,
+      rssPerSocketUncollectedBytes:
+        baseline && idleUncollected && ready > 0
+          ? (idleUncollected.rssBytes - baseline.rssBytes) / ready
+          : undefined,
       heapUsedBytes: heap,
     },
     burst: {

@@ -45,7 +45,9 @@ for (const [id, us] of selfUs) {
     continue;
   }
   busy += us;
-  const where = url ? `${relative(process.cwd(), url.replace(/^file:\/\//, ''))}:${lineNumber + 1}` : '';
+  const where = url
+    ? `${relative(process.cwd(), url.replace(/^file:\/\//, ''))}:${lineNumber + 1}`
+    : '';
   const key = `${functionName || '(anonymous)'} ${where}`;
   byFunction.set(key, (byFunction.get(key) ?? 0) + us);
 }

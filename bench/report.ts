@@ -84,11 +84,17 @@ export function compare(runs: readonly RunResult[]): Comparison[] {
         rows: [
           row('sockets ready', '', run.connect.ready, reference?.connect.ready),
           row(
-            'idle RSS per socket',
+            'idle RSS per socket (after a full GC)',
             'KB',
             kb(run.memory.rssPerSocketBytes),
             kb(reference?.memory.rssPerSocketBytes),
             { text: '≤ 2× reference', check: (_, r) => r !== undefined && r <= 2 },
+          ),
+          row(
+            'idle RSS per socket, before a full GC',
+            'KB',
+            kb(run.memory.rssPerSocketUncollectedBytes),
+            kb(reference?.memory.rssPerSocketUncollectedBytes),
           ),
           row(
             'burst: commit → last receipt (median)',

@@ -17,6 +17,7 @@ import { freePort } from '../test/helpers/ports.js';
 import { sleep } from '../test/helpers/waitFor.js';
 import { type Child, forkBench, killOnExit } from './children.js';
 import { type Environment, PgStats, SIDECAR_DB_ROLE } from './environment.js';
+import { collectGarbage } from './inspector.js';
 import type { ExternalTarget } from './options.js';
 import {
   BENCH_MESSAGE_TYPE,
@@ -66,6 +67,8 @@ export interface RunningTarget {
   metricsText?(): Promise<string>;
   /** Files for `--cpu-prof` / `--heap-snapshot`. */
   diagnosticsDir?: string;
+  /** A full garbage collection in the server process(es), before memory is read. */
+  collectGarbage?(): Promise<void>;
   /** Asks for a heap snapshot (sidecar started with `--heap-snapshot`). */
   heapSnapshot?(): Promise<void>;
   stop(): Promise<void>;
@@ -104,10 +107,13 @@ export async function startReference(
   diagnosticsDir: string | undefined,
   heapSnapshot: boolean,
 ): Promise<RunningTarget> {
-  const nodeArgs =
-    diagnosticsDir && heapSnapshot
+  const inspectPort = await freePort();
+  const nodeArgs = [
+    `--inspect=127.0.0.1:${inspectPort}`,
+    ...(diagnosticsDir && heapSnapshot
       ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagnosticsDir}`]
-      : [];
+      : []),
+  ];
   const child = forkBench<ReferenceCommand, ReferenceReply>('reference', {
     name: 'reference',
     nodeArgs,
@@ -142,6 +148,9 @@ export async function startReference(
     flood: (firstSeq, durationMs) =>
       serial(() => child.request({ type: 'flood', firstSeq, durationMs }, 'flood')),
     diagnosticsDir,
+    async collectGarbage() {
+      await collectGarbage(inspectPort);
+    },
     async heapSnapshot() {
       process.kill(child.pid, 'SIGUSR2');
       await serial(async () => {
@@ -171,7 +180,10 @@ export interface SidecarLaunch {
 export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget> {
   const { env } = launch;
   const port = await freePort();
-  const nodeArgs: string[] = [];
+  // The inspector lets the benchmark force a garbage collection before reading idle memory; cluster
+  // workers get the following ports.
+  const inspectPort = await freePort();
+  const nodeArgs: string[] = [`--inspect=127.0.0.1:${inspectPort}`];
   if (launch.diagnosticsDir && launch.cpuProf)
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${launch.diagnosticsDir}`);
   if (launch.diagnosticsDir && launch.heapSnapshot)
@@ -240,6 +252,10 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
     pgConnections: () => stats.connections({ role: SIDECAR_DB_ROLE.user }),
     metricsText: () => fetch(`${base}/metrics`).then((r) => r.text()),
     diagnosticsDir: launch.diagnosticsDir,
+    async collectGarbage() {
+      if (launch.workers <= 1) await collectGarbage(inspectPort);
+      else for (let i = 1; i <= launch.workers; i++) await collectGarbage(inspectPort + i);
+    },
     async heapSnapshot() {
       const { childrenOf } = await import('./proc.js');
       const pids = launch.workers > 1 ? childrenOf(pid) : [pid];
