@@ -2,28 +2,37 @@
  * Who listens to what: channel key ↔ subscriber, both directions, nothing else (no I/O, no timers).
  * Replacing a subscriber's channels or removing it costs O(its channels), never O(all channels),
  * and an emptied channel entry is deleted at once so the map does not grow with history.
+ *
+ * Memory per subscriber is the sidecar's largest cost, so: a channel with one subscriber (a
+ * partner's own channel, most chats) maps straight to it, without a Set; a channel with several
+ * keeps its key with its Set, and subscribers list that instance, so the thousands of subscribers
+ * of a shared channel do not each keep a copy of its key; each subscriber's keys are an array of
+ * exactly their number. Subscribers must not themselves be `Shared` instances.
  */
+class Shared<S> {
+  constructor(
+    readonly key: string,
+    readonly members: Set<S>,
+  ) {}
+}
+
+type Members<S> = S | Shared<S>;
+
 export class Registry<S> {
-  private readonly byChannel = new Map<string, Set<S>>();
-  private readonly bySubscriber = new Map<S, Set<string>>();
+  private readonly byChannel = new Map<string, Members<S>>();
+  private readonly bySubscriber = new Map<S, readonly string[]>();
 
   /** Makes `keys` the whole subscription of `subscriber`. */
   replace(subscriber: S, keys: Iterable<string>): void {
-    const next = new Set(keys);
+    const wanted = new Set(keys);
     const previous = this.bySubscriber.get(subscriber);
     if (previous) {
-      for (const key of previous) if (!next.has(key)) this.unlink(key, subscriber);
+      for (const key of previous) if (!wanted.has(key)) this.unlink(key, subscriber);
     }
-    for (const key of next) {
-      if (previous?.has(key)) continue;
-      let set = this.byChannel.get(key);
-      if (!set) {
-        set = new Set();
-        this.byChannel.set(key, set);
-      }
-      set.add(subscriber);
-    }
-    if (next.size === 0) this.bySubscriber.delete(subscriber);
+    const next: string[] = new Array(wanted.size);
+    let i = 0;
+    for (const key of wanted) next[i++] = this.link(key, subscriber);
+    if (next.length === 0) this.bySubscriber.delete(subscriber);
     else this.bySubscriber.set(subscriber, next);
   }
 
@@ -35,11 +44,14 @@ export class Registry<S> {
   }
 
   subscribersOf(key: string): ReadonlySet<S> | undefined {
-    return this.byChannel.get(key);
+    const members = this.byChannel.get(key);
+    if (members === undefined) return undefined;
+    return members instanceof Shared ? members.members : new Set([members]);
   }
 
   channelsOf(subscriber: S): ReadonlySet<string> {
-    return this.bySubscriber.get(subscriber) ?? EMPTY;
+    const keys = this.bySubscriber.get(subscriber);
+    return keys ? new Set(keys) : EMPTY;
   }
 
   get channelCount(): number {
@@ -50,11 +62,35 @@ export class Registry<S> {
     return this.bySubscriber.size;
   }
 
+  /** Adds `subscriber` to the channel; returns the key instance the registry keeps. */
+  private link(key: string, subscriber: S): string {
+    const members = this.byChannel.get(key);
+    if (members === undefined) {
+      this.byChannel.set(key, subscriber);
+      return key;
+    }
+    if (members instanceof Shared) {
+      members.members.add(subscriber);
+      return members.key;
+    }
+    if (members !== subscriber) {
+      this.byChannel.set(key, new Shared(key, new Set([members, subscriber])));
+    }
+    return key;
+  }
+
   private unlink(key: string, subscriber: S): void {
-    const set = this.byChannel.get(key);
-    if (!set) return;
-    set.delete(subscriber);
-    if (set.size === 0) this.byChannel.delete(key);
+    const members = this.byChannel.get(key);
+    if (members === undefined) return;
+    if (!(members instanceof Shared)) {
+      if (members === subscriber) this.byChannel.delete(key);
+      return;
+    }
+    members.members.delete(subscriber);
+    if (members.members.size === 1) {
+      const [last] = members.members;
+      this.byChannel.set(key, last as S);
+    }
   }
 }
 

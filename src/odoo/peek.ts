@@ -14,6 +14,16 @@ export interface PeekResult {
   notifications: Array<{ id: number; message: string }>;
 }
 
+/**
+ * The same text as one flat string. `dumpNode` builds keys by concatenation, which V8 keeps as a
+ * tree of pieces; subscription keys live as long as the socket, so they are kept flat. Channel keys
+ * are ASCII (Python's `ensure_ascii`), for which latin1 is exact.
+ */
+function flatString(text: string): string {
+  const ascii = Buffer.byteLength(text, 'utf8') === text.length;
+  return ascii ? Buffer.from(text, 'latin1').toString('latin1') : text;
+}
+
 export class PeekResultError extends Error {
   override name = 'PeekResultError';
 }
@@ -26,7 +36,7 @@ export function readPeekResult(text: string, result: JsonNode): PeekResult {
   const channels = channelsNode.items.map((item) => {
     const first = item.kind === 'array' ? item.items[0] : undefined;
     if (database === undefined && first?.kind === 'string') database = first.value;
-    return dumpNode(item, text);
+    return flatString(dumpNode(item, text));
   });
   const notifications: PeekResult['notifications'] = [];
   if (notificationsNode?.kind === 'array') {

@@ -62,6 +62,7 @@ export class FrameRateLimiter {
   /** Arrival times of the last `burst` frames, a ring; allocated at the first frame. */
   private times: number[] | undefined;
   private index = 0;
+  private count = 0;
 
   constructor(
     private readonly burst: number,
@@ -71,13 +72,13 @@ export class FrameRateLimiter {
   /** Records a frame; false when it breaks the limit. */
   hit(now: number): boolean {
     const size = Math.max(1, this.burst);
-    if (this.times === undefined) this.times = [];
-    const times = this.times;
-    const full = times.length >= size;
-    const oldest = full ? (times[this.index] as number) : 0;
-    if (full) times[this.index] = now;
-    else times.push(now);
+    // Exactly `size` slots (an array grown by push() would reserve 17).
+    this.times ??= new Array<number>(size).fill(0);
+    const full = this.count >= size;
+    const oldest = this.times[this.index] as number;
+    this.times[this.index] = now;
     this.index = (this.index + 1) % size;
+    if (!full) this.count++;
     return !(full && this.burst > 0 && now - oldest < this.windowMs);
   }
 }

@@ -95,6 +95,8 @@ export class OdooSocket implements HubSubscriber {
   readonly id = nextSocketId++;
   db: string | undefined;
   sessionId: string | undefined;
+  /** The session's hash under which the server indexes this socket for revocations. */
+  sessionHash: string | undefined;
   lastActivity: number;
   private lastSentId = 0;
   private sentAny = false;
@@ -405,7 +407,8 @@ export class OdooSocket implements HubSubscriber {
     if (this.closing) return;
     if (this.db !== db) {
       this.context.hub.unsubscribe(this);
-      this.db = db;
+      // The reader's own string: every socket of a database shares it.
+      this.db = reader.database;
     }
     this.context.hub.subscribe(this, result.channels);
 

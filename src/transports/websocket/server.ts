@@ -27,6 +27,18 @@ import {
 } from './handshake.js';
 import { OdooSocket, type SocketContext, socketOf, tagSocket } from './odooSocket.js';
 
+const interned = new Map<string, string>();
+
+/** One instance of a header value many sockets share; a bounded table, emptied when full. */
+function intern(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const known = interned.get(value);
+  if (known !== undefined) return known;
+  if (interned.size >= 4096) interned.clear();
+  interned.set(value, value);
+  return value;
+}
+
 function destroyOnError(this: Duplex): void {
   this.destroy();
 }
@@ -72,9 +84,8 @@ export interface WebsocketServerOptions {
 
 export class WebsocketServer {
   readonly sockets = new Set<OdooSocket>();
-  private readonly bySession = new Map<string, Set<OdooSocket>>();
-  /** Each socket's current session hash, so re-indexing never needs the old session id. */
-  private readonly sessionHashes = new Map<OdooSocket, string>();
+  /** Session hash → its socket, or its sockets when several tabs share it (revocations). */
+  private readonly bySession = new Map<string, OdooSocket | Set<OdooSocket>>();
   private readonly wss: WebSocketServer;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly context: SocketContext;
@@ -152,6 +163,8 @@ export class WebsocketServer {
       }
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
+      // From here on `ws` handles the socket's errors.
+      socket.removeListener('error', destroyOnError);
       this.accept(ws, request, browser, url.searchParams.get('version') ?? undefined);
     });
   }
@@ -176,7 +189,9 @@ export class WebsocketServer {
     let closed = 0;
     for (const hash of sessions) {
       this.options.metrics.revocations.labels('session').inc();
-      for (const socket of [...(this.bySession.get(hash) ?? [])]) {
+      const indexed = this.bySession.get(hash);
+      const sockets = indexed instanceof Set ? [...indexed] : indexed ? [indexed] : [];
+      for (const socket of sockets) {
         if (db !== undefined && socket.db !== undefined && socket.db !== db) continue;
         socket.close(CloseCode.SESSION_EXPIRED, '');
         closed++;
@@ -294,15 +309,19 @@ export class WebsocketServer {
     const { proxyMode } = this.options.config;
     const h = request.headers;
     const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
+    // Kept for the socket's life: the values many sockets share (host, user agent, the proxy's
+    // address) are kept once.
     return {
       cookie: one(h.cookie) ?? '',
-      host: h.host,
-      forwardedFor: proxyMode
-        ? (one(h['x-forwarded-for']) ?? request.socket.remoteAddress)
-        : request.socket.remoteAddress,
-      forwardedHost: proxyMode ? (one(h['x-forwarded-host']) ?? h.host) : h.host,
-      forwardedProto: proxyMode ? (firstForwarded(h['x-forwarded-proto']) ?? 'http') : 'http',
-      userAgent: one(h['user-agent']),
+      host: intern(h.host),
+      forwardedFor: intern(
+        proxyMode
+          ? (one(h['x-forwarded-for']) ?? request.socket.remoteAddress)
+          : request.socket.remoteAddress,
+      ),
+      forwardedHost: intern(proxyMode ? (one(h['x-forwarded-host']) ?? h.host) : h.host),
+      forwardedProto: proxyMode ? intern(firstForwarded(h['x-forwarded-proto']) ?? 'http') : 'http',
+      userAgent: intern(one(h['user-agent'])),
     };
   }
 
@@ -318,22 +337,22 @@ export class WebsocketServer {
     this.unindexSession(socket);
     if (sessionId === undefined || socket.isClosing) return;
     const hash = sessionHash(sessionId);
-    let set = this.bySession.get(hash);
-    if (!set) {
-      set = new Set();
-      this.bySession.set(hash, set);
-    }
-    set.add(socket);
-    this.sessionHashes.set(socket, hash);
+    const indexed = this.bySession.get(hash);
+    if (indexed === undefined) this.bySession.set(hash, socket);
+    else if (indexed instanceof Set) indexed.add(socket);
+    else if (indexed !== socket) this.bySession.set(hash, new Set([indexed, socket]));
+    socket.sessionHash = hash;
   }
 
   private unindexSession(socket: OdooSocket): void {
-    const hash = this.sessionHashes.get(socket);
+    const hash = socket.sessionHash;
     if (hash === undefined) return;
-    this.sessionHashes.delete(socket);
-    const set = this.bySession.get(hash);
-    set?.delete(socket);
-    if (set?.size === 0) this.bySession.delete(hash);
+    socket.sessionHash = undefined;
+    const indexed = this.bySession.get(hash);
+    if (indexed instanceof Set) {
+      indexed.delete(socket);
+      if (indexed.size === 1) this.bySession.set(hash, [...indexed][0] as OdooSocket);
+    } else if (indexed === socket) this.bySession.delete(hash);
   }
 
   private forget(socket: OdooSocket): void {
