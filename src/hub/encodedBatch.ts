@@ -12,6 +12,11 @@ export class EncodedBatch<R extends Notification = BusRow> {
 
   constructor(readonly rows: readonly R[]) {}
 
+  /** Highest id of the batch (rows are ascending). */
+  get lastId(): number {
+    return this.rows.length === 0 ? 0 : (this.rows[this.rows.length - 1] as R).id;
+  }
+
   /** `[{"id":..,"message":..},...]` as UTF-8. */
   get payload(): Buffer {
     this.payloadBytes ??= Buffer.from(encodeBatch(this.rows), 'utf8');

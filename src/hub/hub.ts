@@ -20,8 +20,13 @@ export interface HubSubscriber {
   readonly db: string | undefined;
   /** Last word on one row (a socket skips rows its catch-up already carried). */
   accepts(row: BusRow): boolean;
-  /** Writes one batch; it is shared by every subscriber of the group, never mutate its bytes. */
-  send(batch: EncodedBatch): void;
+  /** True when `accepts` would take every row and record nothing (the usual case). */
+  readonly acceptsAll: boolean;
+  /**
+   * Writes one batch; it is shared by every subscriber of the group, never mutate its bytes.
+   * Returns whether it was written (a closing socket drops it). `now` is the delivery's clock.
+   */
+  send(batch: EncodedBatch, now: number): boolean;
 }
 
 export interface HubOptions {
@@ -137,11 +142,24 @@ export class Hub<S extends HubSubscriber> {
     const groups = groupDeliveries<S>(
       rows,
       (row) => this.registry.subscribersOf(row.channel),
-      (subscriber, row) => subscriber.db === database && subscriber.accepts(row),
+      (subscriber, row) => subscriber.accepts(row),
+      {
+        eligible: (subscriber) => subscriber.db === database,
+        acceptsAll: (subscriber) => subscriber.acceptsAll,
+      },
     );
+    const now = Date.now();
+    let frames = 0;
+    let delivered = 0;
     for (const group of groups) {
       const batch = new EncodedBatch(group.rows);
-      for (const subscriber of group.subscribers) subscriber.send(batch);
+      let written = 0;
+      for (const subscriber of group.subscribers) if (subscriber.send(batch, now)) written++;
+      frames += written;
+      delivered += written * group.rows.length;
     }
+    // Counted once per delivery, not once per socket.
+    this.options.metrics.framesSent.inc(frames);
+    this.options.metrics.delivered.inc(delivered);
   }
 }

@@ -170,8 +170,12 @@ export class OdooSocket implements HubSubscriber {
     return !this.expected?.has(row.id);
   }
 
-  send(batch: EncodedBatch): void {
-    this.write(batch);
+  get acceptsAll(): boolean {
+    return this.recording === undefined && this.expected === undefined;
+  }
+
+  send(batch: EncodedBatch, now: number): boolean {
+    return this.write(batch, now);
   }
 
   // --- Incoming ---------------------------------------------------------------------------------
@@ -436,7 +440,11 @@ export class OdooSocket implements HubSubscriber {
         this.expected.set(row.id, now);
       }
     }
-    this.write(new EncodedBatch(rows));
+    const batch = new EncodedBatch(rows);
+    if (this.write(batch, now)) {
+      this.context.metrics.framesSent.inc();
+      this.context.metrics.delivered.inc(rows.length);
+    }
   }
 
   private markPeeked(): void {
@@ -521,8 +529,8 @@ export class OdooSocket implements HubSubscriber {
 
   // --- Outgoing ---------------------------------------------------------------------------------
 
-  private write(batch: EncodedBatch<Notification>): void {
-    if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
+  private write(batch: EncodedBatch<Notification>, now: number): boolean {
+    if (this.closing || this.ws.readyState !== this.ws.OPEN) return false;
     const frame = batch.websocketFrame;
     if (this.ws.bufferedAmount + frame.length > this.context.settings.maxBufferedBytes) {
       this.log.warn(
@@ -531,16 +539,16 @@ export class OdooSocket implements HubSubscriber {
       );
       this.context.metrics.slowConsumers.inc();
       this.close(CloseCode.TRY_LATER, 'slow consumer');
-      return;
+      return false;
     }
     // The frame is complete and shared: one write, no per-socket framing. Safe because the `ws`
     // sender writes straight to the socket too (no compression, so nothing is queued inside it).
     rawSocket(this.ws).write(frame);
-    for (const row of batch.rows) if (row.id > this.lastSentId) this.lastSentId = row.id;
+    const lastId = batch.lastId;
+    if (lastId > this.lastSentId) this.lastSentId = lastId;
     this.sentAny = true;
-    this.lastActivity = Date.now();
-    this.context.metrics.framesSent.inc();
-    this.context.metrics.delivered.inc(batch.rows.length);
+    this.lastActivity = now;
+    return true;
   }
 
   // --- Timers (driven by the server's single sweep) ---------------------------------------------
