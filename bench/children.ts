@@ -96,7 +96,16 @@ export function forkBench<Command, Reply extends { type: string }>(
   const child = fork(join(benchDir, `${module}.ts`), [], {
     execArgv: ['--import', 'tsx', ...(options.nodeArgs ?? [])],
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+  // The inspector (used to force garbage collections) announces itself on stderr: keep the rest.
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const text = chunk
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => !/^(Debugger (listening|attached|ending)|For help, see)/.test(line))
+      .join('\n');
+    if (text.trim() !== '') process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
   });
   const wrapped = new Child<Command, Reply>(options.name ?? module, child);
   killOnExit(child);
