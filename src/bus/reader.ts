@@ -7,8 +7,11 @@
  *   become holes (they may belong to transactions still running). An empty table starts at the
  *   sequence's last id, and the ids up to it become holes for the same reason.
  * - tick: a nudge (a NOTIFY naming this database, a listener reconnect, the fallback poll) schedules
- *   one tick after `coalesceMs`; nudges arriving meanwhile are absorbed by it, and a nudge arriving
- *   while a read runs schedules exactly one more. A tick reads
+ *   one tick; nudges arriving meanwhile are absorbed by it, and a nudge arriving while a read runs
+ *   schedules exactly one more. Consecutive reads start at least `coalesceMs` apart: a nudge after
+ *   a quiet spell is read at once (once the NOTIFYs received in the same turn of the event loop
+ *   are in: the NOTIFYs of one commit arrive together), the rest of a burst by one read after the
+ *   window. A tick reads
  *   `id > high OR id = ANY(holes) ORDER BY id LIMIT batch` and loops while batches are full.
  * - holes: ids are taken at INSERT but rows appear at COMMIT, so a lower id can show up after a
  *   higher one was read. Every id skipped between two read rows is remembered for
@@ -70,7 +73,9 @@ export class BusReader {
   private readonly holes = new Map<number, number>();
   readonly recent: RecentRows;
   private initPromise: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** When the last read ended (`now()`), for the spacing of reads. */
+  private lastReadEnd = Number.NEGATIVE_INFINITY;
   private running = false;
   private dirty = false;
   private stopped = false;
@@ -118,9 +123,10 @@ export class BusReader {
   nudge(): void {
     if (this.stopped) return;
     this.dirty = true;
-    if (this.timer === undefined && !this.running) {
-      this.timer = setTimeout(() => void this.tick(), this.options.coalesceMs);
-    }
+    if (this.timer !== undefined || this.running) return;
+    const wait = this.lastReadEnd + this.options.coalesceMs - this.now();
+    this.timer =
+      wait > 0 ? setTimeout(() => void this.tick(), wait) : setImmediate(() => void this.tick());
   }
 
   /** While the LISTEN connection is down no NOTIFY arrives: poll so that delivery goes on. */
@@ -135,8 +141,16 @@ export class BusReader {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.clearTimer();
     clearInterval(this.pollTimer);
+  }
+
+  private clearTimer(): void {
+    const timer = this.timer;
+    this.timer = undefined;
+    if (timer === undefined) return;
+    if ('refresh' in timer) clearTimeout(timer);
+    else clearImmediate(timer);
   }
 
   /** Resolves when no read is scheduled or running (shutdown drains in-flight deliveries). */
@@ -213,10 +227,12 @@ export class BusReader {
       );
       this.dirty = false;
       this.running = false;
+      this.lastReadEnd = this.now();
       if (!this.stopped) this.timer = setTimeout(() => void this.tick(), delay);
       return;
     }
     this.running = false;
+    this.lastReadEnd = this.now();
     if (this.dirty) this.nudge();
   }
 

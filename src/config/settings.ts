@@ -233,7 +233,7 @@ export const settings = {
   coalesceMs: setting(
     nonNegative.max(1000).default(5),
     { env: ['SIDECAR_COALESCE_MS'], flag: 'coalesce-ms' },
-    'NOTIFYs arriving within this window are served by one read of `bus_bus`.',
+    'Reads of `bus_bus` start at least this far apart: NOTIFYs arriving within the window after a read are served by one more read; a NOTIFY after a quiet spell is read at once.',
   ),
   readBatchSize: setting(
     positiveInt.default(5000),
