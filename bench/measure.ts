@@ -290,6 +290,21 @@ function openFilesOf(target: RunningTarget): number | undefined {
   return Math.max(...pids.map(openFiles));
 }
 
+/** From the last commit that reached anyone to the last receipt. */
+function drainOf(merged: Merged, commits: Map<number, number>): number | undefined {
+  let lastCommit: number | undefined;
+  for (const [seq, stat] of merged.perSeq) {
+    const committed = commits.get(seq);
+    if (
+      stat.count > 0 &&
+      committed !== undefined &&
+      (lastCommit === undefined || committed > lastCommit)
+    )
+      lastCommit = committed;
+  }
+  return lastCommit === undefined ? undefined : (merged.lastReceiptUs - lastCommit) / 1000;
+}
+
 function meanBySecond(merged: Merged): number[] {
   const seconds = [...merged.bins.keys()].sort((a, b) => a - b);
   return seconds.map((s) => {
@@ -342,7 +357,6 @@ async function sustain(
   let shared = 0;
   let privates = 0;
   let skipped = 0;
-  let lastCommit = 0;
   const origin = nowUs();
   for (const event of events) {
     const wait = (origin + event.at - nowUs()) / 1000;
@@ -363,7 +377,6 @@ async function sustain(
     const done = publish.then(
       (committed) => {
         commits.set(seq, committed);
-        if (committed > lastCommit) lastCommit = committed;
       },
       () => {
         skipped++;
@@ -400,7 +413,7 @@ async function sustain(
     serverWritesPerSecond: undefined,
     notificationsPerFrame: merged.frames > 0 ? merged.deliveries / merged.frames : undefined,
     latencyMs: percentiles(merged),
-    drainMs: lastCommit > 0 ? (merged.lastReceiptUs - lastCommit) / 1000 : undefined,
+    drainMs: drainOf(merged, commits),
     meanLatencyBySecondMs: meanBySecond(merged),
     cpuSeconds,
     cpuPer1000Deliveries:
@@ -442,7 +455,6 @@ async function flood(
   const wall = (nowUs() - origin) / 1e6;
   const commits = new Map(result.starts);
   const merged = await fleet.collect(commits, 1e6, origin);
-  const lastStart = result.starts.at(-1)?.[1];
   const windowUs = Math.max(1, merged.lastReceiptUs - origin);
   const cpuSeconds = cpu0 && cpu1 ? cpu1.cpuSeconds - cpu0.cpuSeconds : result.cpuUs / 1e6;
   log(
@@ -462,7 +474,7 @@ async function flood(
     serverWritesPerSecond: result.writes / (result.elapsedUs / 1e6),
     notificationsPerFrame: merged.frames > 0 ? merged.deliveries / merged.frames : undefined,
     latencyMs: percentiles(merged),
-    drainMs: lastStart === undefined ? undefined : (merged.lastReceiptUs - lastStart) / 1000,
+    drainMs: drainOf(merged, commits),
     meanLatencyBySecondMs: meanBySecond(merged),
     cpuSeconds,
     cpuPer1000Deliveries: result.writes > 0 ? (cpuSeconds / result.writes) * 1000 : undefined,

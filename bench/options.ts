@@ -52,7 +52,7 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --targets <list>          reference,sidecar[,external] (default: reference,sidecar, plus external
                             when --external-url is given)
   --workers <list>          sidecar worker processes per run, e.g. 1,2 (default 1)
-  --bursts <k>              single notifications to all N sockets, one at a time (default 10)
+  --bursts <k>              single notifications to all N sockets, one at a time (default 20)
   --burst-gap-ms <ms>       pause between two bursts (default 250)
   --rate <r>                sustained phase: notifications/s on the shared channel (default 50; 0 skips)
   --private-rate <r>        sustained phase: notifications/s to one socket's private channel (default 100)
@@ -157,7 +157,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     sizes: numbers(values.n ?? '1000,5000,19500', 'n').map(Math.round),
     targets,
     workers: numbers(values.workers ?? '1', 'workers').map(Math.round),
-    bursts: one(values.bursts, 'bursts', 10),
+    bursts: one(values.bursts, 'bursts', 20),
     burstGapMs: one(values['burst-gap-ms'], 'burst-gap-ms', 250),
     rate: one(values.rate, 'rate', 50),
     privateRate: one(values['private-rate'], 'private-rate', 100),

@@ -174,13 +174,15 @@ async function main(): Promise<void> {
 
   try {
     for (const n of o.sizes) {
-      for (const launch of launches) {
-        const repeats: RunResult[] = [];
-        for (let r = 0; r < o.repeat; r++) {
+      // Repetitions interleave the targets, so that a change in the machine's load (other users)
+      // falls on all of them alike; each figure is the median over the repetitions.
+      const repeats = launches.map(() => [] as RunResult[]);
+      for (let r = 0; r < o.repeat; r++) {
+        for (const [index, launch] of launches.entries()) {
           log(`N=${n} ${launch.name}${o.repeat > 1 ? ` (run ${r + 1}/${o.repeat})` : ''}`);
           const target = await launch.start();
           try {
-            repeats.push(
+            repeats[index]?.push(
               await measure(target, fleet, {
                 n,
                 bursts: o.bursts,
@@ -200,9 +202,9 @@ async function main(): Promise<void> {
             await target.stop();
           }
         }
-        runs.push(medianRun(repeats));
-        await save();
       }
+      for (const list of repeats) if (list.length > 0) runs.push(medianRun(list));
+      await save();
     }
   } finally {
     await fleet.stop();

@@ -315,9 +315,9 @@ export async function startExternal(
     cookie: target.cookie,
     pid: target.pid,
     withChildren: false,
+    // Private channels are the bench fake Odoo's partners: an external Odoo knows nothing of them.
     publishShared: publisher.publishShared,
     notifyDelaysUs: publisher.notifyDelaysUs,
-    ...(target.cookie === undefined ? { publishPrivate: publisher.publishPrivate } : {}),
     busReads: () => stats.busReads(undefined),
     pgConnections: () =>
       stats.connections(
