@@ -30,6 +30,18 @@ function niceTicks(min: number, max: number): number[] {
   return ticks;
 }
 
+/** The largest 1, 2 or 5 × 10^k not above `value`. */
+function niceBelow(value: number): number {
+  const exp = 10 ** Math.floor(Math.log10(value));
+  return ([5, 2, 1].map((m) => m * exp).find((v) => v <= value) ?? exp) as number;
+}
+
+/** The smallest 1, 2 or 5 × 10^k not below `value`. */
+function niceAbove(value: number): number {
+  const exp = 10 ** Math.floor(Math.log10(value));
+  return ([1, 2, 5, 10].map((m) => m * exp).find((v) => v >= value) ?? 10 * exp) as number;
+}
+
 function label(value: number): string {
   if (value >= 1000) return `${value / 1000}k`;
   return String(value);
@@ -47,8 +59,8 @@ export function latencyChart(runs: readonly RunResult[], title: string): string 
   if (values.length === 0 || sizes.length === 0) {
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="80"><text x="10" y="40">no latency data</text></svg>\n`;
   }
-  const yMin = 10 ** Math.floor(Math.log10(Math.min(...values)));
-  const yMax = 10 ** Math.ceil(Math.log10(Math.max(...values)));
+  const yMin = niceBelow(Math.min(...values));
+  const yMax = niceAbove(Math.max(...values));
   const xMin = Math.min(...sizes) / 1.25;
   const xMax = Math.max(...sizes) * 1.25;
   const plotW = WIDTH - MARGIN.left - MARGIN.right;

@@ -41,6 +41,8 @@ export interface BenchOptions {
   heapSnapshot: boolean;
   external: ExternalTarget | undefined;
   json: boolean;
+  /** Re-render summary.txt and latency.svg of a saved result.json, measure nothing. */
+  report: string | undefined;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -70,6 +72,7 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --cpu-prof                write a V8 CPU profile of the sidecar per run (into --out)
   --heap-snapshot           write a heap snapshot of the sidecar at idle with N sockets (into --out)
   --json                    print only the JSON result
+  --report <result.json>    re-render summary.txt and latency.svg of a saved run (nothing measured)
   External target (e.g. Odoo's own gevent worker):
   --external-url <ws url>   ws://host:8072/websocket
   --external-cookie <c>     session_id=...: one session for every socket (default: bench sessions)
@@ -123,6 +126,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'external-pg': { type: 'string' },
       'external-pid': { type: 'string' },
       'external-name': { type: 'string' },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -178,5 +182,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     heapSnapshot: values['heap-snapshot'] ?? false,
     external,
     json: values.json ?? false,
+    report: values.report,
   };
 }

@@ -8,9 +8,9 @@
  * `result.json`, `summary.txt` and `latency.svg`; the summary is printed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { latencyChart } from './chart.js';
 import { type Child, forkBench } from './children.js';
 import { type Environment, startEnvironment } from './environment.js';
@@ -66,6 +66,19 @@ async function build(): Promise<void> {
   );
 }
 
+function chartTitle(result: BenchResult): string {
+  return `One notification to N sockets — ${result.machine.cpus} cores, ${result.startedAt.slice(0, 10)}`;
+}
+
+async function rerender(file: string): Promise<void> {
+  const result = JSON.parse(await readFile(file, 'utf8')) as BenchResult;
+  result.comparisons = compare(result.runs);
+  const dir = dirname(file);
+  await writeFile(join(dir, 'summary.txt'), `${humanSummary(result)}\n`);
+  await writeFile(join(dir, 'latency.svg'), latencyChart(result.runs, chartTitle(result)));
+  process.stdout.write(`${humanSummary(result)}\n`);
+}
+
 async function main(): Promise<void> {
   let options: BenchOptions | 'help';
   try {
@@ -79,6 +92,10 @@ async function main(): Promise<void> {
     return;
   }
   const o = options;
+  if (o.report !== undefined) {
+    await rerender(resolve(o.report));
+    return;
+  }
   const log = (line: string) => {
     if (!o.json) process.stderr.write(`${line}\n`);
   };
@@ -129,13 +146,7 @@ async function main(): Promise<void> {
     results.limits = limitsOf(runs, o);
     await writeFile(join(out, 'result.json'), `${JSON.stringify(results, null, 2)}\n`);
     await writeFile(join(out, 'summary.txt'), `${humanSummary(results)}\n`);
-    await writeFile(
-      join(out, 'latency.svg'),
-      latencyChart(
-        runs,
-        `One notification to N sockets — ${results.machine.cpus} cores, ${startedAt.slice(0, 10)}`,
-      ),
-    );
+    await writeFile(join(out, 'latency.svg'), latencyChart(runs, chartTitle(results)));
   };
 
   const launches: Array<{ name: string; start: () => Promise<RunningTarget> }> = [];
