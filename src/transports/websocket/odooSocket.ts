@@ -96,6 +96,8 @@ export class OdooSocket implements HubSubscriber {
   private readonly keepAliveDeadline: number;
   private nextRecheckAt = Number.POSITIVE_INFINITY;
   private closing = false;
+  /** Aborted when the socket goes: its calls still waiting for a slot never reach Odoo. */
+  private readonly gone = new AbortController();
   private rejections = 0;
   private readonly log: Logger;
 
@@ -265,6 +267,7 @@ export class OdooSocket implements HubSubscriber {
         PEEK,
         { channels: request.channels, last, is_first_poll: !this.peeked },
         this.browser,
+        this.gone.signal,
       );
       if (this.closing) return;
       await this.applyPeek(outcome, request, last, readCounts);
@@ -426,7 +429,7 @@ export class OdooSocket implements HubSubscriber {
     // 16-18 require `im_status_ids_by_model` (19 dropped it and warns when it is sent).
     if (major === undefined || major < 19)
       params.im_status_ids_by_model = data.im_status_ids_by_model ?? {};
-    const outcome = await this.context.odoo.rpc(PRESENCE, params, this.browser);
+    const outcome = await this.context.odoo.rpc(PRESENCE, params, this.browser, this.gone.signal);
     if (this.closing) return;
     this.adoptSession(outcome);
     switch (outcome.kind) {
@@ -525,6 +528,7 @@ export class OdooSocket implements HubSubscriber {
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
+    this.gone.abort();
     this.context.metrics.closes.labels(String(code)).inc();
     this.context.onClosed(this);
     this.ws.close(code, reason);
@@ -534,6 +538,7 @@ export class OdooSocket implements HubSubscriber {
   }
 
   terminate(): void {
+    this.gone.abort();
     if (!this.closing) {
       this.closing = true;
       this.context.onClosed(this);
@@ -543,6 +548,7 @@ export class OdooSocket implements HubSubscriber {
 
   /** Called once the connection is gone, whoever closed it. */
   ended(): void {
+    this.gone.abort();
     if (!this.closing) {
       this.closing = true;
       this.context.onClosed(this);
