@@ -70,6 +70,8 @@ const PEEK = '/websocket/peek_notifications';
 const PRESENCE = '/websocket/update_bus_presence';
 const ON_CLOSED = '/websocket/on_closed';
 const MAX_LOGGED_REJECTIONS = 5;
+/** How long a slow consumer's close frame may wait behind its unsent data before the drop. */
+const SLOW_CONSUMER_GRACE_MS = 1000;
 
 let nextSocketId = 1;
 
@@ -466,13 +468,17 @@ export class OdooSocket implements HubSubscriber {
   private write(batch: EncodedBatch<Notification>): void {
     if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
     const frame = batch.websocketFrame;
-    if (this.ws.bufferedAmount + frame.length > this.context.settings.maxBufferedBytes) {
+    // What is still unsent from earlier frames decides: one large frame alone never makes a
+    // client "slow", and memory stays bounded by the limit plus one frame.
+    if (this.ws.bufferedAmount > this.context.settings.maxBufferedBytes) {
       this.log.warn(
         { buffered: this.ws.bufferedAmount, db: this.db },
         'slow consumer closed: its unsent data passed the limit',
       );
       this.context.metrics.slowConsumers.inc();
       this.close(CloseCode.TRY_LATER, 'slow consumer');
+      // The close frame waits behind everything unsent; do not hold that memory for long.
+      setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
       return;
     }
     // The frame is complete and shared: one write, no per-socket framing. Safe because the `ws`
