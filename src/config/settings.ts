@@ -125,7 +125,7 @@ export const settings = {
   odooUrl: setting(
     z.url().default('http://127.0.0.1:8069'),
     { env: ['SIDECAR_ODOO_URL'], flag: 'odoo-url' },
-    "Base URL of Odoo's HTTP workers, called for channel authorization, presence and forwarded routes.",
+    "Base URL of Odoo's HTTP workers, called for channel authorization, presence and forwarded routes. With `--odoo-config`, the default is `http://127.0.0.1:<http_port>`.",
   ),
   proxyMode: setting(
     bool.default(true),

@@ -135,6 +135,11 @@ export class WebsocketServer {
       return;
     }
     const db = typeof data.db === 'string' ? data.db : undefined;
+    // Every Odoo on the cluster announces on this channel: another database's news is not ours.
+    if (db !== undefined && !this.options.servesDatabase(db)) {
+      this.context.logger.debug({ db }, 'session revocation for a database not served, ignored');
+      return;
+    }
     const sessions = Array.isArray(data.sessions)
       ? data.sessions.filter((s): s is string => typeof s === 'string')
       : [];
