@@ -25,8 +25,10 @@
  *   trip; rule 3 passes every poll that could matter within `awayMargin` (60 s, more than that lag)
  *   of the away threshold, so the stored value crosses it exactly when Odoo's would.
  * After the browser leaves, Odoo shows it offline 55 s after its last poll began, which is 5 to
- * 55 s after it left; with the sidecar it is 55 s after the last poll passed on, also 10 to 55 s
- * after it left. `test/unit/transports/longpollingPresence.test.ts` checks both on random traffic.
+ * 55 s after it left; with the sidecar it is 55 s after the last poll passed on: up to `refresh`
+ * earlier than Odoo would, and still 5 to 55 s after it left (10 to 55 s when its last poll was not
+ * passed on, as that poll ended by `maxAge`). `test/unit/transports/longpollingPresence.test.ts`
+ * checks both on random traffic.
  */
 
 /** The timers of `bus.presence` in Odoo 12.0-15.0 (`TIMEOUT + 5` and 30 minutes), in ms. */
