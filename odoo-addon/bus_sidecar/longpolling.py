@@ -163,8 +163,10 @@ def poll(request, channels, last, options=None, force_status=False):
     """
     if options is None:
         options = {}
-    if not isinstance(channels, list) or [c for c in channels if not isinstance(c, str)]:
+    # Odoo's own check, and what follows it: any iterable of strings is a list of channels.
+    if [c for c in channels if not isinstance(c, str)]:
         raise Exception(ONLY_STRINGS)
+    channels = list(channels)
     proxy = dispatch_proxy()
     controller = bus_controller(request.registry)
     with proxy.capturing() as captured:

@@ -81,10 +81,15 @@ class BusSidecarController(http.Controller):
 
 if longpolling.LONGPOLLING:
 
-    class BusSidecarLongpollingController(http.Controller):
+    class BusController(http.Controller):
+        """The sidecar's side of ``/longpolling/poll`` (12.0-15.0).
+
+        Named like the bus's controller, with a ``poll`` method like its own, so that a call
+        without ``channels`` or ``last`` fails with Odoo's very message.
+        """
 
         # Called by the sidecar for each /longpolling/poll, with the browser's cookies: public like
         # Odoo's own poll route, and saving the session like it. The sidecar holds the poll.
         @http.route(contract.POLL_ROUTE, type='json', auth='public')
-        def bus_sidecar_poll(self, channels, last, options=None, force_status=False):
+        def poll(self, channels, last, options=None, force_status=False):
             return longpolling.poll(request, channels, last, options, force_status)
