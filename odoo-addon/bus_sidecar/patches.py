@@ -12,6 +12,7 @@ import threading
 
 import odoo
 import odoo.http
+import odoo.release
 import odoo.sql_db
 from odoo.service import server as odoo_server
 
@@ -84,7 +85,7 @@ def patch_gevent_spawn(server_cls=None, keep=None):
 def cron_listener_codes():
     """Code objects of the functions that open the cron wake-up listener (``LISTEN cron_trigger``).
 
-    In 12.0 to 19.0 the prefork ``WorkerCron.start`` and the threaded
+    In 14.0 to 19.0 the prefork ``WorkerCron.start`` and the threaded
     ``ThreadedServer.cron_thread`` call ``odoo.sql_db.db_connect('postgres')`` themselves and
     LISTEN on that connection. A function that does not (any more) name ``db_connect`` is left
     out, so a future Odoo that moves the call makes this patch inert, not wrong.
@@ -142,6 +143,12 @@ def patch_cron_listener():
     current = odoo.sql_db.db_connect
     if _patched(current):
         return True
+    if odoo.release.version_info[0] < 14:
+        # 12.0 and 13.0 cron workers poll for jobs; ir.cron._trigger and its LISTEN came in 14.0.
+        _logger.info(
+            "bus_sidecar: this Odoo version has no cron wake-up listener (crons are polled); "
+            "nothing to connect directly")
+        return False
     codes = cron_listener_codes()
     if not codes:
         _logger.warning(
