@@ -217,7 +217,17 @@ describe('presence', () => {
   });
 });
 
-describe('timeout and shutdown', () => {
+describe('other sidecars', () => {
+  it('hands /longpolling/poll to Odoo when it is 16 or later (it has no long polling)', async () => {
+    await stack.startSidecar({ odooVersion: 16 });
+    const addonCalls = stack.odoo.callsTo('/bus_sidecar/poll').length;
+    const odooCalls = stack.odoo.callsTo('/longpolling/poll').length;
+    const response = await client().call({ channels: [], last: 0, options: { peek: true } });
+    expect(response.status).toBe(200);
+    expect(stack.odoo.callsTo('/longpolling/poll')).toHaveLength(odooCalls + 1);
+    expect(stack.odoo.callsTo('/bus_sidecar/poll')).toHaveLength(addonCalls);
+  });
+
   it('answers `[]` when nothing comes within the hold time', async () => {
     await stack.startSidecar({ longpollingTimeoutSeconds: 1 });
     const browser = client(stack.login({ uid: 2, partnerId: 3 }).cookie);

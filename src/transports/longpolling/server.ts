@@ -329,7 +329,9 @@ export class LongPollingServer {
       return this.answerRows(poll, gap, 'immediate');
     }
 
-    // Nothing yet: wait for the reader.
+    // Nothing yet: wait for the reader, unless the sidecar is stopping (its server waits for
+    // every request in flight).
+    if (this.closing) return this.answerRows(poll, [], 'timeout');
     const holdMs = this.holdMs(presence, now);
     return new Promise<FastifyReply>((resolve) => {
       poll.settle = () => resolve(reply);
