@@ -4,7 +4,8 @@
  * Lifecycle
  * - init: the last rows (by id) are read once: the highest id becomes the read position `high`, the
  *   rows of the last `initLookbackSeconds` go to the recent-rows memory, and ids missing among them
- *   become holes (they may belong to transactions still running).
+ *   become holes (they may belong to transactions still running). An empty table starts after the
+ *   sequence's last id, and the ids just below it are holes for the same reason.
  * - tick: a nudge (a NOTIFY naming this database, a listener reconnect, the fallback poll) schedules
  *   one tick after `coalesceMs`; nudges arriving meanwhile are absorbed by it, and a nudge arriving
  *   while a read runs schedules exactly one more. A tick reads
@@ -158,12 +159,16 @@ export class BusReader {
     const maxId = Number(result.rows[0]?.max_id ?? 0);
     if (maxId === 0) {
       // An empty table (fresh, or emptied by Odoo's GC): start after the ids already handed out.
+      // The last of them may belong to transactions that have not committed yet (a first
+      // notification racing the first subscribe): they are holes, not read rows.
       const seq = await this.options.pool
         .query<{ last: string }>(SEQUENCE_SQL)
         .catch(() => undefined);
       this.high = Number(seq?.rows[0]?.last ?? 0);
+      this.addHoles(0, this.high + 1, this.now());
+      this.options.metrics.holes.set(this.holes.size);
       this.options.logger.info(
-        { database: this.database, position: this.high },
+        { database: this.database, position: this.high, holes: this.holes.size },
         'bus reader ready',
       );
       return;
