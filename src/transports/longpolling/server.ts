@@ -231,7 +231,9 @@ export class LongPollingServer {
     const reject = this.rejection(outcome);
     if (reject !== undefined) {
       metrics.polls.labels('error').inc();
-      return this.sendError(reply, id, reject, major);
+      // Odoo's own refusals carry its session cookie too.
+      const cookies = 'setCookie' in outcome ? outcome.setCookie : [];
+      return this.sendError(reply, id, reject, major, cookies);
     }
     const result = outcome as Extract<RpcOutcome, { kind: 'result' }>;
     let answer: PollAnswer;
