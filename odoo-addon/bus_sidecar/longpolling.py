@@ -17,7 +17,7 @@ import inspect
 import threading
 
 import odoo
-from odoo import SUPERUSER_ID, api, release
+from odoo import release
 
 #: The Odoo series that deliver the bus by long polling.
 LONGPOLLING = release.version_info[0] <= 15
@@ -144,6 +144,9 @@ def catch_up(dbname, channels, last, options, force_status=False):
     ``force_status`` is 12.0's second read after a wait: it adds the im_status of
     ``options['bus_presence_partner_ids']`` even when there is no notification.
     """
+    # Imported here: this runs on 12.0-15.0 only, and 19.0's ``odoo`` has no ``SUPERUSER_ID``.
+    from odoo import SUPERUSER_ID, api
+
     with odoo.registry(dbname).cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         bus = env['bus.bus']
