@@ -4,8 +4,7 @@
  * Lifecycle
  * - init: the last rows (by id) are read once: the highest id becomes the read position `high`, the
  *   rows of the last `initLookbackSeconds` go to the recent-rows memory, and ids missing among them
- *   become holes (they may belong to transactions still running). An empty table starts after the
- *   sequence's last id, and the ids just below it are holes for the same reason.
+ *   become holes (they may belong to transactions still running).
  * - tick: a nudge (a NOTIFY naming this database, a listener reconnect, the fallback poll) schedules
  *   one tick after `coalesceMs`; nudges arriving meanwhile are absorbed by it, and a nudge arriving
  *   while a read runs schedules exactly one more. A tick reads
@@ -60,7 +59,6 @@ SELECT top.max_id, b.id, b.channel, b.message,
        b.create_date >= (now() AT TIME ZONE 'UTC') - make_interval(secs => $2) AS recent
 FROM top LEFT JOIN bus_bus b ON b.id > top.max_id - $1
 ORDER BY b.id`;
-const SEQUENCE_SQL = `SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('bus_bus', 'id')), 0) AS last`;
 
 export class BusReader {
   /** Highest id read so far. */
@@ -158,28 +156,21 @@ export class BusReader {
     }>(INIT_SQL, [lookbackRows, lookbackSeconds]);
     const maxId = Number(result.rows[0]?.max_id ?? 0);
     if (maxId === 0) {
-      // An empty table (fresh, or emptied by Odoo's GC): start after the ids already handed out.
-      // The last of them may belong to transactions that have not committed yet (a first
-      // notification racing the first subscribe): they are holes, not read rows.
-      const seq = await this.options.pool
-        .query<{ last: string }>(SEQUENCE_SQL)
-        .catch(() => undefined);
-      this.high = Number(seq?.rows[0]?.last ?? 0);
-      this.addHoles(0, this.high + 1, this.now());
-      this.options.metrics.holes.set(this.holes.size);
-      this.options.logger.info(
-        { database: this.database, position: this.high, holes: this.holes.size },
-        'bus reader ready',
-      );
+      // An empty table: everything to come is above 0. (Not the sequence's value: an id taken by a
+      // transaction still running would be skipped; a table emptied by Odoo's GC only costs the
+      // first read a bounded set of holes.)
+      this.options.logger.info({ database: this.database, position: 0 }, 'bus reader ready');
       return;
     }
     const now = this.now();
     const rows = result.rows.filter((r): r is typeof r & RowRecord => r.id !== null);
     const recentRows = rows.filter((r) => r.recent === true);
     this.high = maxId;
-    // Ids missing between the recent rows may belong to transactions that have not committed yet.
+    // Every id missing among the last rows may belong to a transaction still running (a long cron
+    // or import); each is watched for the late-commit window like any hole. Ids deleted by Odoo's
+    // GC are watched too and simply expire.
     let previous: number | undefined;
-    for (const row of recentRows) {
+    for (const row of rows) {
       if (previous !== undefined) this.addHoles(previous, row.id, now);
       previous = row.id;
     }

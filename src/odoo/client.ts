@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { INFO_ROUTE, SECRET_HEADER } from './addonContract.js';
 import { sessionIdFromSetCookie } from './cookies.js';
-import { Limiter, QueueFullError } from './limiter.js';
+import { CallAbandonedError, Limiter, QueueFullError } from './limiter.js';
 
 /** Headers describing the browser's request, forwarded so that Odoo sees the same client. */
 export interface BrowserContext {
@@ -48,7 +48,7 @@ export type RpcOutcome =
   | { kind: 'notFound' }
   | {
       kind: 'unavailable';
-      reason: 'queueFull' | 'timeout' | 'connect' | 'http' | 'badResponse';
+      reason: 'queueFull' | 'timeout' | 'connect' | 'http' | 'badResponse' | 'abandoned';
       detail: string;
     };
 
@@ -96,10 +96,11 @@ export class OdooClient {
     route: string,
     params: Record<string, unknown>,
     browser: BrowserContext,
+    signal?: AbortSignal,
   ): Promise<RpcOutcome> {
     const body = JSON.stringify({ jsonrpc: '2.0', method: 'call', params, id: ++this.rpcId });
     const started = performance.now();
-    const outcome = await this.send(route, body, browser);
+    const outcome = await this.send(route, body, browser, signal);
     this.options.metrics.odooCallSeconds
       .labels(route)
       .observe((performance.now() - started) / 1000);
@@ -171,7 +172,12 @@ export class OdooClient {
     await this.agent.close();
   }
 
-  private async send(route: string, body: string, browser: BrowserContext): Promise<RpcOutcome> {
+  private async send(
+    route: string,
+    body: string,
+    browser: BrowserContext,
+    signal: AbortSignal | undefined,
+  ): Promise<RpcOutcome> {
     let status: number;
     let text: string;
     let setCookie: string | string[] | undefined;
@@ -194,7 +200,7 @@ export class OdooClient {
           text: await response.body.text(),
           setCookie: response.headers['set-cookie'],
         };
-      }));
+      }, signal));
     } catch (error) {
       return classifyFailure(error);
     }
@@ -243,6 +249,8 @@ export class OdooClient {
 class BadResponse extends Error {}
 
 function classifyFailure(error: unknown): RpcOutcome {
+  if (error instanceof CallAbandonedError)
+    return { kind: 'unavailable', reason: 'abandoned', detail: error.message };
   if (error instanceof QueueFullError)
     return { kind: 'unavailable', reason: 'queueFull', detail: error.message };
   if (error instanceof BadResponse)

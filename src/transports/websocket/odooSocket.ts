@@ -70,6 +70,8 @@ const PEEK = '/websocket/peek_notifications';
 const PRESENCE = '/websocket/update_bus_presence';
 const ON_CLOSED = '/websocket/on_closed';
 const MAX_LOGGED_REJECTIONS = 5;
+/** How long a slow consumer's close frame may wait behind its unsent data before the drop. */
+const SLOW_CONSUMER_GRACE_MS = 1000;
 
 let nextSocketId = 1;
 
@@ -96,6 +98,8 @@ export class OdooSocket implements HubSubscriber {
   private readonly keepAliveDeadline: number;
   private nextRecheckAt = Number.POSITIVE_INFINITY;
   private closing = false;
+  /** Aborted when the socket goes: its calls still waiting for a slot never reach Odoo. */
+  private readonly gone = new AbortController();
   private rejections = 0;
   private readonly log: Logger;
 
@@ -219,6 +223,12 @@ export class OdooSocket implements HubSubscriber {
       this.refuse('presence-data', 'update_presence without data');
       return;
     }
+    const { inactivity_period: inactivity } = payload as { inactivity_period?: unknown };
+    // Odoo would answer such a call with a ValueError; do not spend a call on it.
+    if (typeof inactivity !== 'number' || !Number.isFinite(inactivity) || inactivity < 0) {
+      this.refuse('presence-data', "update_presence without a numeric 'inactivity_period'");
+      return;
+    }
     // Only the latest state matters: a presence waiting behind a running one is replaced.
     this.pendingPresence = payload as Record<string, unknown>;
     if (!this.presenceRunning) void this.runPresence();
@@ -265,6 +275,7 @@ export class OdooSocket implements HubSubscriber {
         PEEK,
         { channels: request.channels, last, is_first_poll: !this.peeked },
         this.browser,
+        this.gone.signal,
       );
       if (this.closing) return;
       await this.applyPeek(outcome, request, last, readCounts);
@@ -426,7 +437,7 @@ export class OdooSocket implements HubSubscriber {
     // 16-18 require `im_status_ids_by_model` (19 dropped it and warns when it is sent).
     if (major === undefined || major < 19)
       params.im_status_ids_by_model = data.im_status_ids_by_model ?? {};
-    const outcome = await this.context.odoo.rpc(PRESENCE, params, this.browser);
+    const outcome = await this.context.odoo.rpc(PRESENCE, params, this.browser, this.gone.signal);
     if (this.closing) return;
     this.adoptSession(outcome);
     switch (outcome.kind) {
@@ -463,13 +474,17 @@ export class OdooSocket implements HubSubscriber {
   private write(batch: EncodedBatch<Notification>): void {
     if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
     const frame = batch.websocketFrame;
-    if (this.ws.bufferedAmount + frame.length > this.context.settings.maxBufferedBytes) {
+    // What is still unsent from earlier frames decides: one large frame alone never makes a
+    // client "slow", and memory stays bounded by the limit plus one frame.
+    if (this.ws.bufferedAmount > this.context.settings.maxBufferedBytes) {
       this.log.warn(
         { buffered: this.ws.bufferedAmount, db: this.db },
         'slow consumer closed: its unsent data passed the limit',
       );
       this.context.metrics.slowConsumers.inc();
       this.close(CloseCode.TRY_LATER, 'slow consumer');
+      // The close frame waits behind everything unsent; do not hold that memory for long.
+      setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
       return;
     }
     // The frame is complete and shared: one write, no per-socket framing. Safe because the `ws`
@@ -525,6 +540,7 @@ export class OdooSocket implements HubSubscriber {
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
+    this.gone.abort();
     this.context.metrics.closes.labels(String(code)).inc();
     this.context.onClosed(this);
     this.ws.close(code, reason);
@@ -534,6 +550,7 @@ export class OdooSocket implements HubSubscriber {
   }
 
   terminate(): void {
+    this.gone.abort();
     if (!this.closing) {
       this.closing = true;
       this.context.onClosed(this);
@@ -543,6 +560,7 @@ export class OdooSocket implements HubSubscriber {
 
   /** Called once the connection is gone, whoever closed it. */
   ended(): void {
+    this.gone.abort();
     if (!this.closing) {
       this.closing = true;
       this.context.onClosed(this);
