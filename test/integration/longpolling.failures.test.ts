@@ -100,6 +100,36 @@ describe('the browser goes away', () => {
   });
 });
 
+describe('the browser goes away before Odoo is asked', () => {
+  it('its call leaves the queue of calls to Odoo and never reaches Odoo', async () => {
+    const gauge = async (name: 'odooInFlight' | 'odooQueued') =>
+      (await stack.sidecar.metrics[name].get()).values[0]?.value ?? 0;
+    const calls = () => stack.odoo.callsTo('/bus_sidecar/poll').length;
+    const before = calls();
+    await stack.odoo.setMode('slow', { delayMs: 700 });
+    try {
+      // The four slots of calls to Odoo (odooConcurrency) are taken by slow polls.
+      const busy = Array.from({ length: 4 }, () =>
+        client().call({ channels: [], last: 0, options: { peek: true } }),
+      );
+      await waitFor(() => calls() === before + 4);
+      const controller = new AbortController();
+      const queued = client()
+        .call({ channels: [], last: 0, options: { peek: true } }, { signal: controller.signal })
+        .catch((error: Error) => error);
+      await waitFor(async () => (await gauge('odooQueued')) === 1);
+      controller.abort();
+      expect(await queued).toBeInstanceOf(Error);
+      await waitFor(async () => (await gauge('odooQueued')) === 0);
+      await Promise.all(busy);
+      await sleep(100);
+      expect(calls()).toBe(before + 4);
+    } finally {
+      await stack.odoo.setMode('ok');
+    }
+  });
+});
+
 describe('what Odoo refuses, it refuses itself', () => {
   it('rejects non-string channels with Odoo error', async () => {
     const browser = client(stack.login().cookie);

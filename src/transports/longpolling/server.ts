@@ -222,12 +222,20 @@ export class LongPollingServer {
       sent.options = rest;
     }
 
+    // A browser that goes away before Odoo is asked (the web client aborts its poll whenever its
+    // channels change) leaves the queue of calls to Odoo.
     let aborted = false;
+    const gone = new AbortController();
     reply.raw.on('close', () => {
       aborted = !reply.raw.writableEnded;
+      if (aborted) gone.abort();
     });
     const readCounts = this.options.hub.readCounts();
-    const outcome = await odoo.rpc(POLL_ROUTE, sent, browser);
+    const outcome = await odoo.rpc(POLL_ROUTE, sent, browser, gone.signal);
+    if (aborted) {
+      metrics.polls.labels('aborted').inc();
+      return reply;
+    }
     const reject = this.rejection(outcome);
     if (reject !== undefined) {
       metrics.polls.labels('error').inc();
