@@ -10,6 +10,11 @@ import hashlib
 #: Route that tells the sidecar Odoo's version and websocket worker version.
 INFO_ROUTE = '/bus_sidecar/info'
 
+#: Route (12.0-15.0) that runs Odoo's ``BusController._poll`` chain for the browser whose cookies
+#: the sidecar forwards, and answers at once with ``{"db", "channels", "notifications",
+#: "version"}``: the channels Odoo grants, the catch-up of ``last``, and Odoo's major version.
+POLL_ROUTE = '/bus_sidecar/poll'
+
 #: Header carrying the shared secret on every call from the sidecar to this addon's routes.
 SECRET_HEADER = 'X-Bus-Sidecar-Secret'
 

@@ -231,17 +231,19 @@ export class BusReader {
 
   /** Moves the read position over a batch, records holes, delivers the valid rows. */
   private absorb(fetched: RowRecord[], now: number): void {
+    const late = new Set<number>();
     for (const row of fetched) {
       if (row.id > this.high) {
         this.addHoles(this.high, row.id, now);
         this.high = row.id;
       } else if (this.holes.delete(row.id)) {
         this.options.metrics.lateRows.inc();
+        late.add(row.id);
       }
     }
     this.options.metrics.holes.set(this.holes.size);
     this.options.metrics.rowsRead.inc(fetched.length);
-    const rows = this.validRows(fetched, now);
+    const rows = this.validRows(fetched, now, late);
     this.recent.add(rows, now);
     if (rows.length > 0) this.options.deliver(this.database, rows);
   }
@@ -267,7 +269,11 @@ export class BusReader {
     }
   }
 
-  private validRows(rows: readonly RowRecord[], now: number): BusRow[] {
+  private validRows(
+    rows: readonly RowRecord[],
+    now: number,
+    late: ReadonlySet<number> = EMPTY_IDS,
+  ): BusRow[] {
     const valid: BusRow[] = [];
     for (const row of rows) {
       if (
@@ -282,17 +288,21 @@ export class BusReader {
         );
         continue;
       }
+      const id = Number(row.id);
       valid.push({
-        id: Number(row.id),
+        id,
         channel: row.channel,
         message: row.message,
         readAt: now,
         seq: ++this.seq,
+        ...(late.has(id) ? { late: true } : {}),
       });
     }
     return valid;
   }
 }
+
+const EMPTY_IDS: ReadonlySet<number> = new Set();
 
 function isJson(text: string): boolean {
   try {

@@ -150,7 +150,7 @@ export const settings = {
   odooVersion: setting(
     z.union([z.literal('auto'), z.coerce.number().int().min(12).max(19)]).default('auto' as const),
     { env: ['SIDECAR_ODOO_VERSION'], flag: 'odoo-version' },
-    'Odoo major version served (12-19), or `auto` to ask the addon.',
+    'Odoo major version served (12-19): 12-15 deliver the bus by long polling, 16+ by websocket. `auto` asks the addon (its info route, and for long polling its poll route).',
   ),
 
   // --- Calls to Odoo ----------------------------------------------------------------------------
@@ -227,6 +227,18 @@ export const settings = {
     positiveInt.default(2000),
     { env: ['SIDECAR_MAX_CHANNELS'], flag: 'max-channels' },
     'Channel strings accepted in one `subscribe`; larger ones are refused and logged.',
+  ),
+
+  // --- Long polling (Odoo 12-15) -----------------------------------------------------------------
+  longpollingTimeoutSeconds: setting(
+    positiveInt.max(55).default(50),
+    { env: ['SIDECAR_LONGPOLLING_TIMEOUT'], flag: 'longpolling-timeout' },
+    'How long `/longpolling/poll` holds a poll with nothing to deliver before answering `[]` (Odoo: 50; its client gives up after 60).',
+  ),
+  presenceRefreshSeconds: setting(
+    nonNegative.max(30).default(20),
+    { env: ['SIDECAR_PRESENCE_REFRESH_SECONDS'], flag: 'presence-refresh-seconds' },
+    "A poll's presence update (`bus_inactivity`) is passed to Odoo when the last one passed for its session is this old, or when it can change the user's status; `0` passes every one, as Odoo writes them.",
   ),
 
   // --- Reader -----------------------------------------------------------------------------------

@@ -83,10 +83,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     revocations: counter('session_revocations_total', 'Sessions or partners named by the addon', [
       'kind',
     ]),
+    pollsHeld: gauge('longpoll_held', 'Long polls (Odoo 12-15) waiting for a notification'),
+    polls: counter(
+      'longpoll_polls_total',
+      'Long polls answered, by how: rows at once, rows while held, timeout, revoked, aborted by the client, error, handed to Odoo',
+      ['outcome'],
+    ),
+    presenceUpdates: counter(
+      'longpoll_presence_updates_total',
+      "Long polls' presence updates, passed on to Odoo or left out (see the presence rule)",
+      ['decision'],
+    ),
   };
   for (const code of ['1000', '1001', '1008', '1011', '1012', '1013', '1014', '4001', '4002']) {
     metrics.closes.labels(code).inc(0);
   }
   for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);
+  for (const outcome of ['immediate', 'notified', 'timeout', 'revoked', 'aborted', 'error'])
+    metrics.polls.labels(outcome).inc(0);
   return metrics;
 }

@@ -6,6 +6,13 @@
 /** Route of the addon that tells the sidecar Odoo's version and websocket worker version. */
 export const INFO_ROUTE = '/bus_sidecar/info';
 
+/**
+ * Route (12.0-15.0) that runs Odoo's `BusController._poll` chain for the browser whose cookies the
+ * sidecar forwards, and answers at once with `{"db", "channels", "notifications", "version"}`: the
+ * channels Odoo grants, the catch-up of `last`, and Odoo's major version.
+ */
+export const POLL_ROUTE = '/bus_sidecar/poll';
+
 /** Header carrying the shared secret on every call from the sidecar to the addon's routes. */
 export const SECRET_HEADER = 'X-Bus-Sidecar-Secret';
 

@@ -24,10 +24,27 @@ export interface BrowserContext {
   userAgent: string | undefined;
 }
 
+/**
+ * What one JSON-RPC call to Odoo came to. Answers that Odoo gave keep its `Set-Cookie` headers (long
+ * polling hands them to the browser, as Odoo's own poll does) and its whole body text.
+ */
 export type RpcOutcome =
-  | { kind: 'result'; text: string; result: JsonNode; newSessionId: string | undefined }
-  | { kind: 'sessionExpired'; newSessionId: string | undefined }
-  | { kind: 'rpcError'; code: number | undefined; name: string | undefined; message: string }
+  | {
+      kind: 'result';
+      text: string;
+      result: JsonNode;
+      newSessionId: string | undefined;
+      setCookie: string[];
+    }
+  | { kind: 'sessionExpired'; newSessionId: string | undefined; text: string; setCookie: string[] }
+  | {
+      kind: 'rpcError';
+      code: number | undefined;
+      name: string | undefined;
+      message: string;
+      text: string;
+      setCookie: string[];
+    }
   | { kind: 'notFound' }
   | {
       kind: 'unavailable';
@@ -188,6 +205,8 @@ export class OdooClient {
       return classifyFailure(error);
     }
     const newSessionId = sessionIdFromSetCookie(setCookie);
+    const cookies =
+      setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie];
     if (status === 404) return { kind: 'notFound' };
     if (status !== 200) return { kind: 'unavailable', reason: 'http', detail: `HTTP ${status}` };
     let root: JsonNode;
@@ -203,12 +222,15 @@ export class OdooClient {
       const messageNode = member(error, 'message');
       const code = safeInteger(member(error, 'code'), text);
       const name = nameNode?.kind === 'string' ? nameNode.value : undefined;
-      if (name === SESSION_EXPIRED || code === 100) return { kind: 'sessionExpired', newSessionId };
+      if (name === SESSION_EXPIRED || code === 100)
+        return { kind: 'sessionExpired', newSessionId, text, setCookie: cookies };
       return {
         kind: 'rpcError',
         code,
         name,
         message: messageNode?.kind === 'string' ? messageNode.value : 'Odoo error',
+        text,
+        setCookie: cookies,
       };
     }
     if (root.kind !== 'object') {
@@ -220,7 +242,7 @@ export class OdooClient {
     }
     // Odoo 19 omits `result` when a route returns None (/websocket/on_closed).
     const result = member(root, 'result') ?? { kind: 'literal', start: 0, end: 0, value: null };
-    return { kind: 'result', text, result, newSessionId };
+    return { kind: 'result', text, result, newSessionId, setCookie: cookies };
   }
 }
 

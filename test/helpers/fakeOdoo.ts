@@ -29,14 +29,16 @@
  * - `_poll`: `last` above the max id → 0; `last == 0` → the last 50 s in whole UTC seconds; channels
  *   by text equality; ordered by id (see `fakeOdooPoll.ts`).
  * `odoo19-bus.md` §6.6 and `odoo-bus-protocol.md` for the non-recorded versions (`fakeOdooVersions.ts`).
- * `src/odoo/addonContract.ts` for the addon's `/bus_sidecar/info`.
+ * `src/odoo/addonContract.ts` for the addon's `/bus_sidecar/info`; `fakeOdooLongpolling.ts` for
+ * 12.0-15.0 (the addon's `/bus_sidecar/poll` and Odoo's `/longpolling/*`), from their sources.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { INFO_ROUTE } from '../../src/odoo/addonContract.js';
+import { INFO_ROUTE, POLL_ROUTE } from '../../src/odoo/addonContract.js';
 import { seededRandom } from './fakeOdooChannels.js';
+import { serveAddonPoll, serveImStatus, serveOdooPoll } from './fakeOdooLongpolling.js';
 import { type FakeResponse, health, internalServerError, notFound } from './fakeOdooResponses.js';
 import {
   type FakeRequest,
@@ -81,7 +83,7 @@ export interface RecordedCall {
   at: number;
 }
 
-export type FakeOdooMode = 'ok' | 'down' | 'slow' | 'error500';
+export type FakeOdooMode = 'ok' | 'down' | 'slow' | 'lagging' | 'error500';
 export type RouteHandler = (request: FakeRequest) => FakeResponse | Promise<FakeResponse>;
 
 export interface FakeOdoo {
@@ -100,6 +102,10 @@ export interface FakeOdoo {
   readonly sessionsCreated: number;
   /** Unexpected exceptions of the fake itself (answered with a 500). */
   readonly errors: readonly unknown[];
+  /** 12.0-15.0: the presence updates that polls carried to Odoo, in order. */
+  readonly presenceWrites: ReadonlyArray<{ sid: string; at: number; inactivity: unknown }>;
+  /** 12.0-15.0: the im_status Odoo reports for a partner (12.0's poll items, im_status route). */
+  setImStatus(partnerId: number, status: string): void;
   addSession(init: FakeSessionInit): string;
   destroySession(sid: string): boolean;
   session(sid: string): FakeSession | undefined;
@@ -107,8 +113,9 @@ export interface FakeOdoo {
   route(method: string, path: string, handler: RouteHandler): void;
   /**
    * `down`: the listening socket is closed (connections refused) and open connections are cut;
-   * `ok` listens again on the same port. `slow` delays every answer by `delayMs` (default 1000).
-   * `error500`: werkzeug's 500 page for everything.
+   * `ok` listens again on the same port. `slow` delays every answer by `delayMs` (default 1000);
+   * `lagging` computes every answer at once but sends it `delayMs` later (what Odoo read is then
+   * older than the answer). `error500`: werkzeug's 500 page for everything.
    */
   setMode(mode: FakeOdooMode, options?: { delayMs?: number }): Promise<void>;
   close(): Promise<void>;
@@ -180,6 +187,12 @@ class FakeOdooServer implements FakeOdoo {
   get sessionsCreated(): number {
     return this.ctx.sessions.created;
   }
+  get presenceWrites(): ReadonlyArray<{ sid: string; at: number; inactivity: unknown }> {
+    return this.ctx.presenceWrites;
+  }
+  setImStatus(partnerId: number, status: string): void {
+    this.ctx.presence.set(partnerId, status);
+  }
 
   async listen(port = 0): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -214,7 +227,9 @@ class FakeOdooServer implements FakeOdoo {
         at: Date.now(),
       });
       if (this.mode === 'slow') await sleep(this.delayMs);
-      send(response, this.mode === 'error500' ? internalServerError() : await this.answer(fake));
+      const answer = this.mode === 'error500' ? internalServerError() : await this.answer(fake);
+      if (this.mode === 'lagging') await sleep(this.delayMs);
+      send(response, answer);
     } catch (error) {
       this.errors.push(error);
       if (!response.headersSent) send(response, internalServerError());
@@ -224,6 +239,20 @@ class FakeOdooServer implements FakeOdoo {
   private answer(request: FakeRequest): FakeResponse | Promise<FakeResponse> {
     const custom = this.custom.get(`${request.method} ${request.path}`);
     if (custom !== undefined) return custom(request);
+    if (this.ctx.profile.transport === 'longpolling') {
+      switch (request.path) {
+        case POLL_ROUTE:
+          return serveAddonPoll(this.ctx, request);
+        case '/longpolling/poll':
+          return serveOdooPoll(this.ctx, request);
+        case '/longpolling/im_status':
+          return serveImStatus(this.ctx, request);
+        case INFO_ROUTE:
+          return serveInfo(this.ctx, request);
+        default:
+          return notFound();
+      }
+    }
     switch (request.path) {
       case '/websocket/peek_notifications':
         return servePeek(this.ctx, request);
@@ -302,6 +331,8 @@ export async function startFakeOdoo(options: FakeOdooOptions): Promise<FakeOdoo>
       workerVersion:
         options.workerVersion === undefined ? profile.workerVersion : options.workerVersion,
       secret: options.secret ?? randomBytes(16).toString('hex'),
+      presence: new Map(),
+      presenceWrites: [],
     },
     version,
   );

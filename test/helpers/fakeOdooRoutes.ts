@@ -47,6 +47,10 @@ export interface RouteContext {
   random: () => number;
   workerVersion: string | null;
   secret: string;
+  /** 12.0-15.0: the im_status the fake reports per partner (default `offline`). */
+  presence: Map<number, string>;
+  /** 12.0-15.0: the presence updates polls carried to Odoo, in order. */
+  presenceWrites: Array<{ sid: string; at: number; inactivity: unknown }>;
 }
 
 /** `odoo.http.SessionExpiredException`. */

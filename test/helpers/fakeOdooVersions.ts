@@ -1,12 +1,24 @@
 /**
  * What differs between the Odoo versions the fake can play. `17.0-20240709` is the recorded build
  * (`fixtures/odoo17/`); the others follow `odoo-bus-protocol.md` (16–18) and `odoo19-bus.md` (19),
- * and only in the few points the sidecar depends on.
+ * and only in the few points the sidecar depends on. 12.0-15.0 serve long polling, whose shapes
+ * `fakeOdooLongpolling.ts` takes from each version's source.
  */
 
-export type FakeOdooVersion = '17.0-20240709' | '17.0-late' | '16.0' | '18.0' | '19.0';
+export type FakeOdooVersion =
+  | '12.0'
+  | '13.0'
+  | '14.0'
+  | '15.0'
+  | '17.0-20240709'
+  | '17.0-late'
+  | '16.0'
+  | '18.0'
+  | '19.0';
 
 export interface VersionProfile {
+  /** How the bus reaches browsers: long polling up to 15.0, a websocket from 16.0. */
+  transport: 'longpolling' | 'websocket';
   serverVersion: string;
   serverVersionInfo: unknown[];
   /** `WebsocketConnectionHandler._VERSION`, or null where the build has none. */
@@ -31,6 +43,7 @@ const final = (major: number): unknown[] => [major, 0, 0, 'final', 0, ''];
 
 /** Late 17.0 (the version `odoo-bus-protocol.md` describes) and 18.0 behave alike here. */
 const LATE_17: VersionProfile = {
+  transport: 'websocket',
   serverVersion: '17.0',
   serverVersionInfo: final(17),
   workerVersion: '17.0-1',
@@ -43,7 +56,27 @@ const LATE_17: VersionProfile = {
   presenceRequiresImStatus: true,
 };
 
+/** 12.0-15.0: long polling (`fakeOdooLongpolling.ts`); the websocket fields do not apply. */
+function longpolling(major: number): VersionProfile {
+  return {
+    ...LATE_17,
+    transport: 'longpolling',
+    serverVersion: `${major}.0`,
+    serverVersionInfo: final(major),
+    workerVersion: null,
+    channelModel: 'mail.channel',
+    memberSubchannel: null,
+    resolvesChannelStrings: false,
+    resolvesPresenceStrings: false,
+    hasOnClosed: false,
+  };
+}
+
 export const VERSION_PROFILES: Readonly<Record<FakeOdooVersion, VersionProfile>> = {
+  '12.0': longpolling(12),
+  '13.0': longpolling(13),
+  '14.0': longpolling(14),
+  '15.0': longpolling(15),
   '16.0': {
     ...LATE_17,
     serverVersion: '16.0',

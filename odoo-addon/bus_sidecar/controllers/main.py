@@ -7,7 +7,7 @@ import logging
 from odoo import http, release
 from odoo.http import request
 
-from .. import contract, settings
+from .. import contract, longpolling, settings
 
 _logger = logging.getLogger(__name__)
 
@@ -77,3 +77,19 @@ class BusSidecarController(http.Controller):
                 request.httprequest.remote_addr, refusal['error'])
             return _json_response(refusal, 403)
         return _json_response(server_info(), 200)
+
+
+if longpolling.LONGPOLLING:
+
+    class BusController(http.Controller):
+        """The sidecar's side of ``/longpolling/poll`` (12.0-15.0).
+
+        Named like the bus's controller, with a ``poll`` method like its own, so that a call
+        without ``channels`` or ``last`` fails with Odoo's very message.
+        """
+
+        # Called by the sidecar for each /longpolling/poll, with the browser's cookies: public like
+        # Odoo's own poll route, and saving the session like it. The sidecar holds the poll.
+        @http.route(contract.POLL_ROUTE, type='json', auth='public')
+        def poll(self, channels, last, options=None, force_status=False):
+            return longpolling.poll(request, channels, last, options, force_status)

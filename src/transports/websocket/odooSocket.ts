@@ -44,7 +44,7 @@ export interface SocketSettings {
 
 /** What every socket shares: collaborators and facts learned about Odoo. */
 export interface SocketContext {
-  hub: Hub<OdooSocket>;
+  hub: Hub<HubSubscriber>;
   odoo: OdooClient;
   logger: Logger;
   metrics: Metrics;

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../../config/load.js';
-import type { Hub } from '../../hub/hub.js';
+import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import { pythonDumps } from '../../json/pythonJson.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -35,7 +35,8 @@ export interface WebsocketServerOptions {
   config: Config;
   logger: Logger;
   metrics: Metrics;
-  hub: Hub<OdooSocket>;
+  /** Shared with long polling: its registry holds both kinds of subscribers. */
+  hub: Hub<HubSubscriber>;
   odoo: OdooClient;
   servesDatabase: (db: string) => boolean;
   /** Odoo's current `websocket_worker_version` (null: unknown, no version check). */
@@ -161,6 +162,7 @@ export class WebsocketServer {
         this.options.metrics.revocations.labels('partner').inc();
         const key = pythonDumps([db, 'res.partner', partner]);
         for (const socket of this.options.hub.registry.subscribersOf(key) ?? []) {
+          if (!(socket instanceof OdooSocket)) continue;
           socket.recheck();
           rechecked++;
         }
