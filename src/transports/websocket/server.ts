@@ -21,6 +21,7 @@ import {
   firstForwarded,
   forbiddenCrossOrigin,
   type HandshakeRejection,
+  isOutdatedClient,
   isSameOrigin,
   notFound,
   serviceUnavailable,
@@ -252,9 +253,7 @@ export class WebsocketServer {
     });
 
     const current = this.options.workerVersion();
-    const userAgent = request.headers['user-agent'];
-    // Odoo checks the version only for browsers (clients without a User-Agent, such as IoT boxes, are exempt).
-    if (current !== null && userAgent && version !== current) {
+    if (isOutdatedClient(current, version, request.headers['user-agent'])) {
       this.context.logger.info(
         { socket: socket.id, version: version?.slice(0, 40), current },
         'outdated web client told to reload',
