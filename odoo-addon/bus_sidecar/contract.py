@@ -10,8 +10,13 @@ import hashlib
 #: Route that tells the sidecar Odoo's version and websocket worker version.
 INFO_ROUTE = '/bus_sidecar/info'
 
-#: Header carrying the shared secret on every call from the sidecar to this addon's routes.
+#: Header carrying the shared secret on every call from the sidecar to this addon's routes, and
+#: on the sidecar's calls to Odoo's own routes on behalf of a browser.
 SECRET_HEADER = 'X-Bus-Sidecar-Secret'
+
+#: Named in the info route's ``features`` when Odoo never rotates a session softly (19.0+) in
+#: answer to a request of the sidecar: a browser would not get the new session id.
+FEATURE_KEEPS_SESSION_IDS = 'keeps_session_ids_on_sidecar_calls'
 
 #: odoo.conf option and environment variable holding the shared secret, on both sides.
 SECRET_OPTION = 'bus_sidecar_secret'
