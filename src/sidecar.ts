@@ -56,6 +56,7 @@ export function createSidecar(
     concurrency: config.odooConcurrency,
     queueLimit: config.odooQueueLimit,
     timeoutMs: config.odooTimeoutMs,
+    secret: config.secret,
     logger: logger.child({ component: 'odoo' }),
     metrics,
   });
@@ -76,6 +77,7 @@ export function createSidecar(
     servesDatabase: (db) => servesDatabase(config, db),
     workerVersion: () => odooInfo.workerVersion(),
     odooMajor: () => odooInfo.major(),
+    keepsSessionIds: () => odooInfo.keepsSessionIds(),
   });
   const listener = new Listener({
     connection: {

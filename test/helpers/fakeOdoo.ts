@@ -91,6 +91,11 @@ export interface FakeOdooOptions {
   sessionDeletionTimerMs?: number;
   /** Public discuss channels, which visitors may read too. */
   publicChannels?: readonly number[];
+  /**
+   * The addon keeps session ids on the sidecar's calls (19 only; default true there): requests
+   * with the shared secret never rotate a session, and the info route says so.
+   */
+  addonKeepsSessionIds?: boolean;
 }
 
 export interface RecordedCall {
@@ -373,6 +378,7 @@ export async function startFakeOdoo(options: FakeOdooOptions): Promise<FakeOdoo>
         options.workerVersion === undefined ? profile.workerVersion : options.workerVersion,
       secret,
       warnings: [],
+      addonKeepsSessionIds: profile.rotatesSessions && (options.addonKeepsSessionIds ?? true),
       // `<64 hex>o0x<hex expiry>`, the recorded shape (`browser-frames.json` subscribe strings).
       presenceToken: (model, id) =>
         `${createHash('sha256').update(`${secret}:${model}:${id}`).digest('hex')}o0x6b2ea8c8`,

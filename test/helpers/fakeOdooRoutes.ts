@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { pythonDumps } from '../../src/json/pythonJson.js';
+import { FEATURE_KEEPS_SESSION_IDS } from '../../src/odoo/addonContract.js';
 import { buildChannelList, shuffled } from './fakeOdooChannels.js';
 import { maxBusId, pollNotifications } from './fakeOdooPoll.js';
 import {
@@ -51,6 +52,11 @@ export interface RouteContext {
   warnings: string[];
   /** The presence token Odoo 19 accepts for a record (`im_status_access_token`). */
   presenceToken: (model: string, id: number) => string;
+  /**
+   * The addon's `FEATURE_KEEPS_SESSION_IDS` (19): a request carrying the shared secret never
+   * rotates a session, and the info route names the feature.
+   */
+  addonKeepsSessionIds: boolean;
 }
 
 /** `odoo.http.SessionExpiredException`. */
@@ -120,7 +126,15 @@ async function serveJson(
   }
   let saved = session;
   if (outcome.dirty) ctx.sessions.save(session, stored);
-  if (ctx.profile.rotatesSessions && stored && session.rotationDue && session.uid !== null) {
+  const fromSidecar =
+    ctx.addonKeepsSessionIds && request.headers['x-bus-sidecar-secret'] === ctx.secret;
+  if (
+    ctx.profile.rotatesSessions &&
+    stored &&
+    session.rotationDue &&
+    session.uid !== null &&
+    !fromSidecar
+  ) {
     saved = ctx.sessions.softRotate(session);
   }
   const cookieSid = sessionIdFromCookie(request.headers.cookie);
@@ -236,6 +250,7 @@ export function serveInfo(ctx: RouteContext, request: FakeRequest): FakeResponse
     server_version: ctx.profile.serverVersion,
     server_version_info: ctx.profile.serverVersionInfo,
     websocket_worker_version: ctx.workerVersion,
+    features: ctx.addonKeepsSessionIds ? [FEATURE_KEEPS_SESSION_IDS] : [],
     server_time: new Date().toISOString(),
   });
 }
