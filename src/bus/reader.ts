@@ -166,9 +166,11 @@ export class BusReader {
     const rows = result.rows.filter((r): r is typeof r & RowRecord => r.id !== null);
     const recentRows = rows.filter((r) => r.recent === true);
     this.high = maxId;
-    // Ids missing between the recent rows may belong to transactions that have not committed yet.
+    // Every id missing among the last rows may belong to a transaction still running (a long cron
+    // or import); each is watched for the late-commit window like any hole. Ids deleted by Odoo's
+    // GC are watched too and simply expire.
     let previous: number | undefined;
-    for (const row of recentRows) {
+    for (const row of rows) {
       if (previous !== undefined) this.addHoles(previous, row.id, now);
       previous = row.id;
     }

@@ -56,6 +56,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     ),
     clientMessages: counter('ws_messages_total', 'Messages received from clients', ['event']),
     invalidMessages: counter('ws_invalid_messages_total', 'Client messages refused', ['reason']),
+    crossOriginDowngraded: counter(
+      'ws_cross_origin_downgraded_total',
+      'Websockets whose Origin is not the page host, served as public visitors (check X-Forwarded-Host if this counts your own users)',
+    ),
     slowConsumers: counter(
       'ws_slow_consumers_total',
       'Sockets closed because their unsent data passed the limit',

@@ -12,6 +12,8 @@ import type { Logger } from '../observability/logger.js';
 import { FEATURE_KEEPS_SESSION_IDS } from './addonContract.js';
 import type { OdooClient, OdooInfo } from './client.js';
 
+const FIRST_ANSWER_RETRY_MS = 2000;
+
 export interface OdooInfoOptions {
   odoo: OdooClient;
   secret: string | undefined;
@@ -28,6 +30,7 @@ export class OdooInfoSource {
   private source: Source | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastAnswerAt = 0;
+  private stopped = false;
 
   constructor(private readonly options: OdooInfoOptions) {}
 
@@ -41,12 +44,26 @@ export class OdooInfoSource {
       return;
     }
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.options.refreshMs);
+    this.schedule();
+  }
+
+  /** Until the first answer, ask again soon (Odoo may simply be starting); then every `refreshMs`. */
+  private schedule(): void {
+    const delay =
+      this.info === undefined
+        ? Math.min(FIRST_ANSWER_RETRY_MS, this.options.refreshMs)
+        : this.options.refreshMs;
+    this.timer = setTimeout(() => {
+      void this.refresh().finally(() => {
+        if (!this.stopped) this.schedule();
+      });
+    }, delay);
     this.timer.unref();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
   }
 
   workerVersion(): string | null {

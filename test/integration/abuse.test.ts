@@ -186,6 +186,39 @@ describe('cross-site websockets', () => {
   });
 });
 
+describe("the addon's shared secret", () => {
+  it('a wrong secret is refused by the addon, logged, and reported by readiness', async () => {
+    const sink: string[] = [];
+    const wrong = createSidecar(
+      configFrom({
+        ...sidecarSettings(stack.pg, stack.bouncer, stack.odoo.url),
+        secret: 'not-the-secret',
+        logLevel: 'info',
+      }),
+      createLogger(
+        'info',
+        new Writable({
+          write(chunk, _encoding, callback) {
+            sink.push(String(chunk));
+            callback();
+          },
+        }),
+      ),
+    );
+    await wrong.start();
+    try {
+      const ready = await wrong.app.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().checks.odoo).toBe(false);
+      expect(sink.join('')).toContain('refused the shared secret');
+      expect(sink.join('')).not.toContain('not-the-secret');
+      expect(wrong.odooInfo.workerVersion()).toBeNull();
+    } finally {
+      await wrong.destroy();
+    }
+  });
+});
+
 describe('malformed data from the database', () => {
   it('counts and skips malformed NOTIFY payloads; the LISTEN connection stays up', async () => {
     const socket = await subscribed(stack.login().cookie);

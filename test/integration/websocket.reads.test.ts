@@ -201,3 +201,35 @@ describe('LISTEN connection lost', () => {
     expect((await fetch(`${stack.httpUrl}/readyz`)).status).toBe(200);
   });
 });
+
+describe('a transaction older than the sidecar', () => {
+  it('delivers a row whose id was taken before the sidecar started and that commits after', async () => {
+    const fresh = await startStack({ startSidecar: false });
+    try {
+      const writer = fresh.writer();
+      await writer.sendmany([{ channel: ['discuss.channel', 1], type: 'before', payload: {} }]);
+      const longRunning = await writer.openTransaction();
+      const [held] = await longRunning.send([
+        { channel: ['discuss.channel', 1], type: 'held', payload: {} },
+      ]);
+      const [after] = await writer.sendmany([
+        { channel: ['discuss.channel', 1], type: 'after', payload: {} },
+      ]);
+      // The transaction has been running a while: the rows around its id are not recent any more.
+      await fresh.pg.query(
+        fresh.db,
+        "UPDATE bus_bus SET create_date = create_date - interval '1 minute'",
+      );
+      await fresh.startSidecar();
+      const login = fresh.login({ memberChannels: [1] });
+      const socket = await fresh.connect({ cookie: login.cookie });
+      socket.subscribe([], after as number);
+      await waitFor(() => [...fresh.sidecar.websockets.sockets].every((s) => s.db !== undefined));
+      await longRunning.commit();
+      await socket.waitForNotification((n) => n.id === held);
+      await socket.close();
+    } finally {
+      await fresh.close();
+    }
+  });
+});

@@ -231,6 +231,12 @@ export class OdooSocket implements HubSubscriber {
       this.refuse('presence-data', 'update_presence without data');
       return;
     }
+    const { inactivity_period: inactivity } = payload as { inactivity_period?: unknown };
+    // Odoo would answer such a call with a ValueError; do not spend a call on it.
+    if (typeof inactivity !== 'number' || !Number.isFinite(inactivity) || inactivity < 0) {
+      this.refuse('presence-data', "update_presence without a numeric 'inactivity_period'");
+      return;
+    }
     // Only the latest state matters: a presence waiting behind a running one is replaced.
     this.pendingPresence = payload as Record<string, unknown>;
     if (!this.presenceRunning) void this.runPresence();

@@ -135,6 +135,7 @@ export class WebsocketServer {
       }
       if (this.options.config.crossOrigin === 'downgrade') {
         browser.cookie = '';
+        this.options.metrics.crossOriginDowngraded.inc();
         this.context.logger.info(
           { ip: browser.forwardedFor, origin: String(request.headers.origin).slice(0, 200) },
           'cross-origin websocket served as a public visitor',
