@@ -47,12 +47,16 @@ export class OdooInfoSource {
     this.schedule();
   }
 
-  /** Until the first answer, ask again soon (Odoo may simply be starting); then every `refreshMs`. */
+  /**
+   * Until the first answer (the addon's, when a secret is set: readiness waits for it), ask again
+   * soon (Odoo may simply be starting); then every `refreshMs`.
+   */
   private schedule(): void {
-    const delay =
-      this.info === undefined
-        ? Math.min(FIRST_ANSWER_RETRY_MS, this.options.refreshMs)
-        : this.options.refreshMs;
+    const waiting =
+      this.options.secret !== undefined ? this.lastAnswerAt === 0 : this.info === undefined;
+    const delay = waiting
+      ? Math.min(FIRST_ANSWER_RETRY_MS, this.options.refreshMs)
+      : this.options.refreshMs;
     this.timer = setTimeout(() => {
       void this.refresh().finally(() => {
         if (!this.stopped) this.schedule();
