@@ -57,6 +57,7 @@ export function createSidecar(
     concurrency: config.odooConcurrency,
     queueLimit: config.odooQueueLimit,
     timeoutMs: config.odooTimeoutMs,
+    secret: config.secret,
     logger: logger.child({ component: 'odoo' }),
     metrics,
   });
@@ -77,6 +78,7 @@ export function createSidecar(
     servesDatabase: (db) => servesDatabase(config, db),
     workerVersion: () => odooInfo.workerVersion(),
     odooMajor: () => odooInfo.major(),
+    keepsSessionIds: () => odooInfo.keepsSessionIds(),
   });
   const longPolling = new LongPollingServer({
     config,

@@ -6,6 +6,8 @@ it replaced in the wrapper's ``bus_sidecar_original`` attribute, and does nothin
 does not exist in the running version (it logs that instead).
 """
 import functools
+import hmac
+import inspect
 import logging
 import sys
 import threading
@@ -16,7 +18,7 @@ import odoo.release
 import odoo.sql_db
 from odoo.service import server as odoo_server
 
-from . import revocation, settings
+from . import contract, revocation, settings
 
 _logger = logging.getLogger(__name__)
 
@@ -297,4 +299,58 @@ def patch_session_store(store_cls=None):
         method = getattr(store_cls, name, None)
         if method is not None and not _patched(method):
             setattr(store_cls, name, wrap(method))
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. No soft rotation in answer to the sidecar (19.0+)
+# ---------------------------------------------------------------------------------------------
+
+def from_sidecar(request=None):
+    """Whether the current HTTP request was made by the sidecar: it carries the shared secret."""
+    try:
+        request = odoo.http.request if request is None else request
+        headers = request.httprequest.headers if request else None
+    except (AttributeError, RuntimeError):
+        headers = None  # no request in this thread
+    if headers is None:
+        return False
+    given = headers.get(contract.SECRET_HEADER)
+    expected = settings.shared_secret()
+    if given is None or expected is None:
+        return False
+    return hmac.compare_digest(given.strip().encode('utf-8'), expected.encode('utf-8'))
+
+
+def _wrap_rotate(original):
+    @functools.wraps(original)
+    def rotate(self, session, env, soft=False):
+        # A soft rotation gives the session a new id in the answer's Set-Cookie, and the old id
+        # works for 120 s more. The sidecar calls Odoo with the browser's cookie (subscribe,
+        # presence, re-checks), but the browser never sees the answer: an idle tab would keep the
+        # old id and be logged out at its next click. So the sidecar's requests leave the id as
+        # it is; the browser's own next request rotates it, and the sidecar follows `next_sid`
+        # like any request. Following a rotation that already happened is left to Odoo.
+        if soft and from_sidecar() and 'next_sid' not in self.get(session.sid):
+            if session.is_dirty:
+                self.save(session)
+            return None
+        return original(self, session, env, soft)
+
+    setattr(rotate, _ORIGINAL, original)
+    return rotate
+
+
+def patch_session_rotation(store_cls=None):
+    """Never rotate a session softly in answer to a request of the sidecar (19.0+).
+
+    :returns: True when the sidecar's requests keep session ids (the info route says so)
+    """
+    store_cls = getattr(odoo.http, 'FilesystemSessionStore', None) if store_cls is None \
+        else store_cls
+    rotate = getattr(store_cls, 'rotate', None) if store_cls is not None else None
+    if rotate is None or 'soft' not in inspect.signature(rotate).parameters:
+        return False  # no soft rotation in this version: nothing to keep
+    if not _patched(rotate):
+        store_cls.rotate = _wrap_rotate(rotate)
     return True

@@ -145,12 +145,12 @@ export const settings = {
   workerVersion: setting(
     optionalText,
     { env: ['SIDECAR_WORKER_VERSION'], flag: 'worker-version' },
-    "Odoo's `websocket_worker_version`, if the addon's info route cannot tell it. Unknown: no `OUTDATED_VERSION` closes.",
+    "Odoo's `websocket_worker_version`, when the addon's info route cannot tell it (Odoo itself only puts it in its pages' session info). Unknown: no `OUTDATED_VERSION` closes.",
   ),
   odooVersion: setting(
     z.union([z.literal('auto'), z.coerce.number().int().min(12).max(19)]).default('auto' as const),
     { env: ['SIDECAR_ODOO_VERSION'], flag: 'odoo-version' },
-    'Odoo major version served (12-19): 12-15 deliver the bus by long polling, 16+ by websocket. `auto` asks the addon (its info route, and for long polling its poll route).',
+    "Odoo major version served (12-19): 12-15 deliver the bus by long polling, 16+ by websocket. `auto` learns it from the addon's info route (or its poll route), else from Odoo's `/web/webclient/version_info`.",
   ),
 
   // --- Calls to Odoo ----------------------------------------------------------------------------

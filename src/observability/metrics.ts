@@ -94,8 +94,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       "Long polls' presence updates, passed on to Odoo or left out (see the presence rule)",
       ['decision'],
     ),
+    sessionHandovers: counter(
+      'session_handovers_total',
+      'Handshakes that handed the browser the new id of a session Odoo rotated in answer to the sidecar (19)',
+    ),
   };
-  for (const code of ['1000', '1001', '1008', '1011', '1012', '1013', '1014', '4001', '4002']) {
+  for (const code of [
+    '1000',
+    '1001',
+    '1008',
+    '1011',
+    '1012',
+    '1013',
+    '1014',
+    '4001',
+    '4002',
+    '4003',
+  ]) {
     metrics.closes.labels(code).inc(0);
   }
   for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);

@@ -10,7 +10,7 @@ import { type JsonNode, member, parseJson, safeInteger } from '../json/rawJson.j
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { INFO_ROUTE, SECRET_HEADER } from './addonContract.js';
-import { sessionIdFromSetCookie } from './cookies.js';
+import { sessionSetCookie } from './cookies.js';
 import { CallAbandonedError, Limiter, QueueFullError } from './limiter.js';
 
 /** Headers describing the browser's request, forwarded so that Odoo sees the same client. */
@@ -35,8 +35,16 @@ export type RpcOutcome =
       result: JsonNode;
       newSessionId: string | undefined;
       setCookie: string[];
+      /** The whole `Set-Cookie` header that gave `newSessionId`. */
+      sessionCookie: string | undefined;
     }
-  | { kind: 'sessionExpired'; newSessionId: string | undefined; text: string; setCookie: string[] }
+  | {
+      kind: 'sessionExpired';
+      newSessionId: string | undefined;
+      text: string;
+      setCookie: string[];
+      sessionCookie: string | undefined;
+    }
   | {
       kind: 'rpcError';
       code: number | undefined;
@@ -56,6 +64,8 @@ export interface OdooInfo {
   serverVersion: string | undefined;
   major: number | undefined;
   workerVersion: string | null;
+  /** What the addon does beyond the basics (`FEATURE_*` of the contract); [] from Odoo itself. */
+  features: string[];
 }
 
 export interface OdooClientOptions {
@@ -63,11 +73,17 @@ export interface OdooClientOptions {
   concurrency: number;
   queueLimit: number;
   timeoutMs: number;
+  /**
+   * The addon's shared secret: sent on the calls made for browsers too, so that Odoo (with the
+   * addon) knows them from the browser's own requests (it does not rotate sessions for them).
+   */
+  secret?: string | undefined;
   logger: Logger;
   metrics: Metrics;
 }
 
 const SESSION_EXPIRED = 'odoo.http.SessionExpiredException';
+const VERSION_INFO_ROUTE = '/web/webclient/version_info';
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export class OdooClient {
@@ -140,12 +156,56 @@ export class OdooClient {
         major,
         workerVersion:
           typeof data.websocket_worker_version === 'string' ? data.websocket_worker_version : null,
+        features: Array.isArray(data.features)
+          ? data.features.filter((f): f is string => typeof f === 'string')
+          : [],
       };
     } catch (error) {
       this.options.logger.warn(
         { err: error, route: INFO_ROUTE },
         'cannot reach the bus_sidecar addon info route',
       );
+      return undefined;
+    }
+  }
+
+  /**
+   * Odoo's own `/web/webclient/version_info` (JSON-RPC, `auth='none'`: no session, no database,
+   * served by every version from 12 to 19): `{"server_version", "server_version_info", ...}`.
+   * Tells the major version without the addon; not the websocket worker version.
+   */
+  async versionInfo(): Promise<OdooInfo | undefined> {
+    const browser: BrowserContext = {
+      cookie: '',
+      host: undefined,
+      forwardedFor: undefined,
+      forwardedHost: undefined,
+      forwardedProto: undefined,
+      userAgent: undefined,
+    };
+    const outcome = await this.rpc(VERSION_INFO_ROUTE, {}, browser);
+    if (outcome.kind !== 'result') {
+      this.options.logger.warn(
+        {
+          route: VERSION_INFO_ROUTE,
+          outcome: outcome.kind,
+          ...(outcome.kind === 'unavailable' ? { reason: outcome.reason } : {}),
+        },
+        "Odoo's version_info route did not answer",
+      );
+      return undefined;
+    }
+    try {
+      const data = JSON.parse(outcome.text).result as Record<string, unknown> | null;
+      const versionInfo = Array.isArray(data?.server_version_info) ? data.server_version_info : [];
+      return {
+        serverVersion: typeof data?.server_version === 'string' ? data.server_version : undefined,
+        major:
+          typeof versionInfo[0] === 'number' ? versionInfo[0] : parseMajor(data?.server_version),
+        workerVersion: null,
+        features: [],
+      };
+    } catch {
       return undefined;
     }
   }
@@ -183,10 +243,13 @@ export class OdooClient {
     let setCookie: string | string[] | undefined;
     try {
       ({ status, text, setCookie } = await this.limiter.run(async () => {
+        const headers = browserHeaders(browser);
+        if (this.options.secret !== undefined)
+          headers[SECRET_HEADER.toLowerCase()] = this.options.secret;
         const response = await request(`${this.origin}${route}`, {
           method: 'POST',
           dispatcher: this.agent,
-          headers: browserHeaders(browser),
+          headers,
           body,
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });
@@ -204,7 +267,9 @@ export class OdooClient {
     } catch (error) {
       return classifyFailure(error);
     }
-    const newSessionId = sessionIdFromSetCookie(setCookie);
+    const issued = sessionSetCookie(setCookie);
+    const newSessionId = issued?.sessionId;
+    const sessionCookie = issued?.header;
     const cookies =
       setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie];
     if (status === 404) return { kind: 'notFound' };
@@ -222,8 +287,9 @@ export class OdooClient {
       const messageNode = member(error, 'message');
       const code = safeInteger(member(error, 'code'), text);
       const name = nameNode?.kind === 'string' ? nameNode.value : undefined;
-      if (name === SESSION_EXPIRED || code === 100)
-        return { kind: 'sessionExpired', newSessionId, text, setCookie: cookies };
+      if (name === SESSION_EXPIRED || code === 100) {
+        return { kind: 'sessionExpired', newSessionId, text, setCookie: cookies, sessionCookie };
+      }
       return {
         kind: 'rpcError',
         code,
@@ -242,7 +308,7 @@ export class OdooClient {
     }
     // Odoo 19 omits `result` when a route returns None (/websocket/on_closed).
     const result = member(root, 'result') ?? { kind: 'literal', start: 0, end: 0, value: null };
-    return { kind: 'result', text, result, newSessionId, setCookie: cookies };
+    return { kind: 'result', text, result, newSessionId, setCookie: cookies, sessionCookie };
   }
 }
 

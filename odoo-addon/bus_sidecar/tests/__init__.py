@@ -4,3 +4,4 @@ from . import test_cron_listener
 from . import test_info_route
 from . import test_revocation
 from . import test_longpolling
+from . import test_session_rotation

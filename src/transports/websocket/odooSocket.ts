@@ -28,7 +28,7 @@ import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.js';
-import { withSessionId } from '../../odoo/cookies.js';
+import { isSoftRotation, withSessionId } from '../../odoo/cookies.js';
 import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
 import { CloseCode } from '../closeCodes.js';
 
@@ -56,6 +56,12 @@ export interface SocketContext {
   routes: { onClosedMissing: boolean; presenceMissing: boolean };
   /** Called when Odoo hands the socket a new session id, to keep the revocation index current. */
   onSessionChange: (socket: OdooSocket, sessionId: string | undefined) => void;
+  /**
+   * Called when a call of this socket came back with a soft rotation of its session (19): Odoo
+   * gave the new id to the sidecar, not to the browser, which must get it within Odoo's deletion
+   * timer (see `WebsocketServer.onSoftRotation`).
+   */
+  onSoftRotation: (socket: OdooSocket, previous: string, next: string, setCookie: string) => void;
   onClosed: (socket: OdooSocket) => void;
 }
 
@@ -110,6 +116,8 @@ export class OdooSocket implements HubSubscriber {
     private readonly context: SocketContext,
     now: number,
     sessionId: string | undefined,
+    /** The session id the browser's own cookie held at the handshake. */
+    readonly presentedSessionId: string | undefined = sessionId,
   ) {
     this.lastActivity = now;
     this.sessionId = sessionId;
@@ -399,15 +407,19 @@ export class OdooSocket implements HubSubscriber {
   }
 
   private adoptSession(outcome: RpcOutcome): void {
-    const newSessionId =
-      outcome.kind === 'result' || outcome.kind === 'sessionExpired'
-        ? outcome.newSessionId
-        : undefined;
+    if (outcome.kind !== 'result' && outcome.kind !== 'sessionExpired') return;
+    const { newSessionId, sessionCookie } = outcome;
     if (newSessionId === undefined || newSessionId === this.sessionId) return;
     // Odoo created a session (first visit, bogus cookie) or rotated it: later calls must use it.
+    const previous = this.sessionId;
     this.browser.cookie = withSessionId(this.browser.cookie, newSessionId);
     this.sessionId = newSessionId;
     this.context.onSessionChange(this, newSessionId);
+    if (previous !== undefined && sessionCookie !== undefined) {
+      if (isSoftRotation(previous, newSessionId)) {
+        this.context.onSoftRotation(this, previous, newSessionId, sessionCookie);
+      }
+    }
   }
 
   // --- Presence ---------------------------------------------------------------------------------
@@ -432,11 +444,7 @@ export class OdooSocket implements HubSubscriber {
   }
 
   private async forwardPresence(data: Record<string, unknown>): Promise<void> {
-    const params: Record<string, unknown> = { inactivity_period: data.inactivity_period };
-    const major = this.context.odooMajor();
-    // 16-18 require `im_status_ids_by_model` (19 dropped it and warns when it is sent).
-    if (major === undefined || major < 19)
-      params.im_status_ids_by_model = data.im_status_ids_by_model ?? {};
+    const params = presenceParams(data, this.context.odooMajor());
     const outcome = await this.context.odoo.rpc(PRESENCE, params, this.browser, this.gone.signal);
     if (this.closing) return;
     this.adoptSession(outcome);
@@ -505,7 +513,7 @@ export class OdooSocket implements HubSubscriber {
     if (this.pingSentAt > 0 && now - this.pingSentAt >= pongTimeoutMs) {
       // No answer to a ping: the TCP connection is dropped without a close frame, as Odoo does.
       this.log.info({ db: this.db }, 'no pong in time, connection dropped');
-      this.terminate();
+      this.close(CloseCode.KILL_NOW, '');
       return;
     }
     if (this.pingSentAt === 0 && now - this.lastActivity >= pingAfterMs) {
@@ -535,9 +543,15 @@ export class OdooSocket implements HubSubscriber {
 
   /**
    * Sends a close frame. For codes after which Odoo drops the connection at once (everything but
-   * 1000/1001/1012), the TCP connection is ended right after the frame is flushed.
+   * 1000/1001/1012), the TCP connection is ended right after the frame is flushed. `KILL_NOW`
+   * (4003) is no close frame at all: the connection is dropped at once, as Odoo 19 does.
    */
   close(code: number, reason: string): void {
+    if (code === CloseCode.KILL_NOW) {
+      if (!this.closing) this.context.metrics.closes.labels(String(code)).inc();
+      this.terminate();
+      return;
+    }
     if (this.closing) return;
     this.closing = true;
     this.gone.abort();
@@ -580,6 +594,24 @@ export class OdooSocket implements HubSubscriber {
       this.log.debug({ reason: outcome.reason }, 'on_closed not delivered to Odoo');
     }
   }
+}
+
+/**
+ * The parameters of `/websocket/update_bus_presence` for a client's `update_presence` data:
+ * - 16-18 require `im_status_ids_by_model` (late 17 / 18 clients send `{}`, 17.0-20240709 ids);
+ * - 19 takes `inactivity_period` only: its client sends nothing else, and its route logs a
+ *   warning for anything more (`update_presence_with_im_status_ids` of the 19 recordings);
+ * - generation unknown: the client's own message says it (a 19 client leaves the key out, and the
+ *   page comes from the Odoo being served).
+ */
+export function presenceParams(
+  data: Record<string, unknown>,
+  major: number | undefined,
+): Record<string, unknown> {
+  const params: Record<string, unknown> = { inactivity_period: data.inactivity_period };
+  const legacy = major === undefined ? 'im_status_ids_by_model' in data : major < 19;
+  if (legacy) params.im_status_ids_by_model = data.im_status_ids_by_model ?? {};
+  return params;
 }
 
 /** The TCP socket under a server-side `ws` connection (not part of its typed API). */

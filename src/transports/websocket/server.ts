@@ -12,7 +12,7 @@ import { pythonDumps } from '../../json/pythonJson.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { BrowserContext, OdooClient } from '../../odoo/client.js';
-import { sessionIdFromCookie } from '../../odoo/cookies.js';
+import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
@@ -21,6 +21,7 @@ import {
   firstForwarded,
   forbiddenCrossOrigin,
   type HandshakeRejection,
+  isOutdatedClient,
   isSameOrigin,
   notFound,
   serviceUnavailable,
@@ -30,6 +31,13 @@ import { OdooSocket, type SocketContext } from './odooSocket.js';
 /** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
 export const MAX_MESSAGE_BYTES = 2 ** 20;
 const SWEEP_INTERVAL_MS = 1000;
+/**
+ * How long a browser that still presents a session id Odoo rotated away (19) is handed the new one
+ * on its websocket handshake. Odoo itself serves the old id as the new one for 120 s
+ * (`SESSION_DELETION_TIMER`); the browser reconnects within a second or two of our 4002.
+ */
+export const ROTATION_HANDOVER_MS = 60_000;
+const MAX_ROTATIONS = 100_000;
 
 export interface WebsocketServerOptions {
   config: Config;
@@ -42,6 +50,8 @@ export interface WebsocketServerOptions {
   /** Odoo's current `websocket_worker_version` (null: unknown, no version check). */
   workerVersion: () => string | null;
   odooMajor: () => number | undefined;
+  /** The addon keeps session ids on the sidecar's calls (see `onSoftRotation`). */
+  keepsSessionIds: () => boolean;
 }
 
 export class WebsocketServer {
@@ -49,6 +59,13 @@ export class WebsocketServer {
   private readonly bySession = new Map<string, Set<OdooSocket>>();
   /** Each socket's current session hash, so re-indexing never needs the old session id. */
   private readonly sessionHashes = new Map<OdooSocket, string>();
+  /** Session ids Odoo softly rotated in answer to our calls: old id -> new id and its cookie. */
+  private readonly rotations = new Map<
+    string,
+    { next: string; setCookie: string; until: number }
+  >();
+  /** The `Set-Cookie` a handshake's 101 must carry (a rotated session handed over). */
+  private readonly handshakeCookies = new WeakMap<IncomingMessage, string>();
   private readonly wss: WebSocketServer;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly context: SocketContext;
@@ -80,8 +97,14 @@ export class WebsocketServer {
         lateCommitWindowMs: config.lateCommitWindowSeconds * 1000,
       },
       onSessionChange: (socket, sessionId) => this.indexSession(socket, sessionId),
+      onSoftRotation: (socket, previous, next, setCookie) =>
+        this.onSoftRotation(socket, previous, next, setCookie),
       onClosed: (socket) => this.forget(socket),
     };
+    this.wss.on('headers', (headers, request) => {
+      const setCookie = this.handshakeCookies.get(request);
+      if (setCookie !== undefined) headers.push(`Set-Cookie: ${setCookie}`);
+    });
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
@@ -120,9 +143,54 @@ export class WebsocketServer {
         );
       }
     }
+    let presented = sessionIdFromCookie(browser.cookie);
+    const rotation = presented === undefined ? undefined : this.rotations.get(presented);
+    if (rotation !== undefined && rotation.until > Date.now()) {
+      // Odoo rotated this session in answer to one of our calls: the browser gets the new id now
+      // (browsers store a 101's cookies), and this socket uses it from the start.
+      browser.cookie = withSessionId(browser.cookie, rotation.next);
+      this.handshakeCookies.set(request, rotation.setCookie);
+      this.options.metrics.sessionHandovers.inc();
+      presented = rotation.next;
+    }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      this.accept(ws, request, browser, url.searchParams.get('version') ?? undefined);
+      this.accept(ws, request, browser, url.searchParams.get('version') ?? undefined, presented);
     });
+  }
+
+  /**
+   * Odoo 19 rotates a session softly every 3 h, on whatever request comes first, and the socket
+   * follows: its later calls use the new id (same first 42 characters, so the same revocation
+   * hash). Who made that request matters:
+   * - the browser itself: it holds the new id already; nothing more to do;
+   * - the sidecar, calling with the browser's cookie (a subscribe, a periodic re-check, a presence
+   *   update): Odoo answered the new id to the sidecar, the browser keeps the old one, which Odoo
+   *   accepts for only 120 s more; past that, the user would be logged out at their next click.
+   * With the addon (`FEATURE_KEEPS_SESSION_IDS`), Odoo never rotates on the sidecar's calls, so
+   * only the first case happens. Without it the two cannot be told apart, and the new id is
+   * handed to the browser the way Odoo's own websocket hands out cookies, on a 101: the socket is
+   * closed with 4002 (the client reconnects at once, unnoticed), and the reconnecting handshake
+   * that presents the old id gets `Set-Cookie` with Odoo's new one. In the first case that costs
+   * one needless reconnect.
+   */
+  private onSoftRotation(
+    socket: OdooSocket,
+    previous: string,
+    next: string,
+    setCookie: string,
+  ): void {
+    const now = Date.now();
+    if (this.rotations.size < MAX_ROTATIONS || this.rotations.has(previous)) {
+      this.rotations.set(previous, { next, setCookie, until: now + ROTATION_HANDOVER_MS });
+    }
+    if (this.options.keepsSessionIds()) return;
+    if (socket.presentedSessionId !== previous || socket.isClosing) return;
+    this.context.logger.info(
+      { socket: socket.id, db: socket.db },
+      'Odoo rotated the session in answer to the sidecar: socket closed (4002) to hand the browser its new session id',
+    );
+    // After the answer being handled is applied: the client resubscribes with its last id.
+    setImmediate(() => socket.close(CloseCode.KEEP_ALIVE_TIMEOUT, ''));
   }
 
   /** Closes the sockets of revoked sessions at once, re-validates the sockets of named partners. */
@@ -203,6 +271,7 @@ export class WebsocketServer {
     request: IncomingMessage,
     browser: BrowserContext,
     version: string | undefined,
+    presentedSessionId: string | undefined,
   ): void {
     const { metrics, config } = this.options;
     const now = Date.now();
@@ -213,6 +282,7 @@ export class WebsocketServer {
       this.context,
       now,
       sessionIdFromCookie(browser.cookie),
+      presentedSessionId,
     );
     this.sockets.add(socket);
     this.indexSession(socket, socket.sessionId);
@@ -260,9 +330,7 @@ export class WebsocketServer {
     });
 
     const current = this.options.workerVersion();
-    const userAgent = request.headers['user-agent'];
-    // Odoo checks the version only for browsers (clients without a User-Agent, such as IoT boxes, are exempt).
-    if (current !== null && userAgent && version !== current) {
+    if (isOutdatedClient(current, version, request.headers['user-agent'])) {
       this.context.logger.info(
         { socket: socket.id, version: version?.slice(0, 40), current },
         'outdated web client told to reload',
@@ -348,5 +416,8 @@ export class WebsocketServer {
   private sweep(): void {
     const now = Date.now();
     for (const socket of this.sockets) socket.sweep(now);
+    for (const [sid, rotation] of this.rotations) {
+      if (rotation.until <= now) this.rotations.delete(sid);
+    }
   }
 }
