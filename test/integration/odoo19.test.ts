@@ -174,7 +174,10 @@ describe('the 19 web client', () => {
     const next = await raw.nextFrame({ match: (f) => f.opcode !== Opcode.TEXT });
     expect([next.opcode, next.payload.toString()]).toEqual([Opcode.PONG, 'alive?']);
     const [id] = await stack.writer('odoo19').sendmany([generalMessage('probe')]);
-    const text = await raw.nextFrame({ match: (f) => f.opcode === Opcode.TEXT });
+    // The subscribe's own catch-up (the last 50 s) may come first: wait for the new row's frame.
+    const text = await raw.nextFrame({
+      match: (f) => f.opcode === Opcode.TEXT && f.payload.toString().includes(`{"id":${id},`),
+    });
     expect(text.payload.toString()).toContain(`{"id":${id},"message":`);
     raw.destroy();
   });
