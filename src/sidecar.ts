@@ -8,14 +8,14 @@ import { buildApp } from './app.js';
 import { type Config, servesDatabase } from './config/load.js';
 import { Listener } from './db/listener.js';
 import { ReadPools } from './db/readPools.js';
-import { Hub } from './hub/hub.js';
+import { Hub, type HubSubscriber } from './hub/hub.js';
 import { readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { REVOKE_CHANNEL } from './odoo/addonContract.js';
 import { OdooClient } from './odoo/client.js';
 import { OdooInfoSource } from './odoo/odooInfo.js';
-import type { OdooSocket } from './transports/websocket/odooSocket.js';
+import { LongPollingServer } from './transports/longpolling/server.js';
 import { WebsocketServer } from './transports/websocket/server.js';
 
 export const IMBUS_CHANNEL = 'imbus';
@@ -24,8 +24,9 @@ export interface Sidecar {
   readonly config: Config;
   readonly app: FastifyInstance;
   readonly metrics: Metrics;
-  readonly hub: Hub<OdooSocket>;
+  readonly hub: Hub<HubSubscriber>;
   readonly websockets: WebsocketServer;
+  readonly longPolling: LongPollingServer;
   readonly listener: Listener;
   readonly odooInfo: OdooInfoSource;
   /** Starts the LISTEN connection and the HTTP server; resolves with the bound address. */
@@ -50,12 +51,13 @@ export function createSidecar(
     max: config.readPoolSize,
     logger: logger.child({ component: 'read-pool' }),
   });
-  const hub = new Hub<OdooSocket>({ config, logger, metrics, pools });
+  const hub = new Hub<HubSubscriber>({ config, logger, metrics, pools });
   const odoo = new OdooClient({
     baseUrl: config.odooUrl,
     concurrency: config.odooConcurrency,
     queueLimit: config.odooQueueLimit,
     timeoutMs: config.odooTimeoutMs,
+    secret: config.secret,
     logger: logger.child({ component: 'odoo' }),
     metrics,
   });
@@ -76,6 +78,16 @@ export function createSidecar(
     servesDatabase: (db) => servesDatabase(config, db),
     workerVersion: () => odooInfo.workerVersion(),
     odooMajor: () => odooInfo.major(),
+    keepsSessionIds: () => odooInfo.keepsSessionIds(),
+  });
+  const longPolling = new LongPollingServer({
+    config,
+    logger,
+    metrics,
+    hub,
+    odoo,
+    servesDatabase: (db) => servesDatabase(config, db),
+    odooMajor: () => odooInfo.major(),
   });
   const listener = new Listener({
     connection: {
@@ -91,7 +103,10 @@ export function createSidecar(
     onNotification: (channel, payload) => {
       metrics.notifications.labels(channel).inc();
       if (channel === IMBUS_CHANNEL) hub.onImbus(payload);
-      else if (channel === REVOKE_CHANNEL) websockets.revoke(payload);
+      else if (channel === REVOKE_CHANNEL) {
+        websockets.revoke(payload);
+        longPolling.revoke(payload);
+      }
     },
     onUp: (reconnected) => hub.onListenerUp(reconnected),
     onDown: () => hub.onListenerDown(),
@@ -103,6 +118,7 @@ export function createSidecar(
     metrics,
     odoo,
     proxyMode: config.proxyMode,
+    plugins: [(instance) => longPolling.register(instance)],
     readiness: () =>
       readiness({
         listenerUp: listener.isUp,
@@ -134,6 +150,7 @@ export function createSidecar(
     metrics,
     hub,
     websockets,
+    longPolling,
     listener,
     odooInfo,
     async start() {
@@ -159,6 +176,8 @@ export function createSidecar(
           { sockets: websockets.openCount, windowSeconds: config.shutdownWindowSeconds },
           'shutting down',
         );
+        // Held polls are answered first: the server's close waits for every request in flight.
+        longPolling.shutdown();
         const serverClosed = app.close();
         await websockets.shutdown(config.shutdownWindowSeconds * 1000);
         // Give clients a moment to answer the close frames, then drop what is left.
@@ -176,6 +195,7 @@ export function createSidecar(
     },
     async destroy() {
       shuttingDown = true;
+      longPolling.shutdown();
       websockets.terminateAll();
       await Promise.all([app.close(), release()]);
     },

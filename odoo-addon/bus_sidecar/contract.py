@@ -10,8 +10,18 @@ import hashlib
 #: Route that tells the sidecar Odoo's version and websocket worker version.
 INFO_ROUTE = '/bus_sidecar/info'
 
-#: Header carrying the shared secret on every call from the sidecar to this addon's routes.
+#: Route (12.0-15.0) that runs Odoo's ``BusController._poll`` chain for the browser whose cookies
+#: the sidecar forwards, and answers at once with ``{"db", "channels", "notifications",
+#: "version"}``: the channels Odoo grants, the catch-up of ``last``, and Odoo's major version.
+POLL_ROUTE = '/bus_sidecar/poll'
+
+#: Header carrying the shared secret on every call from the sidecar to this addon's routes, and
+#: on the sidecar's calls to Odoo's own routes on behalf of a browser.
 SECRET_HEADER = 'X-Bus-Sidecar-Secret'
+
+#: Named in the info route's ``features`` when Odoo never rotates a session softly (19.0+) in
+#: answer to a request of the sidecar: a browser would not get the new session id.
+FEATURE_KEEPS_SESSION_IDS = 'keeps_session_ids_on_sidecar_calls'
 
 #: odoo.conf option and environment variable holding the shared secret, on both sides.
 SECRET_OPTION = 'bus_sidecar_secret'

@@ -30,6 +30,10 @@ def post_load():
     if patches.patch_cron_listener():
         _log_cron_listener()
     patches.patch_session_store()
+    if patches.patch_session_rotation():
+        _logger.info(
+            "bus_sidecar: sessions are not rotated in answer to the bus sidecar's requests; "
+            "the browser's own requests rotate them")
     if settings.shared_secret() is None:
         _logger.warning(
             "bus_sidecar: %s / %s is not set: the bus sidecar cannot use %s until it is",

@@ -6,16 +6,19 @@ it replaced in the wrapper's ``bus_sidecar_original`` attribute, and does nothin
 does not exist in the running version (it logs that instead).
 """
 import functools
+import hmac
+import inspect
 import logging
 import sys
 import threading
 
 import odoo
 import odoo.http
+import odoo.release
 import odoo.sql_db
 from odoo.service import server as odoo_server
 
-from . import revocation, settings
+from . import contract, revocation, settings
 
 _logger = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ def patch_gevent_spawn(server_cls=None, keep=None):
 def cron_listener_codes():
     """Code objects of the functions that open the cron wake-up listener (``LISTEN cron_trigger``).
 
-    In 12.0 to 19.0 the prefork ``WorkerCron.start`` and the threaded
+    In 14.0 to 19.0 the prefork ``WorkerCron.start`` and the threaded
     ``ThreadedServer.cron_thread`` call ``odoo.sql_db.db_connect('postgres')`` themselves and
     LISTEN on that connection. A function that does not (any more) name ``db_connect`` is left
     out, so a future Odoo that moves the call makes this patch inert, not wrong.
@@ -142,6 +145,12 @@ def patch_cron_listener():
     current = odoo.sql_db.db_connect
     if _patched(current):
         return True
+    if odoo.release.version_info[0] < 14:
+        # 12.0 and 13.0 cron workers poll for jobs; ir.cron._trigger and its LISTEN came in 14.0.
+        _logger.info(
+            "bus_sidecar: this Odoo version has no cron wake-up listener (crons are polled); "
+            "nothing to connect directly")
+        return False
     codes = cron_listener_codes()
     if not codes:
         _logger.warning(
@@ -184,6 +193,18 @@ def _announce(db, sids):
         _logger.debug("bus_sidecar: %d deleted session(s) belong to no database", len(sids))
 
 
+def _is_new(session):
+    """Whether ``session`` was created by the current request.
+
+    16.0+ call that ``is_new``; the werkzeug sessions of 12.0-15.0 call it ``new``, and answer any
+    other attribute name with None (``OpenERPSession.__getattr__`` reads the session's data).
+    """
+    is_new = getattr(session, 'is_new', None)
+    if is_new is None:
+        is_new = getattr(session, 'new', False)
+    return bool(is_new)
+
+
 def _wrap_delete(original):
     @functools.wraps(original)
     def delete(self, session):
@@ -191,7 +212,7 @@ def _wrap_delete(original):
         sid = session.sid
         result = original(self, session)
         # A session created by this very request was never sent to a browser: no socket has it.
-        if not getattr(session, 'is_new', False):
+        if not _is_new(session):
             _announce(current_db(session), [sid])
         return result
 
@@ -234,23 +255,41 @@ def _wrap_delete_old_sessions(original):
     return delete_old_sessions
 
 
+def session_store_class():
+    """The class of Odoo's filesystem session store in this version, or None.
+
+    16.0+ have ``odoo.http.FilesystemSessionStore``; 14.0 and 15.0 (and late 13.0) the copy of
+    werkzeug's in ``odoo.tools._vendor.sessions``, imported by ``odoo.http`` as ``sessions``;
+    12.0 and 13.0 werkzeug's own ``werkzeug.contrib.sessions``.
+    """
+    store_cls = getattr(odoo.http, 'FilesystemSessionStore', None)
+    if store_cls is None:
+        store_cls = getattr(getattr(odoo.http, 'sessions', None), 'FilesystemSessionStore', None)
+    if store_cls is None:
+        try:
+            from werkzeug.contrib.sessions import FilesystemSessionStore as store_cls
+        except ImportError:
+            store_cls = None
+    return store_cls
+
+
 def patch_session_store(store_cls=None):
     """Announce every session Odoo deletes from its session store, after it is deleted.
 
     Why: the sidecar authenticates a socket when it opens and re-checks it only now and then,
     while Odoo's own websocket re-reads the session at each message and closes it (4001) once
-    the session is gone. Deletion happens on logout, on ``/web/session/destroy``, at the session
+    the session is gone; on 12.0-15.0 a long poll it holds for that session is answered at once,
+    so that the next poll is authorized again. Deletion happens on logout, on ``/web/session/destroy``, at the session
     rotation of a login or of a failed session check, and (18+) when a device is logged out;
     not when 19.0 collects the files left by a soft rotation, which keeps the session alive.
     The sid is read before the deletion and only its hash leaves the process.
 
     :returns: True when deletions are announced
     """
-    store_cls = getattr(odoo.http, 'FilesystemSessionStore', None) if store_cls is None \
-        else store_cls
+    store_cls = session_store_class() if store_cls is None else store_cls
     if store_cls is None or not hasattr(store_cls, 'delete'):
         _logger.info(
-            "bus_sidecar: this Odoo version has no FilesystemSessionStore of its own; deleted "
+            "bus_sidecar: no filesystem session store found in this Odoo version; deleted "
             "sessions are not announced to the bus sidecar")
         return False
     if not _patched(store_cls.delete):
@@ -260,4 +299,58 @@ def patch_session_store(store_cls=None):
         method = getattr(store_cls, name, None)
         if method is not None and not _patched(method):
             setattr(store_cls, name, wrap(method))
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. No soft rotation in answer to the sidecar (19.0+)
+# ---------------------------------------------------------------------------------------------
+
+def from_sidecar(request=None):
+    """Whether the current HTTP request was made by the sidecar: it carries the shared secret."""
+    try:
+        request = odoo.http.request if request is None else request
+        headers = request.httprequest.headers if request else None
+    except (AttributeError, RuntimeError):
+        headers = None  # no request in this thread
+    if headers is None:
+        return False
+    given = headers.get(contract.SECRET_HEADER)
+    expected = settings.shared_secret()
+    if given is None or expected is None:
+        return False
+    return hmac.compare_digest(given.strip().encode('utf-8'), expected.encode('utf-8'))
+
+
+def _wrap_rotate(original):
+    @functools.wraps(original)
+    def rotate(self, session, env, soft=False):
+        # A soft rotation gives the session a new id in the answer's Set-Cookie, and the old id
+        # works for 120 s more. The sidecar calls Odoo with the browser's cookie (subscribe,
+        # presence, re-checks), but the browser never sees the answer: an idle tab would keep the
+        # old id and be logged out at its next click. So the sidecar's requests leave the id as
+        # it is; the browser's own next request rotates it, and the sidecar follows `next_sid`
+        # like any request. Following a rotation that already happened is left to Odoo.
+        if soft and from_sidecar() and 'next_sid' not in self.get(session.sid):
+            if session.is_dirty:
+                self.save(session)
+            return None
+        return original(self, session, env, soft)
+
+    setattr(rotate, _ORIGINAL, original)
+    return rotate
+
+
+def patch_session_rotation(store_cls=None):
+    """Never rotate a session softly in answer to a request of the sidecar (19.0+).
+
+    :returns: True when the sidecar's requests keep session ids (the info route says so)
+    """
+    store_cls = getattr(odoo.http, 'FilesystemSessionStore', None) if store_cls is None \
+        else store_cls
+    rotate = getattr(store_cls, 'rotate', None) if store_cls is not None else None
+    if rotate is None or 'soft' not in inspect.signature(rotate).parameters:
+        return False  # no soft rotation in this version: nothing to keep
+    if not _patched(rotate):
+        store_cls.rotate = _wrap_rotate(rotate)
     return True

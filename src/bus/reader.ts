@@ -4,8 +4,7 @@
  * Lifecycle
  * - init: the last rows (by id) are read once: the highest id becomes the read position `high`, the
  *   rows of the last `initLookbackSeconds` go to the recent-rows memory, and ids missing among them
- *   become holes (they may belong to transactions still running). An empty table starts at the
- *   sequence's last id, and the ids up to it become holes for the same reason.
+ *   become holes (they may belong to transactions still running).
  * - tick: a nudge (a NOTIFY naming this database, a listener reconnect, the fallback poll) schedules
  *   one tick; nudges arriving meanwhile are absorbed by it, and a nudge arriving while a read runs
  *   schedules exactly one more. Consecutive reads start at least `coalesceMs` apart: a nudge after
@@ -63,7 +62,6 @@ SELECT top.max_id, b.id, b.channel, b.message,
        b.create_date >= (now() AT TIME ZONE 'UTC') - make_interval(secs => $2) AS recent
 FROM top LEFT JOIN bus_bus b ON b.id > top.max_id - $1
 ORDER BY b.id`;
-const SEQUENCE_SQL = `SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('bus_bus', 'id')), 0) AS last`;
 
 export class BusReader {
   /** Highest id read so far. */
@@ -171,29 +169,22 @@ export class BusReader {
       recent: boolean | null;
     }>(INIT_SQL, [lookbackRows, lookbackSeconds]);
     const maxId = Number(result.rows[0]?.max_id ?? 0);
-    const now = this.now();
     if (maxId === 0) {
-      // An empty table (fresh, or emptied by Odoo's GC): start after the ids already handed out.
-      // Some of them may belong to transactions that have not committed yet (an INSERT takes its
-      // id at once, the row appears at COMMIT): the last ones are watched as holes, like any gap.
-      const seq = await this.options.pool
-        .query<{ last: string }>(SEQUENCE_SQL)
-        .catch(() => undefined);
-      this.high = Number(seq?.rows[0]?.last ?? 0);
-      this.addHoles(0, this.high + 1, now);
-      this.options.metrics.holes.set(this.holes.size);
-      this.options.logger.info(
-        { database: this.database, position: this.high, holes: this.holes.size },
-        'bus reader ready',
-      );
+      // An empty table: everything to come is above 0. (Not the sequence's value: an id taken by a
+      // transaction still running would be skipped; a table emptied by Odoo's GC only costs the
+      // first read a bounded set of holes.)
+      this.options.logger.info({ database: this.database, position: 0 }, 'bus reader ready');
       return;
     }
+    const now = this.now();
     const rows = result.rows.filter((r): r is typeof r & RowRecord => r.id !== null);
     const recentRows = rows.filter((r) => r.recent === true);
     this.high = maxId;
-    // Ids missing between the recent rows may belong to transactions that have not committed yet.
+    // Every id missing among the last rows may belong to a transaction still running (a long cron
+    // or import); each is watched for the late-commit window like any hole. Ids deleted by Odoo's
+    // GC are watched too and simply expire.
     let previous: number | undefined;
-    for (const row of recentRows) {
+    for (const row of rows) {
       if (previous !== undefined) this.addHoles(previous, row.id, now);
       previous = row.id;
     }
@@ -256,17 +247,19 @@ export class BusReader {
 
   /** Moves the read position over a batch, records holes, delivers the valid rows. */
   private absorb(fetched: RowRecord[], now: number): void {
+    const late = new Set<number>();
     for (const row of fetched) {
       if (row.id > this.high) {
         this.addHoles(this.high, row.id, now);
         this.high = row.id;
       } else if (this.holes.delete(row.id)) {
         this.options.metrics.lateRows.inc();
+        late.add(row.id);
       }
     }
     this.options.metrics.holes.set(this.holes.size);
     this.options.metrics.rowsRead.inc(fetched.length);
-    const rows = this.validRows(fetched, now);
+    const rows = this.validRows(fetched, now, late);
     this.recent.add(rows, now);
     if (rows.length > 0) this.options.deliver(this.database, rows);
   }
@@ -292,7 +285,11 @@ export class BusReader {
     }
   }
 
-  private validRows(rows: readonly RowRecord[], now: number): BusRow[] {
+  private validRows(
+    rows: readonly RowRecord[],
+    now: number,
+    late: ReadonlySet<number> = EMPTY_IDS,
+  ): BusRow[] {
     const valid: BusRow[] = [];
     for (const row of rows) {
       if (
@@ -307,17 +304,21 @@ export class BusReader {
         );
         continue;
       }
+      const id = Number(row.id);
       valid.push({
-        id: Number(row.id),
+        id,
         channel: row.channel,
         message: row.message,
         readAt: now,
         seq: ++this.seq,
+        ...(late.has(id) ? { late: true } : {}),
       });
     }
     return valid;
   }
 }
+
+const EMPTY_IDS: ReadonlySet<number> = new Set();
 
 function isJson(text: string): boolean {
   try {

@@ -16,6 +16,11 @@ export interface BusRow extends Notification {
   readonly readAt: number;
   /** Read order within its database's reader (1, 2, ...): tells which rows were read after a moment. */
   readonly seq: number;
+  /**
+   * Committed after a higher id had been read (it filled a hole): a client whose `last` is above
+   * it has never seen it. Long polling delivers such rows below a poll's `last`.
+   */
+  readonly late?: boolean;
 }
 
 /** `{"id":<id>,"message":<raw message>}`: the element of a websocket batch, built once per row. */

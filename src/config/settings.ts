@@ -125,7 +125,7 @@ export const settings = {
   odooUrl: setting(
     z.url().default('http://127.0.0.1:8069'),
     { env: ['SIDECAR_ODOO_URL'], flag: 'odoo-url' },
-    "Base URL of Odoo's HTTP workers, called for channel authorization, presence and forwarded routes.",
+    "Base URL of Odoo's HTTP workers, called for channel authorization, presence and forwarded routes. With `--odoo-config`, the default is `http://127.0.0.1:<http_port>`.",
   ),
   proxyMode: setting(
     bool.default(true),
@@ -145,12 +145,12 @@ export const settings = {
   workerVersion: setting(
     optionalText,
     { env: ['SIDECAR_WORKER_VERSION'], flag: 'worker-version' },
-    "Odoo's `websocket_worker_version`, if the addon's info route cannot tell it. Unknown: no `OUTDATED_VERSION` closes.",
+    "Odoo's `websocket_worker_version`, when the addon's info route cannot tell it (Odoo itself only puts it in its pages' session info). Unknown: no `OUTDATED_VERSION` closes.",
   ),
   odooVersion: setting(
     z.union([z.literal('auto'), z.coerce.number().int().min(12).max(19)]).default('auto' as const),
     { env: ['SIDECAR_ODOO_VERSION'], flag: 'odoo-version' },
-    'Odoo major version served (12-19), or `auto` to ask the addon.',
+    "Odoo major version served (12-19): 12-15 deliver the bus by long polling, 16+ by websocket. `auto` learns it from the addon's info route (or its poll route), else from Odoo's `/web/webclient/version_info`.",
   ),
 
   // --- Calls to Odoo ----------------------------------------------------------------------------
@@ -227,6 +227,18 @@ export const settings = {
     positiveInt.default(2000),
     { env: ['SIDECAR_MAX_CHANNELS'], flag: 'max-channels' },
     'Channel strings accepted in one `subscribe`; larger ones are refused and logged.',
+  ),
+
+  // --- Long polling (Odoo 12-15) -----------------------------------------------------------------
+  longpollingTimeoutSeconds: setting(
+    positiveInt.max(55).default(50),
+    { env: ['SIDECAR_LONGPOLLING_TIMEOUT'], flag: 'longpolling-timeout' },
+    'How long `/longpolling/poll` holds a poll with nothing to deliver before answering `[]` (Odoo: 50; its client gives up after 60).',
+  ),
+  presenceRefreshSeconds: setting(
+    nonNegative.max(30).default(20),
+    { env: ['SIDECAR_PRESENCE_REFRESH_SECONDS'], flag: 'presence-refresh-seconds' },
+    "A poll's presence update (`bus_inactivity`) is passed to Odoo when the last one passed for its session is this old, or when it can change the user's status; `0` passes every one, as Odoo writes them.",
   ),
 
   // --- Reader -----------------------------------------------------------------------------------

@@ -22,11 +22,8 @@ export interface HubSubscriber {
   accepts(row: BusRow): boolean;
   /** True when `accepts` would take every row and record nothing (the usual case). */
   readonly acceptsAll: boolean;
-  /**
-   * Writes one batch; it is shared by every subscriber of the group, never mutate its bytes.
-   * Returns whether it was written (a closing socket drops it). `now` is the delivery's clock.
-   */
-  send(batch: EncodedBatch, now: number): boolean;
+  /** Writes one batch; it is shared by every subscriber of the group, never mutate its bytes. */
+  send(batch: EncodedBatch, now: number): void;
 }
 
 export interface HubOptions {
@@ -149,17 +146,9 @@ export class Hub<S extends HubSubscriber> {
       },
     );
     const now = Date.now();
-    let frames = 0;
-    let delivered = 0;
     for (const group of groups) {
       const batch = new EncodedBatch(group.rows);
-      let written = 0;
-      for (const subscriber of group.subscribers) if (subscriber.send(batch, now)) written++;
-      frames += written;
-      delivered += written * group.rows.length;
+      for (const subscriber of group.subscribers) subscriber.send(batch, now);
     }
-    // Counted once per delivery, not once per socket.
-    this.options.metrics.framesSent.inc(frames);
-    this.options.metrics.delivered.inc(delivered);
   }
 }

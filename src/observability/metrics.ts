@@ -16,6 +16,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: PREFIX + name, help, labelNames, registers: [registry] });
 
+  const written = { frames: 0, notifications: 0 };
   const metrics = {
     registry,
     listenerUp: gauge('listener_up', '1 while the LISTEN connection is established'),
@@ -56,6 +57,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     ),
     clientMessages: counter('ws_messages_total', 'Messages received from clients', ['event']),
     invalidMessages: counter('ws_invalid_messages_total', 'Client messages refused', ['reason']),
+    crossOriginDowngraded: counter(
+      'ws_cross_origin_downgraded_total',
+      'Websockets whose Origin is not the page host, served as public visitors (check X-Forwarded-Host if this counts your own users)',
+    ),
     slowConsumers: counter(
       'ws_slow_consumers_total',
       'Sockets closed because their unsent data passed the limit',
@@ -64,8 +69,29 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       'ws_rate_limited_total',
       'Sockets closed for sending frames faster than the rate limit',
     ),
-    framesSent: counter('ws_frames_sent_total', 'Notification frames written to sockets'),
-    delivered: counter('ws_notifications_delivered_total', 'Notifications delivered to sockets'),
+    framesSent: new Counter({
+      name: `${PREFIX}ws_frames_sent_total`,
+      help: 'Notification frames written to sockets',
+      registers: [registry],
+      collect() {
+        this.inc(written.frames);
+        written.frames = 0;
+      },
+    }),
+    delivered: new Counter({
+      name: `${PREFIX}ws_notifications_delivered_total`,
+      help: 'Notifications delivered to sockets',
+      registers: [registry],
+      collect() {
+        this.inc(written.notifications);
+        written.notifications = 0;
+      },
+    }),
+    /**
+     * Frames and notifications written since the last scrape. A fan-out writes to tens of thousands
+     * of sockets: each adds to these plain numbers, the two counters above take them when scraped.
+     */
+    written,
     odooCalls: counter('odoo_calls_total', 'Calls to Odoo HTTP', ['route', 'outcome']),
     odooCallSeconds: new Histogram<'route'>({
       name: `${PREFIX}odoo_call_duration_seconds`,
@@ -79,10 +105,38 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     revocations: counter('session_revocations_total', 'Sessions or partners named by the addon', [
       'kind',
     ]),
+    pollsHeld: gauge('longpoll_held', 'Long polls (Odoo 12-15) waiting for a notification'),
+    polls: counter(
+      'longpoll_polls_total',
+      'Long polls answered, by how: rows at once, rows while held, timeout, revoked, aborted by the client, error, handed to Odoo',
+      ['outcome'],
+    ),
+    presenceUpdates: counter(
+      'longpoll_presence_updates_total',
+      "Long polls' presence updates, passed on to Odoo or left out (see the presence rule)",
+      ['decision'],
+    ),
+    sessionHandovers: counter(
+      'session_handovers_total',
+      'Handshakes that handed the browser the new id of a session Odoo rotated in answer to the sidecar (19)',
+    ),
   };
-  for (const code of ['1000', '1001', '1008', '1011', '1012', '1013', '1014', '4001', '4002']) {
+  for (const code of [
+    '1000',
+    '1001',
+    '1008',
+    '1011',
+    '1012',
+    '1013',
+    '1014',
+    '4001',
+    '4002',
+    '4003',
+  ]) {
     metrics.closes.labels(code).inc(0);
   }
   for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);
+  for (const outcome of ['immediate', 'notified', 'timeout', 'revoked', 'aborted', 'error'])
+    metrics.polls.labels(outcome).inc(0);
   return metrics;
 }

@@ -10,8 +10,8 @@ import { type JsonNode, member, parseJson, safeInteger } from '../json/rawJson.j
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { INFO_ROUTE, SECRET_HEADER } from './addonContract.js';
-import { sessionIdFromSetCookie } from './cookies.js';
-import { Limiter, QueueFullError } from './limiter.js';
+import { sessionSetCookie } from './cookies.js';
+import { CallAbandonedError, Limiter, QueueFullError } from './limiter.js';
 
 /** Headers describing the browser's request, forwarded so that Odoo sees the same client. */
 export interface BrowserContext {
@@ -24,14 +24,39 @@ export interface BrowserContext {
   userAgent: string | undefined;
 }
 
+/**
+ * What one JSON-RPC call to Odoo came to. Answers that Odoo gave keep its `Set-Cookie` headers (long
+ * polling hands them to the browser, as Odoo's own poll does) and its whole body text.
+ */
 export type RpcOutcome =
-  | { kind: 'result'; text: string; result: JsonNode; newSessionId: string | undefined }
-  | { kind: 'sessionExpired'; newSessionId: string | undefined }
-  | { kind: 'rpcError'; code: number | undefined; name: string | undefined; message: string }
+  | {
+      kind: 'result';
+      text: string;
+      result: JsonNode;
+      newSessionId: string | undefined;
+      setCookie: string[];
+      /** The whole `Set-Cookie` header that gave `newSessionId`. */
+      sessionCookie: string | undefined;
+    }
+  | {
+      kind: 'sessionExpired';
+      newSessionId: string | undefined;
+      text: string;
+      setCookie: string[];
+      sessionCookie: string | undefined;
+    }
+  | {
+      kind: 'rpcError';
+      code: number | undefined;
+      name: string | undefined;
+      message: string;
+      text: string;
+      setCookie: string[];
+    }
   | { kind: 'notFound' }
   | {
       kind: 'unavailable';
-      reason: 'queueFull' | 'timeout' | 'connect' | 'http' | 'badResponse';
+      reason: 'queueFull' | 'timeout' | 'connect' | 'http' | 'badResponse' | 'abandoned';
       detail: string;
     };
 
@@ -39,6 +64,8 @@ export interface OdooInfo {
   serverVersion: string | undefined;
   major: number | undefined;
   workerVersion: string | null;
+  /** What the addon does beyond the basics (`FEATURE_*` of the contract); [] from Odoo itself. */
+  features: string[];
 }
 
 export interface OdooClientOptions {
@@ -46,11 +73,17 @@ export interface OdooClientOptions {
   concurrency: number;
   queueLimit: number;
   timeoutMs: number;
+  /**
+   * The addon's shared secret: sent on the calls made for browsers too, so that Odoo (with the
+   * addon) knows them from the browser's own requests (it does not rotate sessions for them).
+   */
+  secret?: string | undefined;
   logger: Logger;
   metrics: Metrics;
 }
 
 const SESSION_EXPIRED = 'odoo.http.SessionExpiredException';
+const VERSION_INFO_ROUTE = '/web/webclient/version_info';
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export class OdooClient {
@@ -79,10 +112,11 @@ export class OdooClient {
     route: string,
     params: Record<string, unknown>,
     browser: BrowserContext,
+    signal?: AbortSignal,
   ): Promise<RpcOutcome> {
     const body = JSON.stringify({ jsonrpc: '2.0', method: 'call', params, id: ++this.rpcId });
     const started = performance.now();
-    const outcome = await this.send(route, body, browser);
+    const outcome = await this.send(route, body, browser, signal);
     this.options.metrics.odooCallSeconds
       .labels(route)
       .observe((performance.now() - started) / 1000);
@@ -122,12 +156,56 @@ export class OdooClient {
         major,
         workerVersion:
           typeof data.websocket_worker_version === 'string' ? data.websocket_worker_version : null,
+        features: Array.isArray(data.features)
+          ? data.features.filter((f): f is string => typeof f === 'string')
+          : [],
       };
     } catch (error) {
       this.options.logger.warn(
         { err: error, route: INFO_ROUTE },
         'cannot reach the bus_sidecar addon info route',
       );
+      return undefined;
+    }
+  }
+
+  /**
+   * Odoo's own `/web/webclient/version_info` (JSON-RPC, `auth='none'`: no session, no database,
+   * served by every version from 12 to 19): `{"server_version", "server_version_info", ...}`.
+   * Tells the major version without the addon; not the websocket worker version.
+   */
+  async versionInfo(): Promise<OdooInfo | undefined> {
+    const browser: BrowserContext = {
+      cookie: '',
+      host: undefined,
+      forwardedFor: undefined,
+      forwardedHost: undefined,
+      forwardedProto: undefined,
+      userAgent: undefined,
+    };
+    const outcome = await this.rpc(VERSION_INFO_ROUTE, {}, browser);
+    if (outcome.kind !== 'result') {
+      this.options.logger.warn(
+        {
+          route: VERSION_INFO_ROUTE,
+          outcome: outcome.kind,
+          ...(outcome.kind === 'unavailable' ? { reason: outcome.reason } : {}),
+        },
+        "Odoo's version_info route did not answer",
+      );
+      return undefined;
+    }
+    try {
+      const data = JSON.parse(outcome.text).result as Record<string, unknown> | null;
+      const versionInfo = Array.isArray(data?.server_version_info) ? data.server_version_info : [];
+      return {
+        serverVersion: typeof data?.server_version === 'string' ? data.server_version : undefined,
+        major:
+          typeof versionInfo[0] === 'number' ? versionInfo[0] : parseMajor(data?.server_version),
+        workerVersion: null,
+        features: [],
+      };
+    } catch {
       return undefined;
     }
   }
@@ -154,16 +232,24 @@ export class OdooClient {
     await this.agent.close();
   }
 
-  private async send(route: string, body: string, browser: BrowserContext): Promise<RpcOutcome> {
+  private async send(
+    route: string,
+    body: string,
+    browser: BrowserContext,
+    signal: AbortSignal | undefined,
+  ): Promise<RpcOutcome> {
     let status: number;
     let text: string;
     let setCookie: string | string[] | undefined;
     try {
       ({ status, text, setCookie } = await this.limiter.run(async () => {
+        const headers = browserHeaders(browser);
+        if (this.options.secret !== undefined)
+          headers[SECRET_HEADER.toLowerCase()] = this.options.secret;
         const response = await request(`${this.origin}${route}`, {
           method: 'POST',
           dispatcher: this.agent,
-          headers: browserHeaders(browser),
+          headers,
           body,
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });
@@ -177,11 +263,15 @@ export class OdooClient {
           text: await response.body.text(),
           setCookie: response.headers['set-cookie'],
         };
-      }));
+      }, signal));
     } catch (error) {
       return classifyFailure(error);
     }
-    const newSessionId = sessionIdFromSetCookie(setCookie);
+    const issued = sessionSetCookie(setCookie);
+    const newSessionId = issued?.sessionId;
+    const sessionCookie = issued?.header;
+    const cookies =
+      setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie];
     if (status === 404) return { kind: 'notFound' };
     if (status !== 200) return { kind: 'unavailable', reason: 'http', detail: `HTTP ${status}` };
     let root: JsonNode;
@@ -197,12 +287,16 @@ export class OdooClient {
       const messageNode = member(error, 'message');
       const code = safeInteger(member(error, 'code'), text);
       const name = nameNode?.kind === 'string' ? nameNode.value : undefined;
-      if (name === SESSION_EXPIRED || code === 100) return { kind: 'sessionExpired', newSessionId };
+      if (name === SESSION_EXPIRED || code === 100) {
+        return { kind: 'sessionExpired', newSessionId, text, setCookie: cookies, sessionCookie };
+      }
       return {
         kind: 'rpcError',
         code,
         name,
         message: messageNode?.kind === 'string' ? messageNode.value : 'Odoo error',
+        text,
+        setCookie: cookies,
       };
     }
     if (root.kind !== 'object') {
@@ -214,13 +308,15 @@ export class OdooClient {
     }
     // Odoo 19 omits `result` when a route returns None (/websocket/on_closed).
     const result = member(root, 'result') ?? { kind: 'literal', start: 0, end: 0, value: null };
-    return { kind: 'result', text, result, newSessionId };
+    return { kind: 'result', text, result, newSessionId, setCookie: cookies, sessionCookie };
   }
 }
 
 class BadResponse extends Error {}
 
 function classifyFailure(error: unknown): RpcOutcome {
+  if (error instanceof CallAbandonedError)
+    return { kind: 'unavailable', reason: 'abandoned', detail: error.message };
   if (error instanceof QueueFullError)
     return { kind: 'unavailable', reason: 'queueFull', detail: error.message };
   if (error instanceof BadResponse)

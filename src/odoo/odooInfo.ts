@@ -1,11 +1,18 @@
 /**
- * What the sidecar knows about the Odoo it serves: its major version (route shapes differ) and its
- * current websocket worker version (for `OUTDATED_VERSION`). Settings win; otherwise the addon's info
- * route is asked at start and every `refreshMs` (an Odoo upgrade changes the worker version without
- * restarting the sidecar). Unknown worker version: no version check, old clients keep working.
+ * What the sidecar knows about the Odoo it serves: its major version (the generation: route shapes
+ * differ) and its current websocket worker version (for `OUTDATED_VERSION`). Settings win;
+ * otherwise it is learned, at start and every `refreshMs` (an Odoo upgrade changes both without
+ * restarting the sidecar):
+ * - with a shared secret, from the `bus_sidecar` addon's info route: major and worker version;
+ * - else (or while the addon does not answer), the major version from Odoo's own
+ *   `/web/webclient/version_info` (no session, no database, no addon needed). The worker version
+ *   cannot be learned that way: unknown, there is no version check and old clients keep working.
  */
 import type { Logger } from '../observability/logger.js';
+import { FEATURE_KEEPS_SESSION_IDS } from './addonContract.js';
 import type { OdooClient, OdooInfo } from './client.js';
+
+const FIRST_ANSWER_RETRY_MS = 2000;
 
 export interface OdooInfoOptions {
   odoo: OdooClient;
@@ -16,31 +23,51 @@ export interface OdooInfoOptions {
   logger: Logger;
 }
 
+type Source = 'addon' | 'version_info';
+
 export class OdooInfoSource {
   private info: OdooInfo | undefined;
+  private source: Source | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastAnswerAt = 0;
+  private stopped = false;
 
   constructor(private readonly options: OdooInfoOptions) {}
 
   async start(): Promise<void> {
-    if (this.options.secret === undefined) {
+    const { workerVersion, major, secret } = this.options;
+    if (major !== undefined && (workerVersion !== undefined || secret === undefined)) {
       this.options.logger.info(
-        {
-          workerVersion: this.options.workerVersion ?? null,
-          odooVersion: this.options.major ?? 'unknown',
-        },
-        'no bus_sidecar secret set: Odoo version taken from settings only',
+        { workerVersion: workerVersion ?? null, odooVersion: major },
+        'Odoo version taken from the settings',
       );
       return;
     }
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.options.refreshMs);
+    this.schedule();
+  }
+
+  /**
+   * Until the first answer (the addon's, when a secret is set: readiness waits for it), ask again
+   * soon (Odoo may simply be starting); then every `refreshMs`.
+   */
+  private schedule(): void {
+    const waiting =
+      this.options.secret !== undefined ? this.lastAnswerAt === 0 : this.info === undefined;
+    const delay = waiting
+      ? Math.min(FIRST_ANSWER_RETRY_MS, this.options.refreshMs)
+      : this.options.refreshMs;
+    this.timer = setTimeout(() => {
+      void this.refresh().finally(() => {
+        if (!this.stopped) this.schedule();
+      });
+    }, delay);
     this.timer.unref();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
   }
 
   workerVersion(): string | null {
@@ -51,7 +78,22 @@ export class OdooInfoSource {
     return this.options.major ?? this.info?.major;
   }
 
-  /** When the info route last answered (0: never); readiness uses it when a secret is set. */
+  /**
+   * The addon keeps session ids on the sidecar's calls (19): a soft rotation the sidecar sees was
+   * made by the browser itself, which already holds the new id.
+   */
+  keepsSessionIds(): boolean {
+    return (
+      this.source === 'addon' && (this.info?.features.includes(FEATURE_KEEPS_SESSION_IDS) ?? false)
+    );
+  }
+
+  /** Where the learned version came from (undefined: nothing learned yet). */
+  get learnedFrom(): Source | undefined {
+    return this.source;
+  }
+
+  /** When the addon's info route last answered (0: never); readiness uses it when a secret is set. */
   get answeredAt(): number {
     return this.lastAnswerAt;
   }
@@ -61,18 +103,41 @@ export class OdooInfoSource {
   }
 
   private async refresh(): Promise<void> {
-    const secret = this.options.secret;
-    if (secret === undefined) return;
-    const info = await this.options.odoo.info(secret);
+    const { secret, odoo } = this.options;
+    let info: OdooInfo | undefined;
+    let source: Source = 'addon';
+    if (secret !== undefined) {
+      info = await odoo.info(secret);
+      if (info) this.lastAnswerAt = Date.now();
+    }
+    if (info === undefined) {
+      // Without the addon (or while it does not answer), Odoo itself tells the major version.
+      if (this.source === 'addon' && this.info) return; // keep what the addon said last
+      info = await odoo.versionInfo();
+      source = 'version_info';
+    }
     if (!info) return;
     const changed =
-      info.workerVersion !== this.info?.workerVersion || info.major !== this.info?.major;
+      info.workerVersion !== this.info?.workerVersion ||
+      info.major !== this.info?.major ||
+      info.features.join() !== this.info?.features.join() ||
+      source !== this.source;
     this.info = info;
-    this.lastAnswerAt = Date.now();
+    this.source = source;
     if (changed) {
       this.options.logger.info(
-        { odooVersion: info.serverVersion, workerVersion: info.workerVersion },
-        'Odoo version learned from the bus_sidecar addon',
+        {
+          odooVersion: info.serverVersion,
+          major: info.major,
+          workerVersion: this.workerVersion(),
+          features: info.features,
+          from: source === 'addon' ? 'the bus_sidecar addon' : '/web/webclient/version_info',
+        },
+        source === 'addon'
+          ? 'Odoo version learned from the bus_sidecar addon'
+          : this.workerVersion() === null
+            ? 'Odoo version learned from Odoo (no addon answer): worker version unknown, outdated clients are not told to reload'
+            : 'Odoo version learned from Odoo (no addon answer)',
       );
     }
   }

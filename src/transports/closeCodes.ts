@@ -29,6 +29,12 @@ export const CloseCode = {
   SESSION_EXPIRED: 4001,
   /** The connection reached its maximum age; the client reconnects at once. */
   KEEP_ALIVE_TIMEOUT: 4002,
+  /**
+   * Odoo 19's `KILL_NOW`: never sent. Closing with it drops the TCP connection without a closing
+   * handshake (a dead peer). On the wire 4003 would mean nothing to Odoo and, to the 19 web
+   * client, its own `RECONNECTING`; a client that closes with 4003 gets it echoed like any code.
+   */
+  KILL_NOW: 4003,
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];

@@ -41,7 +41,8 @@ export function registerForwarding(
   });
 }
 
-async function forward(
+/** Sends one request on to Odoo and its answer back (long polling hands some polls on too). */
+export async function forward(
   request: FastifyRequest,
   reply: FastifyReply,
   odoo: OdooClient,

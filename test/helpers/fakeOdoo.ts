@@ -1,6 +1,7 @@
 /**
  * A fake of Odoo's HTTP side that the sidecar calls, answering like the recordings of a real
- * Odoo 17.0-20240709 (`fixtures/odoo17/`), never with invented shapes. Where each behaviour comes from:
+ * Odoo 17.0-20240709 (`fixtures/odoo17/`) or, with `version: '19.0'`, of a real 19.0
+ * (`test/fixtures/odoo19/`), never with invented shapes. Where each behaviour comes from:
  *
  * `http-routes.json`
  * - status lines (`200 OK`, `404 NOT FOUND`, ...), header names and their order, `Connection: close`,
@@ -28,15 +29,29 @@
  * `bus-rows.json`, `sql-statements.txt`
  * - `_poll`: `last` above the max id → 0; `last == 0` → the last 50 s in whole UTC seconds; channels
  *   by text equality; ordered by id (see `fakeOdooPoll.ts`).
- * `odoo19-bus.md` §6.6 and `odoo-bus-protocol.md` for the non-recorded versions (`fakeOdooVersions.ts`).
- * `src/odoo/addonContract.ts` for the addon's `/bus_sidecar/info`.
+ * `test/fixtures/odoo19/http-routes.json` (profile `19.0`, see `fakeOdooVersions.ts`)
+ * - the same envelopes and headers, but server errors with `code 0` and `data` keys in 19's order
+ *   (`admin_peek_non_string_channel`, `update_presence_bad_inactivity`), a GET on a JSON route
+ *   answered 415 with `Accept` (`peek_get_method`), 84-character sids (`unknown_wellformed_*`);
+ * - channel lists in 19's order, with `internal_users` subchannels, groups, the own presence, and
+ *   the public user's group (`admin_peek_*`, `demo3_peek_*`, `public_*`; `fakeOdooChannels.ts`);
+ * - `update_bus_presence` with `inactivity_period` only, extra arguments answered `{}` and logged
+ *   (`update_presence_*`); `on_closed` without `result` (`on_closed_*`);
+ * - a successful answer to a request whose sid is not the session's carries `Set-Cookie`
+ *   (`on_closed_public_no_cookie`); soft rotation: the old sid is served as the new one, with its
+ *   `Set-Cookie`, for 120 s, then is logged out (`session_rotation`, `rotation_*`).
+ * `odoo-bus-protocol.md` for the non-recorded versions (16.0, late 17.0, 18.0).
+ * The 19 source (`odoo/service/common.py`) for `/web/webclient/version_info`.
+ * `src/odoo/addonContract.ts` for the addon's `/bus_sidecar/info`; `fakeOdooLongpolling.ts` for
+ * 12.0-15.0 (the addon's `/bus_sidecar/poll` and Odoo's `/longpolling/*`), from their sources.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { INFO_ROUTE } from '../../src/odoo/addonContract.js';
+import { INFO_ROUTE, POLL_ROUTE } from '../../src/odoo/addonContract.js';
 import { seededRandom } from './fakeOdooChannels.js';
+import { serveAddonPoll, serveImStatus, serveOdooPoll } from './fakeOdooLongpolling.js';
 import { type FakeResponse, health, internalServerError, notFound } from './fakeOdooResponses.js';
 import {
   type FakeRequest,
@@ -45,8 +60,14 @@ import {
   serveOnClosed,
   servePeek,
   serveUpdatePresence,
+  serveVersionInfo,
 } from './fakeOdooRoutes.js';
-import { type FakeSession, type FakeSessionInit, SessionStore } from './fakeOdooSessions.js';
+import {
+  type FakeSession,
+  type FakeSessionInit,
+  SESSION_DELETION_TIMER_MS,
+  SessionStore,
+} from './fakeOdooSessions.js';
 import { type FakeOdooVersion, VERSION_PROFILES } from './fakeOdooVersions.js';
 import type { PgCluster } from './postgres.js';
 import { HARNESS_APPLICATION_NAME } from './postgresServer.js';
@@ -68,6 +89,15 @@ export interface FakeOdooOptions {
   secret?: string;
   /** Seed of the "arbitrary" (Python set) order of peek channel lists. */
   seed?: number;
+  /** 19: how long a rotated sid stays usable (`SESSION_DELETION_TIMER`, 120 s). */
+  sessionDeletionTimerMs?: number;
+  /** Public discuss channels, which visitors may read too. */
+  publicChannels?: readonly number[];
+  /**
+   * The addon keeps session ids on the sidecar's calls (19 only; default true there): requests
+   * with the shared secret never rotate a session, and the info route says so.
+   */
+  addonKeepsSessionIds?: boolean;
 }
 
 export interface RecordedCall {
@@ -81,7 +111,7 @@ export interface RecordedCall {
   at: number;
 }
 
-export type FakeOdooMode = 'ok' | 'down' | 'slow' | 'error500';
+export type FakeOdooMode = 'ok' | 'down' | 'slow' | 'lagging' | 'error500';
 export type RouteHandler = (request: FakeRequest) => FakeResponse | Promise<FakeResponse>;
 
 export interface FakeOdoo {
@@ -100,15 +130,33 @@ export interface FakeOdoo {
   readonly sessionsCreated: number;
   /** Unexpected exceptions of the fake itself (answered with a 500). */
   readonly errors: readonly unknown[];
+  /** 12.0-15.0: the presence updates that polls carried to Odoo, in order. */
+  readonly presenceWrites: ReadonlyArray<{ sid: string; at: number; inactivity: unknown }>;
+  /** 12.0-15.0: the im_status Odoo reports for a partner (12.0's poll items, im_status route). */
+  setImStatus(partnerId: number, status: string): void;
   addSession(init: FakeSessionInit): string;
   destroySession(sid: string): boolean;
   session(sid: string): FakeSession | undefined;
+  /**
+   * 19: soft-rotates a session now, as a request of the browser itself would after 3 h; returns the
+   * new sid (same first 42 characters). The old sid works as the new one for the deletion timer.
+   */
+  rotateSession(sid: string): string;
+  /** 19: the session's `create_time` is over 3 h old: the next request that saves it rotates it. */
+  ageSession(sid: string): void;
+  /** 19: moves a rotated sid's deletion time into the past. */
+  expireRotation(sid: string): void;
+  /** The presence token Odoo 19 gives the web client for a record (`im_status_access_token`). */
+  presenceToken(model: string, id: number): string;
+  /** WARNING lines Odoo would have logged (e.g. an ignored `im_status_ids_by_model`). */
+  readonly warnings: readonly string[];
   /** Overrides (or adds) the answer of one method + path. */
   route(method: string, path: string, handler: RouteHandler): void;
   /**
    * `down`: the listening socket is closed (connections refused) and open connections are cut;
-   * `ok` listens again on the same port. `slow` delays every answer by `delayMs` (default 1000).
-   * `error500`: werkzeug's 500 page for everything.
+   * `ok` listens again on the same port. `slow` delays every answer by `delayMs` (default 1000);
+   * `lagging` computes every answer at once but sends it `delayMs` later (what Odoo read is then
+   * older than the answer). `error500`: werkzeug's 500 page for everything.
    */
   setMode(mode: FakeOdooMode, options?: { delayMs?: number }): Promise<void>;
   close(): Promise<void>;
@@ -180,6 +228,12 @@ class FakeOdooServer implements FakeOdoo {
   get sessionsCreated(): number {
     return this.ctx.sessions.created;
   }
+  get presenceWrites(): ReadonlyArray<{ sid: string; at: number; inactivity: unknown }> {
+    return this.ctx.presenceWrites;
+  }
+  setImStatus(partnerId: number, status: string): void {
+    this.ctx.presence.set(partnerId, status);
+  }
 
   async listen(port = 0): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -214,7 +268,9 @@ class FakeOdooServer implements FakeOdoo {
         at: Date.now(),
       });
       if (this.mode === 'slow') await sleep(this.delayMs);
-      send(response, this.mode === 'error500' ? internalServerError() : await this.answer(fake));
+      const answer = this.mode === 'error500' ? internalServerError() : await this.answer(fake);
+      if (this.mode === 'lagging') await sleep(this.delayMs);
+      send(response, answer);
     } catch (error) {
       this.errors.push(error);
       if (!response.headersSent) send(response, internalServerError());
@@ -224,6 +280,20 @@ class FakeOdooServer implements FakeOdoo {
   private answer(request: FakeRequest): FakeResponse | Promise<FakeResponse> {
     const custom = this.custom.get(`${request.method} ${request.path}`);
     if (custom !== undefined) return custom(request);
+    if (this.ctx.profile.transport === 'longpolling') {
+      switch (request.path) {
+        case POLL_ROUTE:
+          return serveAddonPoll(this.ctx, request);
+        case '/longpolling/poll':
+          return serveOdooPoll(this.ctx, request);
+        case '/longpolling/im_status':
+          return serveImStatus(this.ctx, request);
+        case INFO_ROUTE:
+          return serveInfo(this.ctx, request);
+        default:
+          return notFound();
+      }
+    }
     switch (request.path) {
       case '/websocket/peek_notifications':
         return servePeek(this.ctx, request);
@@ -233,6 +303,8 @@ class FakeOdooServer implements FakeOdoo {
         return this.ctx.profile.hasOnClosed ? serveOnClosed(this.ctx, request) : notFound();
       case '/websocket/health':
         return health();
+      case '/web/webclient/version_info':
+        return serveVersionInfo(this.ctx, request);
       case INFO_ROUTE:
         return serveInfo(this.ctx, request);
       default:
@@ -254,6 +326,31 @@ class FakeOdooServer implements FakeOdoo {
 
   session(sid: string): FakeSession | undefined {
     return this.ctx.sessions.get(sid);
+  }
+
+  rotateSession(sid: string): string {
+    const session = this.ctx.sessions.get(sid);
+    if (!session) throw new Error('no such session');
+    return this.ctx.sessions.softRotate(session).sid;
+  }
+
+  ageSession(sid: string): void {
+    const session = this.ctx.sessions.get(sid);
+    if (!session) throw new Error('no such session');
+    if (!this.ctx.profile.rotatesSessions) throw new Error('this version does not rotate sessions');
+    session.rotationDue = true;
+  }
+
+  expireRotation(sid: string): void {
+    this.ctx.sessions.expireRotation(sid);
+  }
+
+  presenceToken(model: string, id: number): string {
+    return this.ctx.presenceToken(model, id);
+  }
+
+  get warnings(): readonly string[] {
+    return this.ctx.warnings;
   }
 
   route(method: string, path: string, handler: RouteHandler): void {
@@ -292,16 +389,30 @@ export async function startFakeOdoo(options: FakeOdooOptions): Promise<FakeOdoo>
     allowExitOnIdle: true,
   });
   db.on('error', () => {});
+  const secret = options.secret ?? randomBytes(16).toString('hex');
   const fake = new FakeOdooServer(
     {
       profile,
       database: options.database,
-      sessions: new SessionStore(),
+      sessions: new SessionStore({
+        sidPattern: profile.sidPattern,
+        newSid: profile.newSid,
+        rotates: profile.rotatesSessions,
+        deletionTimerMs: options.sessionDeletionTimerMs ?? SESSION_DELETION_TIMER_MS,
+        publicChannels: options.publicChannels ?? [],
+      }),
       db,
       random: seededRandom(options.seed ?? 17),
       workerVersion:
         options.workerVersion === undefined ? profile.workerVersion : options.workerVersion,
-      secret: options.secret ?? randomBytes(16).toString('hex'),
+      secret,
+      presence: new Map(),
+      presenceWrites: [],
+      warnings: [],
+      addonKeepsSessionIds: profile.rotatesSessions && (options.addonKeepsSessionIds ?? true),
+      // `<64 hex>o0x<hex expiry>`, the recorded shape (`browser-frames.json` subscribe strings).
+      presenceToken: (model, id) =>
+        `${createHash('sha256').update(`${secret}:${model}:${id}`).digest('hex')}o0x6b2ea8c8`,
     },
     version,
   );

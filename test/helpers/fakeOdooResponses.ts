@@ -1,10 +1,13 @@
 /**
- * The bytes Odoo 17 (werkzeug 2.2.2 behind it) answers with, as recorded in
- * `fixtures/odoo17/http-routes.json` and `websocket-session.json`: status lines with werkzeug's
- * upper-case reasons, header names in the recorded order, werkzeug's HTML error pages, and JSON-RPC
- * envelopes serialized like Python's default `json.dumps` (`", "` / `": "`, raw UTF-8).
+ * The bytes Odoo 17 and 19 (werkzeug 2.2.2 behind both) answer with, as recorded in
+ * `http-routes.json` and `websocket-session.json` of both: status lines with werkzeug's upper-case
+ * reasons, header names in the recorded order, werkzeug's HTML error pages, and JSON-RPC envelopes
+ * serialized like Python's default `json.dumps` (`", "` / `": "`, raw UTF-8). Where 19 differs
+ * (error code, key order, 415), the version profile says so.
  */
+
 import { pythonDumps } from '../../src/json/pythonJson.js';
+import type { VersionProfile } from './fakeOdooVersions.js';
 
 export interface FakeResponse {
   status: number;
@@ -94,10 +97,28 @@ export function internalServerError(): FakeResponse {
   );
 }
 
-/** A GET (or a non-JSON POST) on a `type='json'` route. */
-export function wrongRequestType(path: string): FakeResponse {
-  const message = `Request inferred type is compatible with ['http'] but '${path}' is type='json'.`;
-  return htmlError(400, 'BAD REQUEST', werkzeugPage(400, 'Bad Request', htmlEscape(message)));
+/**
+ * A GET (or a non-JSON POST) on a JSON-RPC route: 400 in 17 (`peek_get_method`); 415 with an
+ * `Accept` header and a second sentence in 19 (`peek_get_method` of 19).
+ */
+export function wrongRequestType(path: string, profile: VersionProfile): FakeResponse {
+  const { status, routeType, compatible } = profile.wrongRequestType;
+  const message = htmlEscape(
+    `Request inferred type is compatible with ${compatible} but '${path}' is type='${routeType}'.`,
+  );
+  if (status === 400) {
+    return htmlError(400, 'BAD REQUEST', werkzeugPage(400, 'Bad Request', message));
+  }
+  const body = werkzeugPage(
+    415,
+    'Unsupported Media Type',
+    `${message}<br><br>Please verify the Content-Type request header and try again.`,
+  );
+  return werkzeug(415, 'UNSUPPORTED MEDIA TYPE', body, [
+    ['Content-Type', HTML],
+    ['Content-Length', byteLength(body)],
+    ['Accept', 'application/json, application/json-rpc'],
+  ]);
 }
 
 /** A body that is not JSON, on a JSON route: plain text, after the CORS pre-dispatch ran. */
@@ -164,7 +185,7 @@ export function jsonRpcResult(
 }
 
 export interface OdooError {
-  code: 100 | 200;
+  code: number;
   message: string;
   data: {
     name: string;
@@ -175,9 +196,16 @@ export interface OdooError {
   };
 }
 
-/** An exception turned into a JSON-RPC error: still HTTP 200, and no CORS headers (recorded). */
-export function jsonRpcError(id: unknown, error: OdooError): FakeResponse {
-  const encoded = new JsonText(pythonDumps(error, { compact: false, ensureAscii: false }));
+/**
+ * An exception turned into a JSON-RPC error: still HTTP 200, and no CORS headers (recorded). The
+ * keys of `data` in the version's recorded order.
+ */
+export function jsonRpcError(id: unknown, error: OdooError, profile: VersionProfile): FakeResponse {
+  const data: Record<string, unknown> = {};
+  for (const key of profile.errorDataKeys) data[key] = error.data[key as keyof OdooError['data']];
+  const encoded = new JsonText(
+    pythonDumps({ ...error, data }, { compact: false, ensureAscii: false }),
+  );
   return json(200, 'OK', envelope(id, 'error', encoded), []);
 }
 
@@ -185,11 +213,18 @@ function traceback(lastLine: string): string {
   return `Traceback (most recent call last):\n  File "fake_odoo.py", line 1, in dispatch\n${lastLine}\n`;
 }
 
-/** `code 200 "Odoo Server Error"` for a Python exception such as `builtins.ValueError`. */
-export function serverError(pythonClass: string, message: string): OdooError {
+/**
+ * `"Odoo Server Error"` for a Python exception such as `builtins.ValueError`: code 200 up to 18,
+ * code 0 in 19 (`admin_peek_non_string_channel` of each).
+ */
+export function serverError(
+  pythonClass: string,
+  message: string,
+  profile: VersionProfile,
+): OdooError {
   const short = pythonClass.replace(/^builtins\./, '');
   return {
-    code: 200,
+    code: profile.serverErrorCode,
     message: 'Odoo Server Error',
     data: {
       name: pythonClass,
@@ -216,14 +251,17 @@ export function sessionExpired(): OdooError {
   };
 }
 
-/** `/websocket/health` (`websocket-session.json` → `session_info.health_http_port`). */
+/**
+ * `/websocket/health`: body of the 17 recording (`websocket-session.json` →
+ * `session_info.health_http_port`), header order of the 19 one (`health_http_port` of
+ * `http-routes.json`; the 17 recorder had sorted them).
+ */
 export function health(): FakeResponse {
   const body = pythonDumps({ status: 'pass' }, { compact: false });
-  // The recorder sorted these headers, so this order is werkzeug's usual one, not a recording.
   return werkzeug(200, 'OK', body, [
     ['Content-Type', 'application/json'],
-    ['Content-Length', byteLength(body)],
     ['Cache-Control', 'no-store'],
+    ['Content-Length', byteLength(body)],
     ['X-Content-Type-Options', 'nosniff'],
   ]);
 }

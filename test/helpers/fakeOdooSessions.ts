@@ -1,14 +1,16 @@
 /**
- * The fake's session store, behaving like Odoo 17's filesystem store as recorded
- * (`http-routes.json`, `websocket-session.json`):
- * - a cookie that is not 40 lowercase hex (`deadbeef`) is ignored: a new sid is made;
+ * The fake's session store, behaving like Odoo's filesystem store as recorded
+ * (`http-routes.json`, `websocket-session.json` of 17 and 19):
+ * - a cookie that is not a well-formed sid (`deadbeef`) is ignored: a new sid is made;
  * - a well-formed but unknown sid (also a destroyed one) is adopted as an empty, public session;
- * - a new session is only stored, and a `Set-Cookie` sent, when the request changed it.
+ * - a new session is only stored when the request changed it;
+ * - 19 (`rotatesSessions`): a soft rotation gives the session a new sid with the same first 42
+ *   characters; the old sid keeps `next_sid` and serves as the new one until its `deletion_time`
+ *   (120 s later), then is logged out (`session_rotation`, `rotation_*`).
  */
-import { randomBytes } from 'node:crypto';
 
 export interface FakeSessionInit {
-  /** Defaults to a fresh 40-hex sid. */
+  /** Defaults to a fresh sid of the version's format. */
   sid?: string;
   /** null: a public (visitor) session. */
   uid: number | null;
@@ -33,12 +35,21 @@ export interface FakeSession {
   internal: boolean;
   /** `session['is_websocket_session']`, set by a first poll. */
   isWebsocketSession: boolean;
+  /** 19: set by a soft rotation, with the time after which this sid is refused. */
+  nextSid?: string;
+  deletionTime?: number;
+  /** 19: `create_time` is over 3 h old: the next request that saves the session rotates it. */
+  rotationDue?: boolean;
 }
 
-const SID_RE = /^[a-f0-9]{40}$/;
-
-export function newSid(): string {
-  return randomBytes(20).toString('hex');
+export interface SessionFormat {
+  sidPattern: RegExp;
+  newSid: () => string;
+  rotates: boolean;
+  /** `SESSION_DELETION_TIMER` (120 s), shorter in tests. */
+  deletionTimerMs: number;
+  /** Public channels: a visitor's session may read them. */
+  publicChannels?: readonly number[];
 }
 
 export function sessionIdFromCookie(cookieHeader: string | undefined): string | undefined {
@@ -50,14 +61,23 @@ export function sessionIdFromCookie(cookieHeader: string | undefined): string | 
   return undefined;
 }
 
+/** How long a sid that rotated stays usable (`SESSION_DELETION_TIMER`). */
+export const SESSION_DELETION_TIMER_MS = 120_000;
+/** Characters of a sid that identify the session across soft rotations (`STORED_SESSION_BYTES`). */
+export const STORED_SESSION_CHARS = 42;
+
 export class SessionStore {
   private readonly sessions = new Map<string, FakeSession>();
   /** Sessions the fake created for requests (not the ones a test added). */
   created = 0;
 
+  constructor(private readonly format: SessionFormat) {}
+
   add(init: FakeSessionInit): string {
-    const sid = init.sid ?? newSid();
-    if (!SID_RE.test(sid)) throw new Error(`session ids are 40 lowercase hex characters: ${sid}`);
+    const sid = init.sid ?? this.format.newSid();
+    if (!this.format.sidPattern.test(sid)) {
+      throw new Error(`session ids match ${this.format.sidPattern}: ${sid}`);
+    }
     this.sessions.set(sid, {
       sid,
       uid: init.uid,
@@ -81,19 +101,33 @@ export class SessionStore {
 
   /**
    * The session a request runs with, and whether it is stored yet. Unstored sessions are public;
-   * `save()` stores them.
+   * `save()` stores them. A rotated sid is followed to its `next_sid` until its deletion time, after
+   * which it is logged out (a public session under the old sid).
    */
-  resolve(cookieHeader: string | undefined): { session: FakeSession; stored: boolean } {
+  resolve(
+    cookieHeader: string | undefined,
+    now = Date.now(),
+  ): { session: FakeSession; stored: boolean } {
     const cookieSid = sessionIdFromCookie(cookieHeader);
-    const known = cookieSid === undefined ? undefined : this.sessions.get(cookieSid);
+    let known = cookieSid === undefined ? undefined : this.sessions.get(cookieSid);
+    while (known?.nextSid !== undefined) {
+      if (now >= (known.deletionTime ?? 0)) {
+        known = undefined;
+        break;
+      }
+      known = this.sessions.get(known.nextSid);
+    }
     if (known !== undefined) return { session: known, stored: true };
-    const sid = cookieSid !== undefined && SID_RE.test(cookieSid) ? cookieSid : newSid();
+    const sid =
+      cookieSid !== undefined && this.format.sidPattern.test(cookieSid)
+        ? cookieSid
+        : this.format.newSid();
     const session: FakeSession = {
       sid,
       uid: null,
       partnerId: null,
       memberChannels: [],
-      publicChannels: [],
+      publicChannels: this.format.publicChannels ?? [],
       groupIds: [],
       internal: false,
       isWebsocketSession: false,
@@ -105,5 +139,35 @@ export class SessionStore {
     if (stored) return;
     this.sessions.set(session.sid, session);
     this.created++;
+  }
+
+  /**
+   * A soft rotation (`FilesystemSessionStore.rotate(session, env, soft=True)`): the session goes on
+   * under a new sid with the same first 42 characters; the old sid keeps `next_sid` and a
+   * `deletion_time`. Returns the new session.
+   */
+  softRotate(session: FakeSession, now = Date.now()): FakeSession {
+    if (!this.format.rotates) throw new Error('this Odoo version does not rotate sessions');
+    if (session.nextSid !== undefined) {
+      const next = this.sessions.get(session.nextSid);
+      if (next) return next;
+    }
+    const nextSid =
+      session.sid.slice(0, STORED_SESSION_CHARS) + this.format.newSid().slice(STORED_SESSION_CHARS);
+    const next: FakeSession = { ...session, sid: nextSid, rotationDue: false };
+    delete next.nextSid;
+    delete next.deletionTime;
+    session.nextSid = nextSid;
+    session.deletionTime = now + this.format.deletionTimerMs;
+    session.rotationDue = false;
+    this.sessions.set(nextSid, next);
+    return next;
+  }
+
+  /** Moves a rotated sid's deletion time into the past (`rotation_old_sid_after_deletion_time`). */
+  expireRotation(sid: string, now = Date.now()): void {
+    const session = this.sessions.get(sid);
+    if (session?.nextSid === undefined) throw new Error('the session has not rotated');
+    session.deletionTime = now - 1000;
   }
 }

@@ -209,6 +209,9 @@ class OdooBusWriter implements OdooWriter {
 
   async openTransaction(): Promise<OdooTransaction> {
     const client = await this.pool.connect();
+    // A checked-out client has no pool listener: a server restart would otherwise crash the test.
+    // Pooled clients come back: one listener each is enough.
+    if (client.listenerCount('error') === 0) client.on('error', () => {});
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     } catch (error) {

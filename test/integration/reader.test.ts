@@ -24,9 +24,15 @@ describe('reader start', () => {
     const { cookie } = stack.login();
     const socket = await stack.connect({ cookie });
     socket.subscribe([], 0);
-    // The reader starts on the first subscribe, while the row is still uncommitted.
-    await waitFor(() => (stack.sidecar.hub.existingReader(stack.db)?.position ?? 0) >= (id ?? 1));
-
+    try {
+      // The reader starts on the first subscribe, while the row is still uncommitted.
+      const reader = await waitFor(() => stack.sidecar.hub.existingReader(stack.db));
+      await reader.ready();
+      expect(reader.position).toBeLessThan(id as number);
+    } catch (error) {
+      await tx.rollback();
+      throw error;
+    }
     await tx.commit();
     const got = await socket.waitForNotification((n) => n.id === id);
     expect(got.message).toEqual({ type: 'x/early', payload: {} });

@@ -7,7 +7,7 @@ import logging
 from odoo import http, release
 from odoo.http import request
 
-from .. import contract, settings
+from .. import contract, longpolling, patches, settings
 
 _logger = logging.getLogger(__name__)
 
@@ -32,6 +32,15 @@ def websocket_worker_version():
     return getattr(WebsocketConnectionHandler, '_VERSION', None)
 
 
+def features():
+    """What this addon does for the sidecar beyond the basics, by ``contract`` name."""
+    names = []
+    store_cls = getattr(http, 'FilesystemSessionStore', None)
+    if store_cls is not None and hasattr(getattr(store_cls, 'rotate', None), patches._ORIGINAL):
+        names.append(contract.FEATURE_KEEPS_SESSION_IDS)
+    return names
+
+
 def server_info(now=None):
     """What ``/bus_sidecar/info`` tells the sidecar."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -39,6 +48,7 @@ def server_info(now=None):
         'server_version': release.version,
         'server_version_info': list(release.version_info),
         'websocket_worker_version': websocket_worker_version(),
+        'features': features(),
         'server_time': now.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (now.microsecond // 1000),
     }
 
@@ -77,3 +87,19 @@ class BusSidecarController(http.Controller):
                 request.httprequest.remote_addr, refusal['error'])
             return _json_response(refusal, 403)
         return _json_response(server_info(), 200)
+
+
+if longpolling.LONGPOLLING:
+
+    class BusController(http.Controller):
+        """The sidecar's side of ``/longpolling/poll`` (12.0-15.0).
+
+        Named like the bus's controller, with a ``poll`` method like its own, so that a call
+        without ``channels`` or ``last`` fails with Odoo's very message.
+        """
+
+        # Called by the sidecar for each /longpolling/poll, with the browser's cookies: public like
+        # Odoo's own poll route, and saving the session like it. The sidecar holds the poll.
+        @http.route(contract.POLL_ROUTE, type='json', auth='public')
+        def poll(self, channels, last, options=None, force_status=False):
+            return longpolling.poll(request, channels, last, options, force_status)

@@ -27,7 +27,8 @@ class TestInfoRoute(HttpCase):
         self.assertEqual(response.headers.get('Cache-Control'), 'no-store')
         info = response.json()
         self.assertEqual(set(info), {'server_version', 'server_version_info',
-                                     'websocket_worker_version', 'server_time'})
+                                     'websocket_worker_version', 'features', 'server_time'})
+        self.assertIsInstance(info['features'], list)
         self.assertEqual(info['server_version'], release.version)
         self.assertEqual(info['server_version_info'], list(release.version_info))
         self.assertEqual(info['websocket_worker_version'], websocket_worker_version())

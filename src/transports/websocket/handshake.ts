@@ -106,6 +106,20 @@ export function checkHandshake(headers: IncomingHttpHeaders): HandshakeRejection
   return undefined;
 }
 
+/**
+ * Odoo 17+ (`_serve_forever`): a client with a User-Agent (a browser) whose `?version=` is not
+ * Odoo's current worker version (absent and empty included) is closed with 1000
+ * `OUTDATED_VERSION`; clients without a User-Agent (IoT boxes) are exempt. `current` null: the
+ * worker version is unknown (16, early 17, or not learned), so nobody is told to reload.
+ */
+export function isOutdatedClient(
+  current: string | null,
+  version: string | undefined,
+  userAgent: string | undefined,
+): boolean {
+  return current !== null && Boolean(userAgent) && version !== current;
+}
+
 export function forbiddenCrossOrigin(): HandshakeRejection {
   return reject(403, 'Forbidden', 'Cross-origin websocket refused.', 'cross-origin');
 }

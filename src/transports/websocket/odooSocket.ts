@@ -28,7 +28,7 @@ import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.js';
-import { withSessionId } from '../../odoo/cookies.js';
+import { isSoftRotation, withSessionId } from '../../odoo/cookies.js';
 import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
 import { CloseCode } from '../closeCodes.js';
 import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
@@ -47,7 +47,7 @@ export interface SocketSettings {
 
 /** What every socket shares: collaborators and facts learned about Odoo. */
 export interface SocketContext {
-  hub: Hub<OdooSocket>;
+  hub: Hub<HubSubscriber>;
   odoo: OdooClient;
   logger: Logger;
   metrics: Metrics;
@@ -59,6 +59,12 @@ export interface SocketContext {
   routes: { onClosedMissing: boolean; presenceMissing: boolean };
   /** Called when Odoo hands the socket a new session id, to keep the revocation index current. */
   onSessionChange: (socket: OdooSocket, sessionId: string | undefined) => void;
+  /**
+   * Called when a call of this socket came back with a soft rotation of its session (19): Odoo
+   * gave the new id to the sidecar, not to the browser, which must get it within Odoo's deletion
+   * timer (see `WebsocketServer.onSoftRotation`).
+   */
+  onSoftRotation: (socket: OdooSocket, previous: string, next: string, setCookie: string) => void;
   /** The socket stopped taking part in delivery (closing, or gone). */
   onClosed: (socket: OdooSocket) => void;
   /** The connection is gone. */
@@ -88,6 +94,8 @@ const PEEK = '/websocket/peek_notifications';
 const PRESENCE = '/websocket/update_bus_presence';
 const ON_CLOSED = '/websocket/on_closed';
 const MAX_LOGGED_REJECTIONS = 5;
+/** How long a slow consumer's close frame may wait behind its unsent data before the drop. */
+const SLOW_CONSUMER_GRACE_MS = 1000;
 
 let nextSocketId = 1;
 
@@ -117,6 +125,8 @@ export class OdooSocket implements HubSubscriber {
   private readonly keepAliveDeadline: number;
   private nextRecheckAt = Number.POSITIVE_INFINITY;
   private closing = false;
+  /** Aborted when the socket goes: its calls still waiting for a slot never reach Odoo. */
+  private readonly gone = new AbortController();
   private rejections = 0;
   private logger: Logger | undefined;
   private readonly scanner = new FrameScanner();
@@ -129,6 +139,8 @@ export class OdooSocket implements HubSubscriber {
     private readonly context: SocketContext,
     now: number,
     sessionId: string | undefined,
+    /** The session id the browser's own cookie held at the handshake. */
+    readonly presentedSessionId: string | undefined = sessionId,
   ) {
     this.lastActivity = now;
     this.sessionId = sessionId;
@@ -174,8 +186,8 @@ export class OdooSocket implements HubSubscriber {
     return this.recording === undefined && this.expected === undefined;
   }
 
-  send(batch: EncodedBatch, now: number): boolean {
-    return this.write(batch, now);
+  send(batch: EncodedBatch, now: number): void {
+    this.write(batch, now);
   }
 
   // --- Incoming ---------------------------------------------------------------------------------
@@ -283,6 +295,12 @@ export class OdooSocket implements HubSubscriber {
       this.refuse('presence-data', 'update_presence without data');
       return;
     }
+    const { inactivity_period: inactivity } = payload as { inactivity_period?: unknown };
+    // Odoo would answer such a call with a ValueError; do not spend a call on it.
+    if (typeof inactivity !== 'number' || !Number.isFinite(inactivity) || inactivity < 0) {
+      this.refuse('presence-data', "update_presence without a numeric 'inactivity_period'");
+      return;
+    }
     // Only the latest state matters: a presence waiting behind a running one is replaced.
     this.pendingPresence = payload as Record<string, unknown>;
     if (!this.presenceRunning) void this.runPresence();
@@ -329,6 +347,7 @@ export class OdooSocket implements HubSubscriber {
         PEEK,
         { channels: request.channels, last, is_first_poll: !this.peeked },
         this.browser,
+        this.gone.signal,
       );
       if (this.closing) return;
       await this.applyPeek(outcome, request, last, readCounts);
@@ -440,11 +459,7 @@ export class OdooSocket implements HubSubscriber {
         this.expected.set(row.id, now);
       }
     }
-    const batch = new EncodedBatch(rows);
-    if (this.write(batch, now)) {
-      this.context.metrics.framesSent.inc();
-      this.context.metrics.delivered.inc(rows.length);
-    }
+    this.write(new EncodedBatch(rows), now);
   }
 
   private markPeeked(): void {
@@ -457,15 +472,19 @@ export class OdooSocket implements HubSubscriber {
   }
 
   private adoptSession(outcome: RpcOutcome): void {
-    const newSessionId =
-      outcome.kind === 'result' || outcome.kind === 'sessionExpired'
-        ? outcome.newSessionId
-        : undefined;
+    if (outcome.kind !== 'result' && outcome.kind !== 'sessionExpired') return;
+    const { newSessionId, sessionCookie } = outcome;
     if (newSessionId === undefined || newSessionId === this.sessionId) return;
     // Odoo created a session (first visit, bogus cookie) or rotated it: later calls must use it.
+    const previous = this.sessionId;
     this.browser.cookie = withSessionId(this.browser.cookie, newSessionId);
     this.sessionId = newSessionId;
     this.context.onSessionChange(this, newSessionId);
+    if (previous !== undefined && sessionCookie !== undefined) {
+      if (isSoftRotation(previous, newSessionId)) {
+        this.context.onSoftRotation(this, previous, newSessionId, sessionCookie);
+      }
+    }
   }
 
   // --- Presence ---------------------------------------------------------------------------------
@@ -490,12 +509,8 @@ export class OdooSocket implements HubSubscriber {
   }
 
   private async forwardPresence(data: Record<string, unknown>): Promise<void> {
-    const params: Record<string, unknown> = { inactivity_period: data.inactivity_period };
-    const major = this.context.odooMajor();
-    // 16-18 require `im_status_ids_by_model` (19 dropped it and warns when it is sent).
-    if (major === undefined || major < 19)
-      params.im_status_ids_by_model = data.im_status_ids_by_model ?? {};
-    const outcome = await this.context.odoo.rpc(PRESENCE, params, this.browser);
+    const params = presenceParams(data, this.context.odooMajor());
+    const outcome = await this.context.odoo.rpc(PRESENCE, params, this.browser, this.gone.signal);
     if (this.closing) return;
     this.adoptSession(outcome);
     switch (outcome.kind) {
@@ -529,17 +544,21 @@ export class OdooSocket implements HubSubscriber {
 
   // --- Outgoing ---------------------------------------------------------------------------------
 
-  private write(batch: EncodedBatch<Notification>, now: number): boolean {
-    if (this.closing || this.ws.readyState !== this.ws.OPEN) return false;
+  private write(batch: EncodedBatch<Notification>, now: number): void {
+    if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
     const frame = batch.websocketFrame;
-    if (this.ws.bufferedAmount + frame.length > this.context.settings.maxBufferedBytes) {
+    // What is still unsent from earlier frames decides: one large frame alone never makes a
+    // client "slow", and memory stays bounded by the limit plus one frame.
+    if (this.ws.bufferedAmount > this.context.settings.maxBufferedBytes) {
       this.log.warn(
         { buffered: this.ws.bufferedAmount, db: this.db },
         'slow consumer closed: its unsent data passed the limit',
       );
       this.context.metrics.slowConsumers.inc();
       this.close(CloseCode.TRY_LATER, 'slow consumer');
-      return false;
+      // The close frame waits behind everything unsent; do not hold that memory for long.
+      setTimeout(() => this.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+      return;
     }
     // The frame is complete and shared: one write, no per-socket framing. Safe because the `ws`
     // sender writes straight to the socket too (no compression, so nothing is queued inside it).
@@ -548,7 +567,10 @@ export class OdooSocket implements HubSubscriber {
     if (lastId > this.lastSentId) this.lastSentId = lastId;
     this.sentAny = true;
     this.lastActivity = now;
-    return true;
+    // Plain numbers, taken by the Prometheus counters when scraped (see `metrics.written`).
+    const written = this.context.metrics.written;
+    written.frames++;
+    written.notifications += batch.rows.length;
   }
 
   // --- Timers (driven by the server's single sweep) ---------------------------------------------
@@ -559,7 +581,7 @@ export class OdooSocket implements HubSubscriber {
     if (this.pingSentAt > 0 && now - this.pingSentAt >= pongTimeoutMs) {
       // No answer to a ping: the TCP connection is dropped without a close frame, as Odoo does.
       this.log.info({ db: this.db }, 'no pong in time, connection dropped');
-      this.terminate();
+      this.close(CloseCode.KILL_NOW, '');
       return;
     }
     if (this.pingSentAt === 0 && now - this.lastActivity >= pingAfterMs) {
@@ -589,11 +611,18 @@ export class OdooSocket implements HubSubscriber {
 
   /**
    * Sends a close frame. For codes after which Odoo drops the connection at once (everything but
-   * 1000/1001/1012), the TCP connection is ended right after the frame is flushed.
+   * 1000/1001/1012), the TCP connection is ended right after the frame is flushed. `KILL_NOW`
+   * (4003) is no close frame at all: the connection is dropped at once, as Odoo 19 does.
    */
   close(code: number, reason: string): void {
+    if (code === CloseCode.KILL_NOW) {
+      if (!this.closing) this.context.metrics.closes.labels(String(code)).inc();
+      this.terminate();
+      return;
+    }
     if (this.closing) return;
     this.closing = true;
+    this.gone.abort();
     this.context.metrics.closes.labels(String(code)).inc();
     this.context.onClosed(this);
     this.ws.close(code, reason);
@@ -603,6 +632,7 @@ export class OdooSocket implements HubSubscriber {
   }
 
   terminate(): void {
+    this.gone.abort();
     if (!this.closing) {
       this.closing = true;
       this.context.onClosed(this);
@@ -613,6 +643,7 @@ export class OdooSocket implements HubSubscriber {
   /** Called once the connection is gone, whoever closed it. */
   ended(): void {
     this.context.onEnded(this);
+    this.gone.abort();
     if (!this.closing) {
       this.closing = true;
       this.context.onClosed(this);
@@ -632,6 +663,24 @@ export class OdooSocket implements HubSubscriber {
       this.log.debug({ reason: outcome.reason }, 'on_closed not delivered to Odoo');
     }
   }
+}
+
+/**
+ * The parameters of `/websocket/update_bus_presence` for a client's `update_presence` data:
+ * - 16-18 require `im_status_ids_by_model` (late 17 / 18 clients send `{}`, 17.0-20240709 ids);
+ * - 19 takes `inactivity_period` only: its client sends nothing else, and its route logs a
+ *   warning for anything more (`update_presence_with_im_status_ids` of the 19 recordings);
+ * - generation unknown: the client's own message says it (a 19 client leaves the key out, and the
+ *   page comes from the Odoo being served).
+ */
+export function presenceParams(
+  data: Record<string, unknown>,
+  major: number | undefined,
+): Record<string, unknown> {
+  const params: Record<string, unknown> = { inactivity_period: data.inactivity_period };
+  const legacy = major === undefined ? 'im_status_ids_by_model' in data : major < 19;
+  if (legacy) params.im_status_ids_by_model = data.im_status_ids_by_model ?? {};
+  return params;
 }
 
 /** The TCP socket under a server-side `ws` connection (not part of its typed API). */

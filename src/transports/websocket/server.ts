@@ -8,12 +8,12 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../../config/load.js';
-import type { Hub } from '../../hub/hub.js';
+import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import { pythonDumps } from '../../json/pythonJson.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { BrowserContext, OdooClient } from '../../odoo/client.js';
-import { sessionIdFromCookie } from '../../odoo/cookies.js';
+import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import {
@@ -21,6 +21,7 @@ import {
   firstForwarded,
   forbiddenCrossOrigin,
   type HandshakeRejection,
+  isOutdatedClient,
   isSameOrigin,
   notFound,
   serviceUnavailable,
@@ -69,23 +70,40 @@ function onRawData(this: Socket, chunk: Buffer): void {
 /** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
 export const MAX_MESSAGE_BYTES = 2 ** 20;
 const SWEEP_INTERVAL_MS = 1000;
+/**
+ * How long a browser that still presents a session id Odoo rotated away (19) is handed the new one
+ * on its websocket handshake. Odoo itself serves the old id as the new one for 120 s
+ * (`SESSION_DELETION_TIMER`); the browser reconnects within a second or two of our 4002.
+ */
+export const ROTATION_HANDOVER_MS = 60_000;
+const MAX_ROTATIONS = 100_000;
 
 export interface WebsocketServerOptions {
   config: Config;
   logger: Logger;
   metrics: Metrics;
-  hub: Hub<OdooSocket>;
+  /** Shared with long polling: its registry holds both kinds of subscribers. */
+  hub: Hub<HubSubscriber>;
   odoo: OdooClient;
   servesDatabase: (db: string) => boolean;
   /** Odoo's current `websocket_worker_version` (null: unknown, no version check). */
   workerVersion: () => string | null;
   odooMajor: () => number | undefined;
+  /** The addon keeps session ids on the sidecar's calls (see `onSoftRotation`). */
+  keepsSessionIds: () => boolean;
 }
 
 export class WebsocketServer {
   readonly sockets = new Set<OdooSocket>();
   /** Session hash → its socket, or its sockets when several tabs share it (revocations). */
   private readonly bySession = new Map<string, OdooSocket | Set<OdooSocket>>();
+  /** Session ids Odoo softly rotated in answer to our calls: old id -> new id and its cookie. */
+  private readonly rotations = new Map<
+    string,
+    { next: string; setCookie: string; until: number }
+  >();
+  /** The `Set-Cookie` a handshake's 101 must carry (a rotated session handed over). */
+  private readonly handshakeCookies = new WeakMap<IncomingMessage, string>();
   private readonly wss: WebSocketServer;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly context: SocketContext;
@@ -119,12 +137,18 @@ export class WebsocketServer {
         rateLimitWindowMs: config.rateLimitBurst * config.rateLimitDelay * 1000,
       },
       onSessionChange: (socket, sessionId) => this.indexSession(socket, sessionId),
+      onSoftRotation: (socket, previous, next, setCookie) =>
+        this.onSoftRotation(socket, previous, next, setCookie),
       onClosed: (socket) => this.forget(socket),
       onEnded: (socket) => {
         this.sockets.delete(socket);
         options.metrics.sockets.set(this.sockets.size);
       },
     };
+    this.wss.on('headers', (headers, request) => {
+      const setCookie = this.handshakeCookies.get(request);
+      if (setCookie !== undefined) headers.push(`Set-Cookie: ${setCookie}`);
+    });
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
@@ -156,17 +180,63 @@ export class WebsocketServer {
       }
       if (this.options.config.crossOrigin === 'downgrade') {
         browser.cookie = '';
+        this.options.metrics.crossOriginDowngraded.inc();
         this.context.logger.info(
           { ip: browser.forwardedFor, origin: String(request.headers.origin).slice(0, 200) },
           'cross-origin websocket served as a public visitor',
         );
       }
     }
+    let presented = sessionIdFromCookie(browser.cookie);
+    const rotation = presented === undefined ? undefined : this.rotations.get(presented);
+    if (rotation !== undefined && rotation.until > Date.now()) {
+      // Odoo rotated this session in answer to one of our calls: the browser gets the new id now
+      // (browsers store a 101's cookies), and this socket uses it from the start.
+      browser.cookie = withSessionId(browser.cookie, rotation.next);
+      this.handshakeCookies.set(request, rotation.setCookie);
+      this.options.metrics.sessionHandovers.inc();
+      presented = rotation.next;
+    }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       // From here on `ws` handles the socket's errors.
       socket.removeListener('error', destroyOnError);
-      this.accept(ws, request, browser, url.searchParams.get('version') ?? undefined);
+      this.accept(ws, request, browser, url.searchParams.get('version') ?? undefined, presented);
     });
+  }
+
+  /**
+   * Odoo 19 rotates a session softly every 3 h, on whatever request comes first, and the socket
+   * follows: its later calls use the new id (same first 42 characters, so the same revocation
+   * hash). Who made that request matters:
+   * - the browser itself: it holds the new id already; nothing more to do;
+   * - the sidecar, calling with the browser's cookie (a subscribe, a periodic re-check, a presence
+   *   update): Odoo answered the new id to the sidecar, the browser keeps the old one, which Odoo
+   *   accepts for only 120 s more; past that, the user would be logged out at their next click.
+   * With the addon (`FEATURE_KEEPS_SESSION_IDS`), Odoo never rotates on the sidecar's calls, so
+   * only the first case happens. Without it the two cannot be told apart, and the new id is
+   * handed to the browser the way Odoo's own websocket hands out cookies, on a 101: the socket is
+   * closed with 4002 (the client reconnects at once, unnoticed), and the reconnecting handshake
+   * that presents the old id gets `Set-Cookie` with Odoo's new one. In the first case that costs
+   * one needless reconnect.
+   */
+  private onSoftRotation(
+    socket: OdooSocket,
+    previous: string,
+    next: string,
+    setCookie: string,
+  ): void {
+    const now = Date.now();
+    if (this.rotations.size < MAX_ROTATIONS || this.rotations.has(previous)) {
+      this.rotations.set(previous, { next, setCookie, until: now + ROTATION_HANDOVER_MS });
+    }
+    if (this.options.keepsSessionIds()) return;
+    if (socket.presentedSessionId !== previous || socket.isClosing) return;
+    this.context.logger.info(
+      { socket: socket.id, db: socket.db },
+      'Odoo rotated the session in answer to the sidecar: socket closed (4002) to hand the browser its new session id',
+    );
+    // After the answer being handled is applied: the client resubscribes with its last id.
+    setImmediate(() => socket.close(CloseCode.KEEP_ALIVE_TIMEOUT, ''));
   }
 
   /** Closes the sockets of revoked sessions at once, re-validates the sockets of named partners. */
@@ -180,6 +250,11 @@ export class WebsocketServer {
       return;
     }
     const db = typeof data.db === 'string' ? data.db : undefined;
+    // Every Odoo on the cluster announces on this channel: another database's news is not ours.
+    if (db !== undefined && !this.options.servesDatabase(db)) {
+      this.context.logger.debug({ db }, 'session revocation for a database not served, ignored');
+      return;
+    }
     const sessions = Array.isArray(data.sessions)
       ? data.sessions.filter((s): s is string => typeof s === 'string')
       : [];
@@ -203,6 +278,7 @@ export class WebsocketServer {
         this.options.metrics.revocations.labels('partner').inc();
         const key = pythonDumps([db, 'res.partner', partner]);
         for (const socket of this.options.hub.registry.subscribersOf(key) ?? []) {
+          if (!(socket instanceof OdooSocket)) continue;
           socket.recheck();
           rechecked++;
         }
@@ -243,6 +319,7 @@ export class WebsocketServer {
     request: IncomingMessage,
     browser: BrowserContext,
     version: string | undefined,
+    presentedSessionId: string | undefined,
   ): void {
     const { metrics } = this.options;
     const raw = request.socket;
@@ -253,6 +330,7 @@ export class WebsocketServer {
       this.context,
       Date.now(),
       sessionIdFromCookie(browser.cookie),
+      presentedSessionId,
     );
     this.sockets.add(socket);
     this.indexSession(socket, socket.sessionId);
@@ -271,9 +349,7 @@ export class WebsocketServer {
     raw.on('data', onRawData);
 
     const current = this.options.workerVersion();
-    const userAgent = request.headers['user-agent'];
-    // Odoo checks the version only for browsers (clients without a User-Agent, such as IoT boxes, are exempt).
-    if (current !== null && userAgent && version !== current) {
+    if (isOutdatedClient(current, version, request.headers['user-agent'])) {
       this.context.logger.info(
         { socket: socket.id, version: version?.slice(0, 40), current },
         'outdated web client told to reload',
@@ -363,5 +439,8 @@ export class WebsocketServer {
   private sweep(): void {
     const now = Date.now();
     for (const socket of this.sockets) socket.sweep(now);
+    for (const [sid, rotation] of this.rotations) {
+      if (rotation.until <= now) this.rotations.delete(sid);
+    }
   }
 }

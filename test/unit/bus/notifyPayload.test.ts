@@ -13,12 +13,12 @@ interface Rows {
     | Array<{ name: string; rows: Array<{ channel: string }> }>;
 }
 
-const trace = readFixture<Trace>('odoo17', 'notify-trace.json');
-const rows = readFixture<Rows>('odoo17', 'bus-rows.json');
 const list = <T>(actions: Record<string, T> | Array<T & { name: string }>): Array<[string, T]> =>
   Array.isArray(actions) ? actions.map((a) => [a.name, a]) : Object.entries(actions);
 
-describe('parseImbusPayload on the recorded NOTIFYs', () => {
+describe.each(['odoo17', 'odoo19'])('parseImbusPayload on the recorded NOTIFYs (%s)', (version) => {
+  const trace = readFixture<Trace>(version, 'notify-trace.json');
+  const rows = readFixture<Rows>(version, 'bus-rows.json');
   const rowChannels = new Map(
     list(rows.actions).map(([name, a]) => [name, new Set(a.rows.map((r) => r.channel))]),
   );

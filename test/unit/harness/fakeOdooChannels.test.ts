@@ -87,27 +87,68 @@ describe('buildChannelList reproduces every recorded peek channel list', () => {
   }
 });
 
-describe('later versions', () => {
-  it('19 adds the own presence and groups, and names the subchannel internal_users', () => {
-    const built = buildChannelList(
-      VERSION_PROFILES['19.0'],
-      'db',
-      { ...ADMIN, memberChannels: [1], groupIds: [4] },
-      ['odoo-presence-res.partner_7-token'],
-    );
-    expect(texts(built)).toEqual(
-      texts([
-        ['db', 'broadcast'],
-        ['db', 'res.partner', 3],
-        ['db', 'res.partner', 3, 'presence'],
-        ['db', 'res.groups', 4],
-        ['db', 'res.partner', 7, 'presence'],
-        ['db', 'discuss.channel', 1],
-        ['db', 'discuss.channel', 1, 'internal_users'],
-      ]),
-    );
+describe('buildChannelList reproduces every recorded Odoo 19 peek channel list, in order', () => {
+  const routes19 = readFixture<{ cases: RouteCase[] }>('odoo19', 'http-routes.json');
+  const cases = routes19.cases.filter(
+    (c) =>
+      c.request.path === '/websocket/peek_notifications' &&
+      c.response.body_json?.result?.channels !== undefined,
+  );
+  // The users of the 19 recording (`meta.ids`, and `all_group_ids` as the recorded lists show).
+  const admin: FakeSession = {
+    ...ADMIN,
+    sid: 'A'.repeat(84),
+    memberChannels: [1, 2, 3, 4, 5, 6],
+    groupIds: [4, 1, 2, 3, 7, 8, 9, 13, 14, 15],
+  };
+  const demo3: FakeSession = {
+    ...admin,
+    uid: 6,
+    partnerId: 7,
+    memberChannels: [1],
+    publicChannels: [5, 6],
+    groupIds: [1, 7],
+  };
+  const demo2: FakeSession = { ...demo3, uid: 5, partnerId: 6, memberChannels: [1, 3, 4, 5] };
+  const visitor: FakeSession = { ...PUBLIC, publicChannels: [5, 6] };
+  const sessions19: Record<string, FakeSession> = {
+    admin,
+    demo3,
+    'demo3-rotation': demo3,
+    'demo3-old-sid': demo3,
+    demo2,
+    public: visitor,
+    unknown: visitor,
+  };
+  const validCase = routes19.cases.find((c) => c.name === 'public_presence_valid_token');
+  const validBody = validCase?.request.body as { params: { channels: string[] } } | undefined;
+  const validToken = validBody?.params.channels[0]?.split('-').at(-1);
+
+  it('covers the recorded cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(25);
   });
 
+  for (const c of cases) {
+    it(c.name, () => {
+      const session = sessions19[c.client];
+      if (session === undefined) throw new Error(`no session for client ${c.client}`);
+      const body = c.request.body as { params: { channels: string[] } };
+      const built = buildChannelList(
+        VERSION_PROFILES['19.0'],
+        'odoo19',
+        session,
+        body.params.channels,
+        (_model, _id, token) => token === validToken,
+      );
+      // The exact texts in the exact order: Odoo 19 builds an ordered set.
+      expect(built.map((ch) => pythonDumps(ch))).toEqual(
+        (c.response.body_json?.result?.channels ?? []).map((ch) => pythonDumps(ch)),
+      );
+    });
+  }
+});
+
+describe('other versions', () => {
   it('16 uses mail.channel without subchannels and keeps strings as they are', () => {
     const built = buildChannelList(
       VERSION_PROFILES['16.0'],

@@ -93,3 +93,36 @@ describe('notify payloads', () => {
     ]);
   });
 });
+
+describe("Odoo 19's NOTIFYs: one set per transaction (the writer's `notifyPer: 'transaction'`)", () => {
+  interface Trace19 {
+    actions: Array<{ name: string; notifies: Array<{ payload: string }> }>;
+  }
+  interface Rows19 {
+    actions: Array<{ name: string; rows: Array<{ xmin: string; channel: string }> }>;
+  }
+  const trace19 = readFixture<Trace19>('odoo19', 'notify-trace.json');
+  const rows19 = readFixture<Rows19>('odoo19', 'bus-rows.json');
+
+  it("every recorded payload is the transaction's distinct channels, split at 8000 bytes", () => {
+    let checked = 0;
+    for (const a of trace19.actions) {
+      const rows = rows19.actions.find((r) => r.name === a.name)?.rows ?? [];
+      const transactions = new Map<string, unknown[]>();
+      for (const row of rows) {
+        const channels = transactions.get(row.xmin) ?? [];
+        channels.push(JSON.parse(row.channel));
+        transactions.set(row.xmin, channels);
+      }
+      const expected = [...transactions.values()].flatMap((channels) =>
+        notifyPayloads(distinctChannels(channels)),
+      );
+      expect(
+        a.notifies.map((n) => n.payload),
+        a.name,
+      ).toEqual(expected);
+      checked += expected.length;
+    }
+    expect(checked).toBeGreaterThanOrEqual(30);
+  });
+});

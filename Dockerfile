@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# The bus sidecar's image: built with the dev dependencies, run with the production ones only.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No install scripts: the runtime dependencies need none, and none should run in the image.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# The sidecar needs no privilege: its port is above 1024 and it writes no files.
+USER node
+# Odoo's gevent_port: where the reverse proxy already sends /websocket and /longpolling.
+EXPOSE 8072
+# Ready: LISTEN connected, reads of bus_bus working, Odoo's addon answering (see /readyz).
+# Node itself asks, so the slim image needs no curl.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SIDECAR_PORT || 8072) + '/readyz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "dist/main.js"]

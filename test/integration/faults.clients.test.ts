@@ -1,0 +1,107 @@
+/**
+ * Clients that hurt: one that stops reading (closed once its unsent data passes the limit, others
+ * unaffected, memory bounded) and 2,000 reconnecting at once (each gets exactly its missing rows,
+ * Odoo never sees more calls at once than the limit).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handshakeRequest, RawWebSocket } from '../helpers/rawWebSocket.js';
+import { type Stack, startStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/waitFor.js';
+import { connectOdooSocket, type OdooSocket } from '../helpers/wsClient.js';
+
+const LIMIT = 256 * 1024;
+const CONCURRENCY = 4;
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ sidecar: { maxBufferedBytes: LIMIT, odooConcurrency: CONCURRENCY } });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('slow consumer', () => {
+  it('is closed once its unsent data passes the limit; a reading client gets everything', async () => {
+    const port = Number(new URL(stack.httpUrl).port);
+    const stalled = stack.login({ memberChannels: [11] });
+    const raw = await RawWebSocket.open(
+      '127.0.0.1',
+      port,
+      handshakeRequest({
+        host: `127.0.0.1:${port}`,
+        origin: `http://127.0.0.1:${port}`,
+        cookie: stalled.cookie,
+      }),
+    );
+    raw.sendText('{"event_name":"subscribe","data":{"channels":[],"last":0}}');
+    const reader = stack.login({ memberChannels: [11] });
+    const healthy = await stack.connect({ cookie: reader.cookie });
+    healthy.subscribe([], 0);
+    await waitFor(
+      () => [...stack.sidecar.websockets.sockets].filter((s) => s.db !== undefined).length === 2,
+    );
+    raw.socket.pause(); // stops reading: the kernel buffers fill, then the sidecar's
+
+    const before = (await stack.sidecar.metrics.slowConsumers.get()).values[0]?.value ?? 0;
+    const writer = stack.writer();
+    // Loopback receive buffers grow to tens of MB before the sender's own buffer fills.
+    const big = 'x'.repeat(500_000);
+    const ids: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      ids.push(
+        ...(await writer.sendmany([
+          { channel: ['discuss.channel', 11], type: 'bulk', payload: { i, big } },
+        ])),
+      );
+      if (((await stack.sidecar.metrics.slowConsumers.get()).values[0]?.value ?? 0) > before) break;
+    }
+    await waitFor(
+      async () =>
+        ((await stack.sidecar.metrics.slowConsumers.get()).values[0]?.value ?? 0) === before + 1,
+    );
+    // Its memory is released: the sidecar no longer holds it.
+    await waitFor(() => [...stack.sidecar.websockets.sockets].length === 1, { timeoutMs: 5000 });
+    await healthy.waitForNotification((n) => n.id === ids.at(-1), 10_000);
+    expect(healthy.notificationIds().filter((id) => id >= (ids[0] as number))).toEqual(ids);
+    raw.destroy();
+    await healthy.close();
+  });
+});
+
+describe('reconnect storm', () => {
+  it('2,000 sockets reconnecting at once each get exactly their missing rows, within the call limit', async () => {
+    const N = 2000;
+    const writer = stack.writer();
+    const [seen] = await writer.sendmany([{ channel: 'broadcast', type: 'seen', payload: {} }]);
+    const missed = await writer.sendmany([
+      { channel: 'broadcast', type: 'missed', payload: 1 },
+      { channel: 'broadcast', type: 'missed', payload: 2 },
+      { channel: 'broadcast', type: 'missed', payload: 3 },
+    ]);
+    await waitFor(() => stack.odoo.inFlight === 0);
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, stack.odoo.inFlight);
+    }, 2);
+    const cookies = Array.from({ length: N }, () => stack.login().cookie);
+    const sockets: OdooSocket[] = await Promise.all(
+      cookies.map(async (cookie) => {
+        const socket = await connectOdooSocket(stack.wsUrl, { cookie });
+        socket.subscribe([], seen as number);
+        return socket;
+      }),
+    );
+    try {
+      await Promise.all(
+        sockets.map((s) => s.waitForNotification((n) => n.id === missed[2], 60_000)),
+      );
+      clearInterval(sampler);
+      for (const socket of sockets) expect(socket.notificationIds()).toEqual(missed);
+      expect(peak).toBeLessThanOrEqual(CONCURRENCY);
+      expect(peak).toBeGreaterThan(0);
+    } finally {
+      clearInterval(sampler);
+      await Promise.all(sockets.map((s) => s.terminate()));
+    }
+  }, 120_000);
+});

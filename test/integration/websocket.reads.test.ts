@@ -1,0 +1,235 @@
+/**
+ * How the sidecar reads `bus_bus`: one query per burst whatever the number of sockets (counted by
+ * PostgreSQL itself), rows committing out of id order, catch-up through Odoo's own rules, and a lost
+ * LISTEN connection.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from '../helpers/stack.js';
+import { sleep, waitFor } from '../helpers/waitFor.js';
+import type { OdooSocket } from '../helpers/wsClient.js';
+
+let stack: Stack;
+const sockets: OdooSocket[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterEach(async () => {
+  await Promise.all(sockets.splice(0).map((s) => s.terminate()));
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function subscribedSocket(
+  options: { memberChannels?: number[]; last?: number; channels?: string[] } = {},
+) {
+  const login = stack.login({ memberChannels: options.memberChannels ?? [1] });
+  const socket = await stack.connect({ cookie: login.cookie });
+  sockets.push(socket);
+  socket.subscribe(options.channels ?? [], options.last ?? 0);
+  await waitFor(() =>
+    stack.odoo
+      .callsTo('/websocket/peek_notifications')
+      .some((c) => c.headers.cookie === login.cookie),
+  );
+  return { socket, ...login };
+}
+
+/** Every id a socket received, checking that no id came twice. */
+function idsOnce(socket: OdooSocket): number[] {
+  const ids = socket.notificationIds();
+  expect(new Set(ids).size, `duplicates in ${ids.join(',')}`).toBe(ids.length);
+  return ids;
+}
+
+describe('one read per burst', () => {
+  it('costs one bus_bus query, counted by PostgreSQL, for one notification to 200 sockets', async () => {
+    const all = await Promise.all(
+      Array.from({ length: 200 }, () => subscribedSocket({ memberChannels: [42] })),
+    );
+    // Let every subscribe settle (reader initialised, catch-ups sent) before counting.
+    await sleep(200);
+    await stack.pg.resetStatementStats();
+    const [id] = await stack
+      .writer()
+      .sendmany([{ channel: ['discuss.channel', 42], type: 'burst', payload: {} }]);
+    await Promise.all(all.map(({ socket }) => socket.waitForNotification((n) => n.id === id)));
+    expect(await stack.pg.busReadCount(stack.db)).toBe(1);
+  });
+
+  it('serves one commit that sent several NOTIFYs with one read and one frame per socket', async () => {
+    const { socket } = await subscribedSocket({ memberChannels: [7] });
+    await sleep(50);
+    await stack.pg.resetStatementStats();
+    const batchesBefore = socket.batches.length;
+    // 60 long channels: the writer splits the payload like Odoo (2 NOTIFYs for one commit).
+    const writer = stack.writer();
+    const ids = await writer.sendmany([
+      { channel: ['discuss.channel', 7], type: 'first', payload: {} },
+      ...Array.from({ length: 59 }, (_, i) => ({
+        channel: `fx-${i}-${'x'.repeat(200)}`,
+        type: 'filler',
+        payload: {},
+      })),
+    ]);
+    expect(writer.notified.length).toBeGreaterThanOrEqual(2);
+    await socket.waitForNotification((n) => n.id === ids[0]);
+    await sleep(100);
+    expect(socket.batches.length - batchesBefore).toBe(1);
+    expect(await stack.pg.busReadCount(stack.db)).toBeLessThanOrEqual(writer.notified.length);
+  });
+});
+
+describe('rows that commit out of id order', () => {
+  it('delivers once a row whose lower id commits 3 s after a higher one was delivered', async () => {
+    const { socket } = await subscribedSocket({ memberChannels: [3] });
+    const writer = stack.writer();
+    const late = await writer.openTransaction();
+    const [lowId] = await late.send([
+      { channel: ['discuss.channel', 3], type: 'late', payload: {} },
+    ]);
+    const [highId] = await writer.sendmany([
+      { channel: ['discuss.channel', 3], type: 'early', payload: {} },
+    ]);
+    expect(lowId).toBeLessThan(highId as number);
+    await socket.waitForNotification((n) => n.id === highId);
+    await sleep(3000);
+    await late.commit();
+    await socket.waitForNotification((n) => n.id === lowId);
+    // More traffic afterwards must not bring either row again.
+    const [after] = await writer.sendmany([
+      { channel: ['discuss.channel', 3], type: 'after', payload: {} },
+    ]);
+    await socket.waitForNotification((n) => n.id === after);
+    const ids = idsOnce(socket).filter((id) => id >= (lowId as number));
+    expect(ids).toEqual([highId, lowId, after]);
+  });
+
+  it('forgets a rolled-back id without delivering anything for it', async () => {
+    const { socket } = await subscribedSocket({ memberChannels: [4] });
+    const writer = stack.writer();
+    const rolledBack = await writer.openTransaction();
+    const [ghost] = await rolledBack.send([
+      { channel: ['discuss.channel', 4], type: 'ghost', payload: {} },
+    ]);
+    await rolledBack.rollback();
+    const [real] = await writer.sendmany([
+      { channel: ['discuss.channel', 4], type: 'real', payload: {} },
+    ]);
+    await socket.waitForNotification((n) => n.id === real);
+    expect(socket.notificationIds()).not.toContain(ghost);
+  });
+});
+
+describe('catch-up through Odoo', () => {
+  it('replays exactly the missing rows to a client reconnecting with its last id', async () => {
+    const writer = stack.writer();
+    const first = await subscribedSocket({ memberChannels: [5] });
+    const seen = await writer.sendmany([
+      { channel: ['discuss.channel', 5], type: 'seen', payload: 1 },
+      { channel: ['discuss.channel', 5], type: 'seen', payload: 2 },
+    ]);
+    await first.socket.waitForNotification((n) => n.id === seen[1]);
+    const last = first.socket.lastNotificationId();
+    await first.socket.close(1001);
+    const missed = await writer.sendmany([
+      { channel: ['discuss.channel', 5], type: 'missed', payload: 3 },
+      { channel: 'broadcast', type: 'missed', payload: 4 },
+    ]);
+    const again = await stack.connect({ cookie: first.cookie });
+    sockets.push(again);
+    again.subscribe([], last);
+    await again.waitForNotification((n) => n.id === missed[1]);
+    await sleep(100);
+    expect(idsOnce(again).filter((id) => id > (seen[0] as number) - 1)).toEqual(missed);
+  });
+
+  it('gives the last 50 seconds to a client with last = 0', async () => {
+    const writer = stack.writer();
+    const [old] = await writer.sendmany([
+      { channel: ['discuss.channel', 6], type: 'old', payload: {} },
+    ]);
+    const [recent] = await writer.sendmany([
+      { channel: ['discuss.channel', 6], type: 'recent', payload: {} },
+    ]);
+    await stack.pg.query(
+      stack.db,
+      "UPDATE bus_bus SET create_date = create_date - interval '60 seconds' WHERE id = $1",
+      [old],
+    );
+    const { socket } = await subscribedSocket({ memberChannels: [6] });
+    await socket.waitForNotification((n) => n.id === recent);
+    expect(socket.notificationIds()).not.toContain(old);
+  });
+});
+
+describe('LISTEN connection lost', () => {
+  it('reconnects, reads what was committed meanwhile, and sends nothing twice', async () => {
+    const { socket } = await subscribedSocket({ memberChannels: [9] });
+    const writer = stack.writer();
+    const [before] = await writer.sendmany([
+      { channel: ['discuss.channel', 9], type: 'before', payload: {} },
+    ]);
+    await socket.waitForNotification((n) => n.id === before);
+
+    const listener = stack.sidecar.listener;
+    const killedPid = listener.backendPid;
+    expect(killedPid).toBeDefined();
+    expect(await stack.pg.terminate([killedPid as number])).toBe(1);
+    await waitFor(() => !listener.isUp, {
+      message: 'the sidecar noticed the lost LISTEN connection',
+    });
+    const ready = await fetch(`${stack.httpUrl}/readyz`);
+    expect(ready.status).toBe(503);
+
+    const during = await writer.sendmany([
+      { channel: ['discuss.channel', 9], type: 'during', payload: 1 },
+      { channel: ['discuss.channel', 9], type: 'during', payload: 2 },
+    ]);
+    await waitFor(() => listener.isUp && listener.backendPid !== killedPid, { timeoutMs: 15_000 });
+    await socket.waitForNotification((n) => n.id === during[1]);
+    const [after] = await writer.sendmany([
+      { channel: ['discuss.channel', 9], type: 'after', payload: {} },
+    ]);
+    await socket.waitForNotification((n) => n.id === after);
+    expect(idsOnce(socket).filter((id) => id >= (before as number))).toEqual([
+      before,
+      ...during,
+      after,
+    ]);
+    expect((await fetch(`${stack.httpUrl}/readyz`)).status).toBe(200);
+  });
+});
+
+describe('a transaction older than the sidecar', () => {
+  it('delivers a row whose id was taken before the sidecar started and that commits after', async () => {
+    const fresh = await startStack({ startSidecar: false });
+    try {
+      const writer = fresh.writer();
+      await writer.sendmany([{ channel: ['discuss.channel', 1], type: 'before', payload: {} }]);
+      const longRunning = await writer.openTransaction();
+      const [held] = await longRunning.send([
+        { channel: ['discuss.channel', 1], type: 'held', payload: {} },
+      ]);
+      const [after] = await writer.sendmany([
+        { channel: ['discuss.channel', 1], type: 'after', payload: {} },
+      ]);
+      // The transaction has been running a while: the rows around its id are not recent any more.
+      await fresh.pg.query(
+        fresh.db,
+        "UPDATE bus_bus SET create_date = create_date - interval '1 minute'",
+      );
+      await fresh.startSidecar();
+      const login = fresh.login({ memberChannels: [1] });
+      const socket = await fresh.connect({ cookie: login.cookie });
+      socket.subscribe([], after as number);
+      await waitFor(() => [...fresh.sidecar.websockets.sockets].every((s) => s.db !== undefined));
+      await longRunning.commit();
+      await socket.waitForNotification((n) => n.id === held);
+      await socket.close();
+    } finally {
+      await fresh.close();
+    }
+  });
+});
