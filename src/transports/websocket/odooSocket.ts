@@ -125,8 +125,12 @@ export class OdooSocket implements HubSubscriber {
   private readonly keepAliveDeadline: number;
   private nextRecheckAt = Number.POSITIVE_INFINITY;
   private closing = false;
-  /** Aborted when the socket goes: its calls still waiting for a slot never reach Odoo. */
-  private readonly gone = new AbortController();
+  /**
+   * Aborted when the socket goes: its calls still waiting for a slot never reach Odoo. Made only
+   * while calls are out (an AbortController and its signal cost more than half a kilobyte, on
+   * every idle socket otherwise).
+   */
+  private calls: { gone: AbortController; count: number } | undefined;
   private rejections = 0;
   private logger: Logger | undefined;
   private readonly scanner = new FrameScanner();
@@ -343,12 +347,11 @@ export class OdooSocket implements HubSubscriber {
         ? this.lastSentId
         : request.last;
     try {
-      const outcome = await this.context.odoo.rpc(
-        PEEK,
-        { channels: request.channels, last, is_first_poll: !this.peeked },
-        this.browser,
-        this.gone.signal,
-      );
+      const outcome = await this.call(PEEK, {
+        channels: request.channels,
+        last,
+        is_first_poll: !this.peeked,
+      });
       if (this.closing) return;
       await this.applyPeek(outcome, request, last, readCounts);
     } catch (error) {
@@ -487,6 +490,28 @@ export class OdooSocket implements HubSubscriber {
     }
   }
 
+  /** A call to Odoo on behalf of this browser, abandoned if the socket goes while it waits. */
+  private async call(route: string, params: Record<string, unknown>): Promise<RpcOutcome> {
+    if (this.closing) {
+      return this.context.odoo.rpc(route, params, this.browser, AbortSignal.abort());
+    }
+    const calls = this.calls ?? { gone: new AbortController(), count: 0 };
+    this.calls = calls;
+    calls.count++;
+    try {
+      return await this.context.odoo.rpc(route, params, this.browser, calls.gone.signal);
+    } finally {
+      calls.count--;
+      if (calls.count === 0 && this.calls === calls) this.calls = undefined;
+    }
+  }
+
+  private abandonCalls(): void {
+    const calls = this.calls;
+    this.calls = undefined;
+    calls?.gone.abort();
+  }
+
   // --- Presence ---------------------------------------------------------------------------------
 
   private async runPresence(): Promise<void> {
@@ -510,7 +535,7 @@ export class OdooSocket implements HubSubscriber {
 
   private async forwardPresence(data: Record<string, unknown>): Promise<void> {
     const params = presenceParams(data, this.context.odooMajor());
-    const outcome = await this.context.odoo.rpc(PRESENCE, params, this.browser, this.gone.signal);
+    const outcome = await this.call(PRESENCE, params);
     if (this.closing) return;
     this.adoptSession(outcome);
     switch (outcome.kind) {
@@ -622,7 +647,7 @@ export class OdooSocket implements HubSubscriber {
     }
     if (this.closing) return;
     this.closing = true;
-    this.gone.abort();
+    this.abandonCalls();
     this.context.metrics.closes.labels(String(code)).inc();
     this.context.onClosed(this);
     this.ws.close(code, reason);
@@ -632,7 +657,7 @@ export class OdooSocket implements HubSubscriber {
   }
 
   terminate(): void {
-    this.gone.abort();
+    this.abandonCalls();
     if (!this.closing) {
       this.closing = true;
       this.context.onClosed(this);
@@ -643,7 +668,7 @@ export class OdooSocket implements HubSubscriber {
   /** Called once the connection is gone, whoever closed it. */
   ended(): void {
     this.context.onEnded(this);
-    this.gone.abort();
+    this.abandonCalls();
     if (!this.closing) {
       this.closing = true;
       this.context.onClosed(this);
