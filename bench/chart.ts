@@ -57,7 +57,7 @@ export function latencyChart(runs: readonly RunResult[], title: string): string 
   const values = points.filter((v): v is number => v !== undefined && v > 0);
   const sizes = runs.map((r) => r.n).filter((n) => n > 0);
   if (values.length === 0 || sizes.length === 0) {
-    return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="80"><text x="10" y="40">no latency data</text></svg>\n`;
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="80" role="img"><title>no latency data</title><text x="10" y="40">no latency data</text></svg>\n`;
   }
   const yMin = niceBelow(Math.min(...values));
   const yMax = niceAbove(Math.max(...values));
@@ -75,7 +75,8 @@ export function latencyChart(runs: readonly RunResult[], title: string): string 
 
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${MARGIN.left}" y="22" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
   );

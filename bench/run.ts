@@ -38,7 +38,7 @@ function machine(): BenchResult['machine'] {
 }
 
 /** What stopped N from going higher, from the runs' own evidence. */
-function limitsOf(runs: readonly RunResult[], options: BenchOptions): string[] {
+function limitsOf(runs: readonly RunResult[]): string[] {
   const limits: string[] = [];
   for (const run of runs) {
     if (run.connect.failed > 0 || run.connect.ready < run.n) {
@@ -47,11 +47,22 @@ function limitsOf(runs: readonly RunResult[], options: BenchOptions): string[] {
       );
     }
   }
-  const largest = Math.max(...options.sizes);
-  const fileLimit = openFileLimit() ?? 0;
-  limits.push(
-    `one server process holds one file per socket plus its own (listening socket, PostgreSQL, Odoo, ~30): with ${fileLimit} open files per process (not raisable here) one process tops out below ${fileLimit}; the largest N measured is ${largest}`,
-  );
+  const largest = Math.max(...runs.map((r) => r.n));
+  for (const run of runs.filter((r) => r.n === largest && r.limits.serverOpenFiles !== undefined)) {
+    const files = run.limits.serverOpenFiles as number;
+    const limit = run.limits.openFileLimit;
+    if (run.target.includes('×')) {
+      limits.push(`${run.target} at N=${run.n}: ${files} open files in its busiest process`);
+      continue;
+    }
+    const own = files - run.connect.ok;
+    limits.push(
+      `${run.target} at N=${run.n}: ${files} open files, ${own} of them not client sockets (listening socket, PostgreSQL, keep-alive connections to Odoo, inspector, stdio)` +
+        (limit === undefined
+          ? ''
+          : `; with ${limit} open files per process (not raisable here) one process holds at most ${limit - own} sockets`),
+    );
+  }
   return limits;
 }
 
@@ -73,6 +84,7 @@ function chartTitle(result: BenchResult): string {
 async function rerender(file: string): Promise<void> {
   const result = JSON.parse(await readFile(file, 'utf8')) as BenchResult;
   result.comparisons = compare(result.runs);
+  result.limits = limitsOf(result.runs);
   const dir = dirname(file);
   await writeFile(join(dir, 'summary.txt'), `${humanSummary(result)}\n`);
   await writeFile(join(dir, 'latency.svg'), latencyChart(result.runs, chartTitle(result)));
@@ -143,7 +155,7 @@ async function main(): Promise<void> {
   };
   const save = async () => {
     results.comparisons = compare(runs);
-    results.limits = limitsOf(runs, o);
+    results.limits = limitsOf(runs);
     await writeFile(join(out, 'result.json'), `${JSON.stringify(results, null, 2)}\n`);
     await writeFile(join(out, 'summary.txt'), `${humanSummary(results)}\n`);
     await writeFile(join(out, 'latency.svg'), latencyChart(runs, chartTitle(results)));
