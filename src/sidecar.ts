@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { REVOKE_CHANNEL } from './odoo/addonContract.js';
 import { OdooClient } from './odoo/client.js';
 import { OdooInfoSource } from './odoo/odooInfo.js';
+import type { TransportDependencies } from './transports/dependencies.js';
 import { LongPollingServer } from './transports/longpolling/server.js';
 import { WebsocketServer } from './transports/websocket/server.js';
 
@@ -69,26 +70,21 @@ export function createSidecar(
     major: config.odooVersion === 'auto' ? undefined : config.odooVersion,
     logger: logger.child({ component: 'odoo-info' }),
   });
-  const websockets = new WebsocketServer({
+  const transport: TransportDependencies = {
     config,
     logger,
     metrics,
     hub,
     odoo,
     servesDatabase: (db) => servesDatabase(config, db),
-    workerVersion: () => odooInfo.workerVersion(),
     odooMajor: () => odooInfo.major(),
+  };
+  const websockets = new WebsocketServer({
+    ...transport,
+    workerVersion: () => odooInfo.workerVersion(),
     keepsSessionIds: () => odooInfo.keepsSessionIds(),
   });
-  const longPolling = new LongPollingServer({
-    config,
-    logger,
-    metrics,
-    hub,
-    odoo,
-    servesDatabase: (db) => servesDatabase(config, db),
-    odooMajor: () => odooInfo.major(),
-  });
+  const longPolling = new LongPollingServer(transport);
   const listener = new Listener({
     connection: {
       host: config.listenDbHost,

@@ -23,18 +23,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BusReader } from '../../bus/reader.js';
 import type { BusRow } from '../../bus/types.js';
-import type { Config } from '../../config/load.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
-import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import { pythonDumps } from '../../json/pythonJson.js';
 import { member, parseJson } from '../../json/rawJson.js';
 import type { Logger } from '../../observability/logger.js';
-import type { Metrics } from '../../observability/metrics.js';
 import { POLL_ROUTE } from '../../odoo/addonContract.js';
-import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.js';
+import type { BrowserContext, RpcOutcome } from '../../odoo/client.js';
 import { sessionIdFromCookie } from '../../odoo/cookies.js';
 import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pollAnswer.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
+import type { TransportDependencies } from '../dependencies.js';
 import { forward } from '../forward.js';
 import { firstForwarded } from '../websocket/handshake.js';
 import {
@@ -63,16 +61,7 @@ const HEALTH_BODY = Buffer.from('{"status": "pass"}', 'utf8');
 const JSON_TYPES = new Set(['application/json', 'application/json-rpc']);
 const SWEEP_INTERVAL_MS = 10_000;
 
-export interface LongPollingOptions {
-  config: Config;
-  logger: Logger;
-  metrics: Metrics;
-  hub: Hub<HubSubscriber>;
-  odoo: OdooClient;
-  servesDatabase: (db: string) => boolean;
-  /** Odoo's major version when known (settings or the addon's info route). */
-  odooMajor: () => number | undefined;
-}
+export type LongPollingOptions = TransportDependencies;
 
 /** Everything one poll needs from the moment Odoo answered it. */
 interface Poll {

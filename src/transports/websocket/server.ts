@@ -7,15 +7,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import type { Config } from '../../config/load.js';
-import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import { pythonDumps } from '../../json/pythonJson.js';
-import type { Logger } from '../../observability/logger.js';
-import type { Metrics } from '../../observability/metrics.js';
-import type { BrowserContext, OdooClient } from '../../odoo/client.js';
+import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
+import type { TransportDependencies } from '../dependencies.js';
 import {
   checkHandshake,
   firstForwarded,
@@ -78,17 +75,9 @@ const SWEEP_INTERVAL_MS = 1000;
 export const ROTATION_HANDOVER_MS = 60_000;
 const MAX_ROTATIONS = 100_000;
 
-export interface WebsocketServerOptions {
-  config: Config;
-  logger: Logger;
-  metrics: Metrics;
-  /** Shared with long polling: its registry holds both kinds of subscribers. */
-  hub: Hub<HubSubscriber>;
-  odoo: OdooClient;
-  servesDatabase: (db: string) => boolean;
+export interface WebsocketServerOptions extends TransportDependencies {
   /** Odoo's current `websocket_worker_version` (null: unknown, no version check). */
   workerVersion: () => string | null;
-  odooMajor: () => number | undefined;
   /** The addon keeps session ids on the sidecar's calls (see `onSoftRotation`). */
   keepsSessionIds: () => boolean;
 }

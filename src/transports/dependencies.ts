@@ -1,0 +1,18 @@
+/** What every transport (websocket, long polling) is built from; wired once in `sidecar.ts`. */
+import type { Config } from '../config/load.js';
+import type { Hub, HubSubscriber } from '../hub/hub.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { OdooClient } from '../odoo/client.js';
+
+export interface TransportDependencies {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  /** One hub for both transports: its registry holds sockets and held polls alike. */
+  hub: Hub<HubSubscriber>;
+  odoo: OdooClient;
+  servesDatabase: (db: string) => boolean;
+  /** Odoo's major version when known (settings, the addon's info route, Odoo's version_info). */
+  odooMajor: () => number | undefined;
+}
