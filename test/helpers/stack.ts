@@ -14,6 +14,7 @@ import { type OdooRouter, startOdooRouter } from './odooRouter.js';
 import { createOdooWriter, type OdooWriter, type OdooWriterOptions } from './odooWriter.js';
 import { type PgBouncer, startPgBouncer } from './pgbouncer.js';
 import { type PgCluster, SIDECAR_ROLE, startPostgres } from './postgres.js';
+import { waitFor } from './waitFor.js';
 import { connectOdooSocket, type OdooSocket, type OdooSocketOptions } from './wsClient.js';
 
 export interface StackOptions {
@@ -46,6 +47,14 @@ export interface Stack {
     cookie: string;
   };
   connect(options?: OdooSocketOptions & { path?: string }): Promise<OdooSocket>;
+  /**
+   * Opens a socket with `cookie`, subscribes like Odoo's worker and resolves once the sidecar has
+   * applied Odoo's answer (the socket then knows its database and receives its channels).
+   */
+  subscribed(
+    cookie: string,
+    options?: { channels?: string[]; last?: number; path?: string },
+  ): Promise<OdooSocket>;
   /** Builds and starts a (new) sidecar with these settings on top of the stack's. */
   startSidecar(overrides?: Partial<Record<SettingKey, unknown>>): Promise<Sidecar>;
   close(): Promise<void>;
@@ -135,6 +144,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
       connect({ path = '/websocket', ...socketOptions } = {}) {
         return connectOdooSocket(`${wsUrl.replace(/\/websocket$/, '')}${path}`, socketOptions);
+      },
+      async subscribed(cookie, { channels = [], last = 0, path } = {}) {
+        const applied = () =>
+          [...stack.sidecar.websockets.sockets].filter(
+            (s) =>
+              s.presentedSessionId !== undefined &&
+              cookie.includes(s.presentedSessionId) &&
+              s.db !== undefined,
+          ).length;
+        const before = applied();
+        const socket = await stack.connect({ cookie, ...(path === undefined ? {} : { path }) });
+        socket.subscribe(channels, last);
+        await waitFor(() => applied() > before, {
+          message: 'the sidecar applied the subscription',
+        });
+        return socket;
       },
       async startSidecar(overrides = {}) {
         const config = configFrom({

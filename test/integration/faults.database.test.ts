@@ -49,16 +49,8 @@ function keepWriting(channelId: number) {
   };
 }
 
-async function subscribed(channelId: number): Promise<OdooSocket> {
-  const login = stack.login({ memberChannels: [channelId] });
-  const socket = await stack.connect({ cookie: login.cookie });
-  socket.subscribe([], 0);
-  await waitFor(() =>
-    stack.odoo
-      .callsTo('/websocket/peek_notifications')
-      .some((c) => c.headers.cookie === login.cookie),
-  );
-  return socket;
+function subscribed(channelId: number): Promise<OdooSocket> {
+  return stack.subscribed(stack.login({ memberChannels: [channelId] }).cookie);
 }
 
 /** Every row of the channel still in the table, each received exactly once. */

@@ -47,15 +47,8 @@ function calls(path: string, cookie?: string) {
     .map((c) => (c.body as { params: Record<string, unknown> }).params);
 }
 
-async function subscribed(cookie: string, channels: string[] = []): Promise<OdooSocket> {
-  const socket = await stack.connect({ cookie, path: '/websocket?version=19.0-2' });
-  socket.subscribe(channels, 0);
-  await waitFor(() =>
-    [...stack.sidecar.websockets.sockets].some(
-      (s) => s.browser.cookie === cookie && s.db !== undefined,
-    ),
-  );
-  return socket;
+function subscribed(cookie: string, channels: string[] = []): Promise<OdooSocket> {
+  return stack.subscribed(cookie, { channels, path: '/websocket?version=19.0-2' });
 }
 
 const generalMessage = (text: string) => ({

@@ -21,17 +21,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function subscribed(cookie: string): Promise<OdooSocket> {
-  const socket = await stack.connect({ cookie });
-  socket.subscribe([], 0);
-  await waitFor(() =>
-    stack.odoo.callsTo('/websocket/peek_notifications').some((c) => c.headers.cookie === cookie),
-  );
-  // Subscribed once the sidecar applied Odoo's answer (the socket then knows its database).
-  await waitFor(() =>
-    [...stack.sidecar.websockets.sockets].every((s) => s.db !== undefined || s.isClosing),
-  );
-  return socket;
+function subscribed(cookie: string): Promise<OdooSocket> {
+  return stack.subscribed(cookie);
 }
 
 async function revoke(payload: unknown): Promise<void> {

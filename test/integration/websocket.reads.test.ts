@@ -25,14 +25,8 @@ async function subscribedSocket(
   options: { memberChannels?: number[]; last?: number; channels?: string[] } = {},
 ) {
   const login = stack.login({ memberChannels: options.memberChannels ?? [1] });
-  const socket = await stack.connect({ cookie: login.cookie });
+  const socket = await stack.subscribed(login.cookie, options);
   sockets.push(socket);
-  socket.subscribe(options.channels ?? [], options.last ?? 0);
-  await waitFor(() =>
-    stack.odoo
-      .callsTo('/websocket/peek_notifications')
-      .some((c) => c.headers.cookie === login.cookie),
-  );
   return { socket, ...login };
 }
 
