@@ -6,21 +6,15 @@
  * session-changing cases the fake does not serve (login, logout, the request that rotated S1) are
  * applied as what they did.
  */
-import { request as httpRequest } from 'node:http';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pythonDumps } from '../../src/json/pythonJson.js';
 import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo.js';
 import { readFixture } from '../helpers/fixtures.js';
+import { httpCall } from '../helpers/httpCall.js';
 import { type PgCluster, startPostgres } from '../helpers/postgres.js';
 
 const DB = 'odoo19';
-
-interface HttpAnswer {
-  status: number;
-  reason: string;
-  headers: Array<[string, string]>;
-  body: string;
-}
 
 interface RouteCase {
   name: string;
@@ -72,36 +66,6 @@ const SERVED = [
   '/websocket/health',
   '/bus/get_autovacuum_info',
 ];
-
-function httpCall(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      { method: options.method ?? 'GET', headers: options.headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const headers: Array<[string, string]> = [];
-          for (let i = 0; i < res.rawHeaders.length; i += 2) {
-            headers.push([res.rawHeaders[i] ?? '', res.rawHeaders[i + 1] ?? '']);
-          }
-          resolve({
-            status: res.statusCode ?? 0,
-            reason: res.statusMessage ?? '',
-            headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 const sidOf = (setCookie: string | undefined): string | undefined =>
   /^session_id=([A-Za-z0-9_-]{84}); Expires=\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT; Max-Age=604800; HttpOnly; Path=\/$/.exec(

@@ -5,7 +5,7 @@
  * and both websocket clients.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { WebSocketServer } from 'ws';
 import { canonicalJson, pythonDumps } from '../../src/json/pythonJson.js';
 import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo.js';
 import { readFixture } from '../helpers/fixtures.js';
+import { type HttpAnswer, httpCall } from '../helpers/httpCall.js';
 import { createOdooWriter, type OdooWriter } from '../helpers/odooWriter.js';
 import { type PgBouncer, startPgBouncer } from '../helpers/pgbouncer.js';
 import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../helpers/postgres.js';
@@ -339,44 +340,6 @@ describe('busReadCount', () => {
     expect(await cluster.busReadCount('postgres')).toBe(0);
   });
 });
-
-interface HttpAnswer {
-  status: number;
-  reason: string;
-  headers: Array<[string, string]>;
-  body: string;
-}
-
-/** A plain `node:http` call, which keeps header names and order as they came off the wire. */
-function httpCall(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      { method: options.method ?? 'GET', headers: options.headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const headers: Array<[string, string]> = [];
-          for (let i = 0; i < res.rawHeaders.length; i += 2) {
-            headers.push([res.rawHeaders[i] ?? '', res.rawHeaders[i + 1] ?? '']);
-          }
-          resolve({
-            status: res.statusCode ?? 0,
-            reason: res.statusMessage ?? '',
-            headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 const header = (answer: HttpAnswer, name: string): string | undefined =>
   answer.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
