@@ -2,9 +2,9 @@
  * Reads `bus_bus` of one Odoo database: one query per burst, whatever the number of sockets.
  *
  * Lifecycle
- * - init: the last rows (by id) are read once: the highest id becomes the read position `high`, the
- *   rows of the last `initLookbackSeconds` go to the recent-rows memory, and ids missing among them
- *   become holes (they may belong to transactions still running).
+ * - init: the last `initLookbackRows` rows (by id) are read once: the highest id becomes the read
+ *   position `high`, every id missing among them becomes a hole (it may belong to a transaction
+ *   still running), and the rows of the last `initLookbackSeconds` go to the recent-rows memory.
  * - tick: a nudge (a NOTIFY naming this database, a listener reconnect, the fallback poll) schedules
  *   one tick; nudges arriving meanwhile are absorbed by it, and a nudge arriving while a read runs
  *   schedules exactly one more. Consecutive reads start at least `coalesceMs` apart: a nudge after

@@ -97,6 +97,9 @@ const MAX_LOGGED_REJECTIONS = 5;
 /** How long a slow consumer's close frame may wait behind its unsent data before the drop. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
+/** Binary frames carrying JSON are read like text (as Odoo does), refusing invalid UTF-8. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 let nextSocketId = 1;
 
 export class OdooSocket implements HubSubscriber {
@@ -226,9 +229,7 @@ export class OdooSocket implements HubSubscriber {
     if (isBinary && data.length === 1 && data[0] === 0) return;
     let text: string;
     try {
-      text = isBinary
-        ? new TextDecoder('utf-8', { fatal: true }).decode(data)
-        : data.toString('utf8');
+      text = isBinary ? STRICT_UTF8.decode(data) : data.toString('utf8');
     } catch {
       this.refuse('binary-not-utf8', 'binary frame is not UTF-8 text');
       return;
@@ -255,16 +256,12 @@ export class OdooSocket implements HubSubscriber {
     switch (eventName) {
       case 'subscribe':
         this.context.metrics.clientMessages.labels('subscribe').inc();
-        {
-          this.onSubscribe(payload);
-          return;
-        }
+        this.onSubscribe(payload);
+        return;
       case 'update_presence':
         this.context.metrics.clientMessages.labels('update_presence').inc();
-        {
-          this.onUpdatePresence(payload);
-          return;
-        }
+        this.onUpdatePresence(payload);
+        return;
       default:
         // Odoo 16-18 ignore unknown events; 19 hands them to modules that have no HTTP route.
         this.context.metrics.clientMessages.labels('other').inc();
