@@ -101,6 +101,18 @@ function dbPublisher(
   };
 }
 
+/** Where the load generator reaches a server this benchmark started on loopback. */
+function localEndpoint(port: number) {
+  return {
+    host: '127.0.0.1',
+    port,
+    path: '/websocket',
+    hostHeader: `127.0.0.1:${port}`,
+    origin: `http://127.0.0.1:${port}`,
+    cookie: undefined,
+  };
+}
+
 // --- reference ----------------------------------------------------------------------------------
 
 export async function startReference(
@@ -130,12 +142,7 @@ export async function startReference(
   return {
     label: 'reference',
     kind: 'reference',
-    host: '127.0.0.1',
-    port,
-    path: '/websocket',
-    hostHeader: `127.0.0.1:${port}`,
-    origin: `http://127.0.0.1:${port}`,
-    cookie: undefined,
+    ...localEndpoint(port),
     pid: child.pid,
     withChildren: false,
     loopDurationsUs,
@@ -239,12 +246,7 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
   return {
     label: launch.workers > 1 ? `sidecar×${launch.workers}` : 'sidecar',
     kind: 'sidecar',
-    host: '127.0.0.1',
-    port,
-    path: '/websocket',
-    hostHeader: `127.0.0.1:${port}`,
-    origin: `http://127.0.0.1:${port}`,
-    cookie: undefined,
+    ...localEndpoint(port),
     pid,
     withChildren: launch.workers > 1,
     ...dbPublisher(env.writer, launch.sharedChannel),
