@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { REVOKE_CHANNEL } from './odoo/addonContract.js';
 import { OdooClient } from './odoo/client.js';
 import { OdooInfoSource } from './odoo/odooInfo.js';
+import { parseRevocation } from './odoo/revocation.js';
 import type { TransportDependencies } from './transports/dependencies.js';
 import { LongPollingServer } from './transports/longpolling/server.js';
 import { WebsocketServer } from './transports/websocket/server.js';
@@ -100,8 +101,23 @@ export function createSidecar(
       metrics.notifications.labels(channel).inc();
       if (channel === IMBUS_CHANNEL) hub.onImbus(payload);
       else if (channel === REVOKE_CHANNEL) {
-        websockets.revoke(payload);
-        longPolling.revoke(payload);
+        const revocation = parseRevocation(payload);
+        if (revocation === undefined) {
+          metrics.notifyMalformed.inc();
+          logger.warn(
+            { channel, bytes: payload.length },
+            'revocation NOTIFY skipped: not a JSON object',
+          );
+        } else if (revocation.db !== undefined && !servesDatabase(config, revocation.db)) {
+          // Every Odoo on the cluster announces on this channel: another database's news is not ours.
+          logger.debug(
+            { db: revocation.db },
+            'session revocation for a database not served, ignored',
+          );
+        } else {
+          websockets.revoke(revocation);
+          longPolling.revoke(revocation);
+        }
       }
     },
     onUp: (reconnected) => hub.onListenerUp(reconnected),

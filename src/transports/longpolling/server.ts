@@ -24,13 +24,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BusReader } from '../../bus/reader.js';
 import type { BusRow } from '../../bus/types.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
-import { pythonDumps } from '../../json/pythonJson.js';
 import { member, parseJson } from '../../json/rawJson.js';
 import type { Logger } from '../../observability/logger.js';
 import { POLL_ROUTE } from '../../odoo/addonContract.js';
 import type { BrowserContext, RpcOutcome } from '../../odoo/client.js';
 import { sessionIdFromCookie } from '../../odoo/cookies.js';
 import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pollAnswer.js';
+import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { forward } from '../forward.js';
@@ -139,26 +139,8 @@ export class LongPollingServer {
   }
 
   /** Held polls of revoked sessions, or subscribed to a named partner, are answered `[]` now. */
-  revoke(payload: string): void {
-    let data: { db?: unknown; sessions?: unknown; partners?: unknown };
-    try {
-      data = JSON.parse(payload) as typeof data;
-    } catch {
-      return; // the websocket server counts and logs malformed payloads
-    }
-    const db = typeof data.db === 'string' ? data.db : undefined;
-    const sessions = new Set(
-      Array.isArray(data.sessions)
-        ? data.sessions.filter((s): s is string => typeof s === 'string')
-        : [],
-    );
-    const partnerKeys = new Set(
-      db !== undefined && Array.isArray(data.partners)
-        ? data.partners
-            .filter((p): p is number => Number.isSafeInteger(p))
-            .map((p) => pythonDumps([db, 'res.partner', p]))
-        : [],
-    );
+  revoke(revocation: Revocation): void {
+    const { db, sessions, partnerKeys } = revocation;
     for (const hash of sessions) this.sessions.forget(hash);
     let answered = 0;
     for (const poll of [...this.held]) {

@@ -7,9 +7,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { pythonDumps } from '../../json/pythonJson.js';
 import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
+import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
@@ -229,27 +229,8 @@ export class WebsocketServer {
   }
 
   /** Closes the sockets of revoked sessions at once, re-validates the sockets of named partners. */
-  revoke(payload: string): void {
-    let data: { db?: unknown; sessions?: unknown; partners?: unknown };
-    try {
-      data = JSON.parse(payload) as typeof data;
-    } catch {
-      this.options.metrics.notifyMalformed.inc();
-      this.context.logger.warn('revocation NOTIFY skipped: payload is not JSON');
-      return;
-    }
-    const db = typeof data.db === 'string' ? data.db : undefined;
-    // Every Odoo on the cluster announces on this channel: another database's news is not ours.
-    if (db !== undefined && !this.options.servesDatabase(db)) {
-      this.context.logger.debug({ db }, 'session revocation for a database not served, ignored');
-      return;
-    }
-    const sessions = Array.isArray(data.sessions)
-      ? data.sessions.filter((s): s is string => typeof s === 'string')
-      : [];
-    const partners = Array.isArray(data.partners)
-      ? data.partners.filter((p): p is number => Number.isSafeInteger(p))
-      : [];
+  revoke(revocation: Revocation): void {
+    const { db, sessions, partnerKeys } = revocation;
     let closed = 0;
     for (const hash of sessions) {
       this.options.metrics.revocations.labels('session').inc();
@@ -262,19 +243,16 @@ export class WebsocketServer {
       }
     }
     let rechecked = 0;
-    if (db !== undefined) {
-      for (const partner of partners) {
-        this.options.metrics.revocations.labels('partner').inc();
-        const key = pythonDumps([db, 'res.partner', partner]);
-        for (const socket of this.options.hub.registry.subscribersOf(key) ?? []) {
-          if (!(socket instanceof OdooSocket)) continue;
-          socket.recheck();
-          rechecked++;
-        }
+    for (const key of partnerKeys) {
+      this.options.metrics.revocations.labels('partner').inc();
+      for (const socket of this.options.hub.registry.subscribersOf(key) ?? []) {
+        if (!(socket instanceof OdooSocket)) continue;
+        socket.recheck();
+        rechecked++;
       }
     }
     this.context.logger.info(
-      { db, sessions: sessions.length, partners: partners.length, closed, rechecked },
+      { db, sessions: sessions.size, partners: partnerKeys.size, closed, rechecked },
       'session revocation applied',
     );
   }
