@@ -1,8 +1,8 @@
 /**
- * Access to the recordings of real Odoo servers. Those kept in the repository
- * (`test/fixtures/<version>/`, e.g. `odoo19`) win; the others live beside the project
- * (`../shared/fixtures/`, e.g. `odoo17`). Tests read them as data; fakes of Odoo answer with these
- * shapes.
+ * Access to the recordings of real Odoo servers, committed with the project under
+ * `test/fixtures/<version>/` (`odoo17`, `odoo19`; each folder's README says how it was recorded).
+ * Tests read them as data; fakes of Odoo answer with these shapes. Nothing is read from outside the
+ * repository, so a clean clone runs the suite as it is.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -10,18 +10,15 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Folder of the shared recordings; SHARED_DIR overrides it (CI keeps `shared` beside the clone). */
-export const sharedDir = process.env.SHARED_DIR ?? resolve(here, '../../../shared');
-
 /** Recordings committed with the project. */
 export const repoFixturesDir = resolve(here, '../fixtures');
 
 export function fixturePath(...parts: string[]): string {
-  const [version] = parts;
-  if (version !== undefined && existsSync(resolve(repoFixturesDir, version))) {
-    return resolve(repoFixturesDir, ...parts);
+  const path = resolve(repoFixturesDir, ...parts);
+  if (!existsSync(path)) {
+    throw new Error(`recording ${parts.join('/')} is not in test/fixtures (it must be committed with the tests)`);
   }
-  return resolve(sharedDir, 'fixtures', ...parts);
+  return path;
 }
 
 export function readFixture<T = unknown>(...parts: string[]): T {
