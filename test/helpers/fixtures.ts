@@ -16,7 +16,9 @@ export const repoFixturesDir = resolve(here, '../fixtures');
 export function fixturePath(...parts: string[]): string {
   const path = resolve(repoFixturesDir, ...parts);
   if (!existsSync(path)) {
-    throw new Error(`recording ${parts.join('/')} is not in test/fixtures (it must be committed with the tests)`);
+    throw new Error(
+      `recording ${parts.join('/')} is not in test/fixtures (it must be committed with the tests)`,
+    );
   }
   return path;
 }
