@@ -88,7 +88,10 @@ describe('graceful shutdown', () => {
       shutdownTimeoutSeconds: 60,
       logLevel: 'info',
     });
-    const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`);
+    // Two sockets: the first is closed as the shutdown starts, the second only half a window
+    // (15 s) later, so the shutdown is surely still running when the second signal comes.
+    const url = `ws://127.0.0.1:${sidecar.port}/websocket`;
+    const sockets = [await connectOdooSocket(url), await connectOdooSocket(url)];
     try {
       sidecar.kill('SIGTERM');
       await waitFor(() => sidecar.output.join('').includes('shutting down'));
@@ -99,7 +102,7 @@ describe('graceful shutdown', () => {
       expect(exit.code).toBe(1);
     } finally {
       sidecar.kill('SIGKILL');
-      await socket.terminate();
+      await Promise.all(sockets.map((s) => s.terminate()));
     }
   });
 });

@@ -193,7 +193,7 @@ describe('docker-compose.yml', () => {
     const lastUser = users.at(-1)?.split(/\s+/)[1] ?? 'root';
     expect(['root', '0', '0:0']).not.toContain(lastUser);
     expect(instructions.filter((line) => line.startsWith('FROM ')).at(-1)).toMatch(
-      /^FROM node:20[-.\w]*slim/,
+      /^FROM node:24[-.\w]*slim/,
     );
     expect(instructions).toContain('EXPOSE 8072');
     expect(instructions).toContain('ENTRYPOINT ["node", "dist/main.js"]');
