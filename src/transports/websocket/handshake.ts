@@ -133,6 +133,11 @@ export function serviceUnavailable(): HandshakeRejection {
   );
 }
 
+/** A request target parsers would read differently (`//host:port`, `%zz`): werkzeug's 400. */
+export function badTarget(): HandshakeRejection {
+  return reject(400, 'Bad Request', GENERIC_BAD_REQUEST, 'bad-target');
+}
+
 export function notFound(): HandshakeRejection {
   return reject(
     404,

@@ -13,7 +13,9 @@ import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
+import { readTarget } from '../requestTarget.js';
 import {
+  badTarget,
   checkHandshake,
   firstForwarded,
   forbiddenCrossOrigin,
@@ -41,6 +43,10 @@ function destroyOnError(this: Duplex): void {
   this.destroy();
 }
 
+// The shared listeners of every socket. Each is where the event loop meets the socket's code: what
+// that code did not foresee is caught here, counted and logged, and the socket (and the process)
+// goes on, as Odoo's worker goes on to the next message after logging an error.
+
 function onWsError(this: WebSocket, error: Error): void {
   socketOf(this)?.protocolError(error);
 }
@@ -48,20 +54,34 @@ function onWsError(this: WebSocket, error: Error): void {
 function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   const socket = socketOf(this);
   if (!socket) return;
-  socket.touch(Date.now());
-  socket.handleMessage(data as Buffer, isBinary);
+  try {
+    socket.touch();
+    socket.handleMessage(data as Buffer, isBinary);
+  } catch (error) {
+    socket.caught('ws-message', error);
+  }
 }
 
 function onWsAlive(this: WebSocket): void {
-  socketOf(this)?.touch(Date.now());
+  socketOf(this)?.touch();
 }
 
 function onWsClose(this: WebSocket): void {
-  socketOf(this)?.ended();
+  const socket = socketOf(this);
+  try {
+    socket?.ended();
+  } catch (error) {
+    socket?.caught('ws-close', error);
+  }
 }
 
 function onRawData(this: Socket, chunk: Buffer): void {
-  socketOf(this)?.rawData(chunk);
+  const socket = socketOf(this);
+  try {
+    socket?.rawData(chunk);
+  } catch (error) {
+    socket?.caught('ws-raw-data', error);
+  }
 }
 
 /** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
@@ -114,9 +134,14 @@ export class WebsocketServer {
       servesDatabase: options.servesDatabase,
       odooMajor: options.odooMajor,
       routes: { onClosedMissing: false, presenceMissing: false },
+      clock: options.clock,
+      logLimiter: options.logLimiter,
+      caught: options.caught,
       settings: {
         maxBufferedBytes: config.maxBufferedBytes,
         maxChannelsPerSubscribe: config.maxChannelsPerSubscribe,
+        maxChannelLength: config.maxChannelLength,
+        maxSubscribeBytes: config.maxSubscribeBytes,
         pingAfterMs: config.pingAfterSeconds * 1000,
         pongTimeoutMs: config.pongTimeoutSeconds * 1000,
         sessionRecheckMs: config.sessionRecheckSeconds * 1000,
@@ -142,11 +167,24 @@ export class WebsocketServer {
     this.sweepTimer.unref();
   }
 
-  /** Node's `upgrade` event of the HTTP server. */
+  /** Node's `upgrade` event of the HTTP server: never throws, whatever the request. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroyOnError);
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/websocket') {
+    try {
+      this.upgrade(request, socket, head);
+    } catch (error) {
+      this.options.caught('upgrade', error);
+      socket.destroy();
+    }
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const target = readTarget(request.url);
+    if (target === undefined) {
+      this.refuse(socket, badTarget(), request);
+      return;
+    }
+    if (target.path !== '/websocket') {
       this.refuse(socket, notFound(), request);
       return;
     }
@@ -170,15 +208,18 @@ export class WebsocketServer {
       if (this.options.config.crossOrigin === 'downgrade') {
         browser.cookie = '';
         this.options.metrics.crossOriginDowngraded.inc();
-        this.context.logger.info(
-          { ip: browser.forwardedFor, origin: String(request.headers.origin).slice(0, 200) },
-          'cross-origin websocket served as a public visitor',
+        const ip = firstForwarded(browser.forwardedFor);
+        this.options.logLimiter.log('ws-cross-origin', ip, (note) =>
+          this.context.logger.info(
+            { ip, origin: String(request.headers.origin), ...note },
+            'cross-origin websocket served as a public visitor',
+          ),
         );
       }
     }
     let presented = sessionIdFromCookie(browser.cookie);
     const rotation = presented === undefined ? undefined : this.rotations.get(presented);
-    if (rotation !== undefined && rotation.until > Date.now()) {
+    if (rotation !== undefined && rotation.until > this.options.clock()) {
       // Odoo rotated this session in answer to one of our calls: the browser gets the new id now
       // (browsers store a 101's cookies), and this socket uses it from the start.
       browser.cookie = withSessionId(browser.cookie, rotation.next);
@@ -189,7 +230,8 @@ export class WebsocketServer {
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       // From here on `ws` handles the socket's errors.
       socket.removeListener('error', destroyOnError);
-      this.accept(ws, request, browser, url.searchParams.get('version') ?? undefined, presented);
+      const version = new URLSearchParams(target.query).get('version') ?? undefined;
+      this.accept(ws, request, browser, version, presented);
     });
   }
 
@@ -214,7 +256,7 @@ export class WebsocketServer {
     next: string,
     setCookie: string,
   ): void {
-    const now = Date.now();
+    const now = this.options.clock();
     if (this.rotations.size < MAX_ROTATIONS || this.rotations.has(previous)) {
       this.rotations.set(previous, { next, setCookie, until: now + ROTATION_HANDOVER_MS });
     }
@@ -261,11 +303,12 @@ export class WebsocketServer {
   async shutdown(windowMs: number): Promise<void> {
     this.closing = true;
     const sockets = [...this.sockets];
-    const started = Date.now();
+    const { clock } = this.options;
+    const started = clock();
     const step = sockets.length > 0 ? windowMs / sockets.length : 0;
     for (let i = 0; i < sockets.length; i++) {
       const due = started + i * step;
-      const wait = due - Date.now();
+      const wait = due - clock();
       if (wait > 10) await new Promise((resolve) => setTimeout(resolve, wait));
       sockets[i]?.close(CloseCode.RESTART, 'server restarting');
     }
@@ -295,7 +338,6 @@ export class WebsocketServer {
       browser,
       browser.forwardedFor ?? raw.remoteAddress,
       this.context,
-      Date.now(),
       sessionIdFromCookie(browser.cookie),
       presentedSessionId,
     );
@@ -317,9 +359,11 @@ export class WebsocketServer {
 
     const current = this.options.workerVersion();
     if (isOutdatedClient(current, version, request.headers['user-agent'])) {
-      this.context.logger.info(
-        { socket: socket.id, version: version?.slice(0, 40), current },
-        'outdated web client told to reload',
+      this.options.logLimiter.log('ws-outdated-client', socket.clientAddress, (note) =>
+        this.context.logger.info(
+          { socket: socket.id, version: version?.slice(0, 40), current, ...note },
+          'outdated web client told to reload',
+        ),
       );
       socket.close(CloseCode.CLEAN, OUTDATED_VERSION);
     }
@@ -327,14 +371,12 @@ export class WebsocketServer {
 
   private refuse(socket: Duplex, rejection: HandshakeRejection, request: IncomingMessage): void {
     this.options.metrics.handshakeRejected.labels(rejection.reason).inc();
-    this.context.logger.info(
-      {
-        status: rejection.status,
-        reason: rejection.reason,
-        ip: firstForwarded(request.headers['x-forwarded-for']) ?? request.socket.remoteAddress,
-        path: request.url?.slice(0, 200),
-      },
-      'websocket handshake refused',
+    const ip = firstForwarded(request.headers['x-forwarded-for']) ?? request.socket.remoteAddress;
+    this.options.logLimiter.log('ws-handshake-refused', ip, (note) =>
+      this.context.logger.info(
+        { status: rejection.status, reason: rejection.reason, ip, path: request.url, ...note },
+        'websocket handshake refused',
+      ),
     );
     const body = Buffer.from(rejection.body, 'utf8');
     const headers = {
@@ -404,8 +446,15 @@ export class WebsocketServer {
   }
 
   private sweep(): void {
-    const now = Date.now();
-    for (const socket of this.sockets) socket.sweep(now);
+    const now = this.options.clock();
+    for (const socket of this.sockets) {
+      // One socket's fault must not stop the sweep of all the others.
+      try {
+        socket.sweep(now);
+      } catch (error) {
+        socket.caught('ws-sweep', error);
+      }
+    }
     for (const [sid, rotation] of this.rotations) {
       if (rotation.until <= now) this.rotations.delete(sid);
     }
