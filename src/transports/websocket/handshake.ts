@@ -55,6 +55,20 @@ function reject(
   };
 }
 
+/** The whole HTTP response of a refusal, written on the raw socket (the connection then ends). */
+export function rejectionResponse(rejection: HandshakeRejection): Buffer {
+  const body = Buffer.from(rejection.body, 'utf8');
+  const headers = {
+    ...rejection.headers,
+    'Content-Length': String(body.length),
+    Connection: 'close',
+  };
+  const head = `HTTP/1.1 ${rejection.status} ${rejection.statusText}\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
 export const GENERIC_BAD_REQUEST =
   'The browser (or proxy) sent a request that this server could not understand.';
 

@@ -4,9 +4,8 @@
  * re-check, instead of several timers per socket.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import type { Revocation } from '../../odoo/revocation.js';
@@ -23,66 +22,12 @@ import {
   isOutdatedClient,
   isSameOrigin,
   notFound,
+  rejectionResponse,
   serviceUnavailable,
 } from './handshake.js';
-import { OdooSocket, type SocketContext, socketOf, tagSocket } from './odooSocket.js';
-
-const interned = new Map<string, string>();
-
-/** One instance of a header value many sockets share; a bounded table, emptied when full. */
-function intern(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const known = interned.get(value);
-  if (known !== undefined) return known;
-  if (interned.size >= 4096) interned.clear();
-  interned.set(value, value);
-  return value;
-}
-
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
-// The shared listeners of every socket. Each is where the event loop meets the socket's code: what
-// that code did not foresee is caught here, counted and logged, and the socket (and the process)
-// goes on, as Odoo's worker goes on to the next message after logging an error.
-
-function onWsError(this: WebSocket, error: Error): void {
-  socketOf(this)?.protocolError(error);
-}
-
-function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  const socket = socketOf(this);
-  if (!socket) return;
-  try {
-    socket.touch();
-    socket.handleMessage(data as Buffer, isBinary);
-  } catch (error) {
-    socket.caught('ws-message', error);
-  }
-}
-
-function onWsAlive(this: WebSocket): void {
-  socketOf(this)?.touch();
-}
-
-function onWsClose(this: WebSocket): void {
-  const socket = socketOf(this);
-  try {
-    socket?.ended();
-  } catch (error) {
-    socket?.caught('ws-close', error);
-  }
-}
-
-function onRawData(this: Socket, chunk: Buffer): void {
-  const socket = socketOf(this);
-  try {
-    socket?.rawData(chunk);
-  } catch (error) {
-    socket?.caught('ws-raw-data', error);
-  }
-}
+import { intern } from './intern.js';
+import { OdooSocket, type SocketContext, tagSocket } from './odooSocket.js';
+import { destroyOnError, listenTo } from './socketListeners.js';
 
 /** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
 export const MAX_MESSAGE_BYTES = 2 ** 20;
@@ -350,12 +295,7 @@ export class WebsocketServer {
     // request) per connection.
     tagSocket(ws, socket);
     tagSocket(raw, socket);
-    ws.on('error', onWsError);
-    ws.on('message', onWsMessage);
-    ws.on('ping', onWsAlive);
-    ws.on('pong', onWsAlive);
-    ws.on('close', onWsClose);
-    raw.on('data', onRawData);
+    listenTo(ws, raw);
 
     const current = this.options.workerVersion();
     if (isOutdatedClient(current, version, request.headers['user-agent'])) {
@@ -378,16 +318,7 @@ export class WebsocketServer {
         'websocket handshake refused',
       ),
     );
-    const body = Buffer.from(rejection.body, 'utf8');
-    const headers = {
-      ...rejection.headers,
-      'Content-Length': String(body.length),
-      Connection: 'close',
-    };
-    const head = `HTTP/1.1 ${rejection.status} ${rejection.statusText}\r\n${Object.entries(headers)
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('')}\r\n`;
-    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    socket.end(rejectionResponse(rejection));
   }
 
   private browserContext(request: IncomingMessage): BrowserContext {
