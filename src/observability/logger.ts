@@ -69,6 +69,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'odoo-bus-sidecar', pid: process.pid },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Children inherit `log` but not `bindings` (pino resets it): call sites binding what a
+      // client sent cut it with `capLoggedFields`.
       formatters: {
         bindings: (bindings) => capLoggedFields(bindings),
         log: (fields) => capLoggedFields(fields),

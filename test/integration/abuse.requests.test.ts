@@ -465,6 +465,8 @@ describe('logs', () => {
         origin: 'https://elsewhere.example',
         headers: { 'X-Forwarded-For': chain },
       });
+      // A line of the socket's own, which names its forwarded chain.
+      socket.send('not json');
       await socket.close();
     }
     const metrics = await scrapeMetrics(base);
@@ -491,6 +493,9 @@ describe('logs', () => {
     expect(lines.filter((line) => line.length > 2048)).toEqual([]);
     const refusedLines = lines.filter((line) => line.includes('websocket handshake refused'));
     const foreignLines = lines.filter((line) => line.includes('served as a public visitor'));
+    const messageLines = lines.filter((line) => line.includes('websocket message ignored'));
+    expect(messageLines.length).toBeGreaterThan(0);
+    expect(messageLines.length).toBeLessThanOrEqual(10);
     expect(refusedLines.length).toBeGreaterThan(0);
     expect(refusedLines.length).toBeLessThanOrEqual(10);
     expect(foreignLines.length).toBeGreaterThan(0);

@@ -27,7 +27,7 @@ import { EncodedBatch } from '../../hub/encodedBatch.js';
 import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import type { Clock } from '../../lifecycle/clock.js';
 import type { CaughtErrors, CaughtSite } from '../../observability/caught.js';
-import type { Logger } from '../../observability/logger.js';
+import { capLoggedFields, type Logger } from '../../observability/logger.js';
 import type { LogLimiter } from '../../observability/logLimiter.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.js';
@@ -167,7 +167,10 @@ export class OdooSocket implements HubSubscriber {
 
   /** This socket's logger, made at the first line logged (most sockets never log one). */
   private get log(): Logger {
-    this.logger ??= this.context.logger.child({ socket: this.id, ip: this.remoteAddress });
+    // pino formats a child's bindings with no formatter of its parent's: cut them here.
+    this.logger ??= this.context.logger.child(
+      capLoggedFields({ socket: this.id, ip: this.remoteAddress }),
+    );
     return this.logger;
   }
 
