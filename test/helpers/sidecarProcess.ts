@@ -45,7 +45,8 @@ export async function spawnSidecar(
     async () =>
       (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
     {
-      timeoutMs: 20_000,
+      // tsx compiles at start, in every worker too: slow on a loaded machine.
+      timeoutMs: 60_000,
       message: 'the sidecar process became ready',
     },
   ).catch((error: unknown) => {
