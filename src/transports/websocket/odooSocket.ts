@@ -34,15 +34,14 @@ import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.j
 import { isSoftRotation, withSessionId } from '../../odoo/cookies.js';
 import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
 import { CloseCode } from '../closeCodes.js';
-import { type PresenceData, readClientMessage } from './clientMessage.js';
+import { type MessageLimits, type PresenceData, readClientMessage } from './clientMessage.js';
 import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
 import { firstForwarded } from './handshake.js';
 
 export interface SocketSettings {
   maxBufferedBytes: number;
-  maxChannelsPerSubscribe: number;
-  maxChannelLength: number;
-  maxSubscribeBytes: number;
+  /** The caps of a client message, one object for every socket. */
+  messageLimits: MessageLimits;
   pingAfterMs: number;
   pongTimeoutMs: number;
   sessionRecheckMs: number;
@@ -266,12 +265,7 @@ export class OdooSocket implements HubSubscriber {
       this.refuse('binary-not-utf8', 'binary frame is not UTF-8 text');
       return;
     }
-    const { settings } = this.context;
-    const message = readClientMessage(text, data.length, {
-      maxChannels: settings.maxChannelsPerSubscribe,
-      maxChannelLength: settings.maxChannelLength,
-      maxSubscribeBytes: settings.maxSubscribeBytes,
-    });
+    const message = readClientMessage(text, data.length, this.context.settings.messageLimits);
     switch (message.kind) {
       case 'refused':
         this.refuse(message.reason, message.text);

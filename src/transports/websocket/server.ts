@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { guarded } from '../../observability/caught.js';
 import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import type { Revocation } from '../../odoo/revocation.js';
@@ -84,9 +85,11 @@ export class WebsocketServer {
       caught: options.caught,
       settings: {
         maxBufferedBytes: config.maxBufferedBytes,
-        maxChannelsPerSubscribe: config.maxChannelsPerSubscribe,
-        maxChannelLength: config.maxChannelLength,
-        maxSubscribeBytes: config.maxSubscribeBytes,
+        messageLimits: {
+          maxChannels: config.maxChannelsPerSubscribe,
+          maxChannelLength: config.maxChannelLength,
+          maxSubscribeBytes: config.maxSubscribeBytes,
+        },
         pingAfterMs: config.pingAfterSeconds * 1000,
         pongTimeoutMs: config.pongTimeoutSeconds * 1000,
         sessionRecheckMs: config.sessionRecheckSeconds * 1000,
@@ -212,7 +215,11 @@ export class WebsocketServer {
       'Odoo rotated the session in answer to the sidecar: socket closed (4002) to hand the browser its new session id',
     );
     // After the answer being handled is applied: the client resubscribes with its last id.
-    setImmediate(() => socket.close(CloseCode.KEEP_ALIVE_TIMEOUT, ''));
+    setImmediate(
+      guarded(this.options.caught, 'ws-close', () =>
+        socket.close(CloseCode.KEEP_ALIVE_TIMEOUT, ''),
+      ),
+    );
   }
 
   /** Closes the sockets of revoked sessions at once, re-validates the sockets of named partners. */
