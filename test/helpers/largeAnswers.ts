@@ -7,14 +7,9 @@
  * - `X-Test-Chunked: 1`: without `Content-Length` (chunked), else with it;
  * - `X-Test-Gate: <name>`: the first slice is written, the rest only once `open(name)` is called.
  */
-import {
-  createServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { relay } from './odooRouter.js';
 
 const SLICE = Buffer.alloc(1024 * 1024, 0x61);
 
@@ -75,21 +70,7 @@ export async function startLargeAnswers(behind: string): Promise<LargeAnswers> {
       void answer(request, response, size);
       return;
     }
-    const upstream = httpRequest(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: request.method,
-        path: request.url,
-        headers: request.headers,
-      },
-      (answered) => {
-        response.writeHead(answered.statusCode ?? 502, answered.statusMessage, answered.rawHeaders);
-        answered.pipe(response);
-      },
-    );
-    upstream.on('error', () => response.destroy());
-    request.pipe(upstream);
+    relay(request, response, target.hostname, target.port);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -34,10 +34,15 @@ afterAll(async () => {
 async function subscribed(cookie: string): Promise<OdooSocket> {
   const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, { cookie });
   socket.subscribe([], 0);
-  await waitFor(() =>
-    stack.odoo.callsTo('/websocket/peek_notifications').some((c) => c.headers.cookie === cookie),
-  );
+  await waitFor(() => peeksWith(cookie) > 0);
   return socket;
+}
+
+/** The subscribes Odoo was asked for on behalf of this cookie. */
+function peeksWith(cookie: string): number {
+  return stack.odoo
+    .callsTo('/websocket/peek_notifications')
+    .filter((c) => c.headers.cookie === cookie).length;
 }
 
 async function refused(reason: string): Promise<number> {
@@ -88,9 +93,7 @@ describe('deep JSON', () => {
   it('refuses deep subscribes, deep unknown events and deep extra keys alike', async () => {
     const { cookie } = stack.login();
     const attacker = await subscribed(cookie);
-    const peeks = () =>
-      stack.odoo.callsTo('/websocket/peek_notifications').filter((c) => c.headers.cookie === cookie)
-        .length;
+    const peeks = () => peeksWith(cookie);
     const peeksBefore = peeks();
     const before = await refused('too-deep');
     const frames = [
@@ -111,9 +114,7 @@ describe('wide subscribes', () => {
   it('refuses 2,000 channels of 500 characters (bytes per subscribe) and one channel of 10,000', async () => {
     const { cookie } = stack.login();
     const attacker = await subscribed(cookie);
-    const peeks = () =>
-      stack.odoo.callsTo('/websocket/peek_notifications').filter((c) => c.headers.cookie === cookie)
-        .length;
+    const peeks = () => peeksWith(cookie);
     const peeksBefore = peeks();
     const [tooLarge, tooLong] = await Promise.all([
       refused('subscribe-too-large'),
