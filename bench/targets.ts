@@ -187,6 +187,7 @@ export interface SidecarLaunch {
 export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget> {
   const { env } = launch;
   const port = await freePort();
+  const adminPort = await freePort();
   // The inspector lets the benchmark force a garbage collection before reading idle memory; cluster
   // workers get the following ports.
   const inspectPort = await freePort();
@@ -198,6 +199,7 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
   const settings: Record<string, string> = {
     SIDECAR_HOST: '127.0.0.1',
     SIDECAR_PORT: String(port),
+    SIDECAR_ADMIN_PORT: String(adminPort),
     DB_HOST: env.bouncer.host,
     DB_PORT: String(env.bouncer.port),
     IMDISPATCHER_DB_HOST: env.pg.host,
@@ -227,7 +229,8 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
   }
   killOnExit(child);
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  const base = `http://127.0.0.1:${port}`;
+  // Readiness and metrics are on the admin port.
+  const base = `http://127.0.0.1:${adminPort}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null)

@@ -1,9 +1,10 @@
 /**
- * The HTTP side of the sidecar as a fastify instance that never listens by itself (tests call
- * `inject` or listen on port 0): Odoo's `/websocket/health`, the plain-GET answer of `/websocket`,
- * health, readiness, metrics, and forwarding of Odoo's other bus routes. Whatever goes wrong with a
- * request (a body over the limit, an unreadable target, a fault of ours) is answered with
- * werkzeug's page for it, as Odoo would answer.
+ * The public HTTP side of the sidecar as a fastify instance that never listens by itself (tests
+ * call `inject` or listen on port 0): Odoo's `/websocket/health`, the plain-GET answer of
+ * `/websocket`, long polling, and forwarding of Odoo's other bus routes — what browsers need, and
+ * nothing else (health, readiness, metrics and the status page are on the admin port,
+ * `observability/admin/`). Whatever goes wrong with a request (a body over the limit, an
+ * unreadable target, a fault of ours) is answered with werkzeug's page for it, as Odoo would.
  */
 import Fastify, {
   type FastifyBaseLogger,
@@ -13,9 +14,9 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import type { Readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
+import { nextHttpRequestId } from './observability/requestId.js';
 import {
   BAD_REQUEST_PAGE,
   NOT_FOUND_PAGE,
@@ -33,7 +34,6 @@ export interface AppOptions {
   proxyMode: boolean;
   /** Largest request body read; past it, werkzeug's 413. */
   maxRequestBodyBytes: number;
-  readiness: () => Readiness;
   /** Extra routes (long polling) registered before the forwarding catch-all. */
   plugins?: Array<(app: FastifyInstance) => void>;
 }
@@ -46,6 +46,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: options.proxyMode,
     bodyLimit: options.maxRequestBodyBytes,
+    // Unique across workers and restarts; sent to Odoo as X-Request-Id with the calls made for it.
+    genReqId: nextHttpRequestId,
     // A target the router cannot decode (`%zz`): werkzeug's 400, like any bad request.
     frameworkErrors: (_error, request, reply) => refused(request, reply, 'bad-target', 400),
   });
@@ -83,15 +85,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   // A GET without upgrade headers never reaches Odoo's websocket route: werkzeug's generic 400.
   app.all('/websocket', async (_request, reply) => sendPage(reply, 400, BAD_REQUEST_PAGE));
-
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const state = options.readiness();
-    return reply.code(state.ready ? 200 : 503).send(state);
-  });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
 
   for (const plugin of options.plugins ?? []) plugin(app);
   registerForwarding(app, forwarding, ['/websocket', '/longpolling']);

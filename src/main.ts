@@ -8,10 +8,11 @@
 import cluster from 'node:cluster';
 import { ConfigError, type LoadResult, loadConfig } from './config/load.js';
 import { OdooConfError } from './config/odooConf.js';
-import { settings } from './config/settings.js';
+import { SECRET_SETTINGS, type SettingKey, settings } from './config/settings.js';
 import { backoffDelay } from './lifecycle/backoff.js';
 import { monotonicClock } from './lifecycle/clock.js';
 import { installLastResort } from './lifecycle/lastResort.js';
+import { answerPrimary, clusterAdmin } from './observability/admin/cluster.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { createSidecar } from './sidecar.js';
@@ -54,7 +55,9 @@ async function runWorker(loaded: LoadResult): Promise<void> {
   for (const warning of loaded.warnings) logger.warn(warning);
   const metrics = createMetrics();
   installLastResort(logger, metrics);
-  const sidecar = createSidecar(config, logger, { metrics });
+  // A worker of a cluster leaves the admin port to its primary, and answers its questions.
+  const sidecar = createSidecar(config, logger, { metrics, admin: cluster.isPrimary });
+  if (!cluster.isPrimary) answerPrimary(sidecar.parts);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -106,6 +109,16 @@ function runPrimary(loaded: LoadResult): void {
     );
   };
   for (let i = 0; i < config.workers; i++) fork();
+  clusterAdmin(config, logger)
+    .listen()
+    .then(
+      ({ host, port }) => logger.info({ admin: `${host}:${port}` }, 'admin port listening'),
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'cannot open the admin port');
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+        process.exit(1);
+      },
+    );
   cluster.on('exit', (worker, code, signal) => {
     const lived = monotonicClock() - (startedAt.get(worker.id) ?? 0);
     startedAt.delete(worker.id);
@@ -146,7 +159,7 @@ if (loaded.actions.checkConfig) {
   const shown = Object.fromEntries(
     Object.entries(config).map(([key, value]) => [
       key,
-      key === 'dbPassword' || key === 'secret'
+      SECRET_SETTINGS.has(key as SettingKey)
         ? value === undefined
           ? undefined
           : '[set]'

@@ -10,6 +10,12 @@ import { Listener } from './db/listener.js';
 import { ReadPools } from './db/readPools.js';
 import { Hub, type HubSubscriber } from './hub/hub.js';
 import { type Clock, monotonicClock } from './lifecycle/clock.js';
+import {
+  type AdminServer,
+  bindMetricViews,
+  type SidecarParts,
+  sidecarAdmin,
+} from './observability/admin/sidecarAdmin.js';
 import { caughtErrors, guarded } from './observability/caught.js';
 import { readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
@@ -35,7 +41,11 @@ export interface Sidecar {
   readonly longPolling: LongPollingServer;
   readonly listener: Listener;
   readonly odooInfo: OdooInfoSource;
-  /** Starts the LISTEN connection and the HTTP server; resolves with the bound address. */
+  /** The admin port's server (metrics, probes, status page); none in a worker of a cluster. */
+  readonly admin: AdminServer | undefined;
+  /** What a cluster's primary asks its workers for (`observability/admin/cluster.ts`). */
+  readonly parts: SidecarParts;
+  /** Starts the LISTEN connection and the HTTP servers; resolves with the public address. */
   start(): Promise<{ host: string; port: number }>;
   /** Graceful stop: refuse new sockets, close open ones with 1012 over the window, drain, release. */
   shutdown(): Promise<void>;
@@ -46,7 +56,8 @@ export interface Sidecar {
 export function createSidecar(
   config: Config,
   logger: Logger,
-  options: { metrics?: Metrics; clock?: Clock } = {},
+  /** `admin: false` in a worker of a cluster: its primary serves the admin port. */
+  options: { metrics?: Metrics; clock?: Clock; admin?: boolean } = {},
 ): Sidecar {
   const metrics = options.metrics ?? createMetrics();
   const clock = options.clock ?? monotonicClock;
@@ -141,6 +152,18 @@ export function createSidecar(
   });
 
   let shuttingDown = false;
+  const readinessNow = () =>
+    readiness({
+      listenerUp: listener.isUp,
+      readsHealthy: hub.readersHealthy,
+      shuttingDown,
+      odooInfoFresh: odooInfo.required
+        ? odooInfo.answeredAt !== undefined &&
+          clock() - odooInfo.answeredAt < config.infoRefreshSeconds * 3000
+        : undefined,
+      sockets: websockets.openCount,
+      readConnections: pools.totalCount,
+    });
   const app = buildApp({
     logger,
     metrics,
@@ -148,19 +171,19 @@ export function createSidecar(
     proxyMode: config.proxyMode,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
     plugins: [(instance) => longPolling.register(instance)],
-    readiness: () =>
-      readiness({
-        listenerUp: listener.isUp,
-        readsHealthy: hub.readersHealthy,
-        shuttingDown,
-        odooInfoFresh: odooInfo.required
-          ? odooInfo.answeredAt !== undefined &&
-            clock() - odooInfo.answeredAt < config.infoRefreshSeconds * 3000
-          : undefined,
-        sockets: websockets.openCount,
-        readConnections: pools.totalCount,
-      }),
   });
+  const parts: SidecarParts = {
+    config,
+    logger,
+    metrics,
+    hub,
+    websockets,
+    longPolling,
+    pools,
+    readiness: readinessNow,
+  };
+  bindMetricViews(parts);
+  const admin = options.admin === false ? undefined : sidecarAdmin(parts);
   app.server.on('upgrade', (request, socket, head) =>
     websockets.handleUpgrade(request, socket, head),
   );
@@ -183,15 +206,19 @@ export function createSidecar(
     longPolling,
     listener,
     odooInfo,
+    admin,
+    parts,
     async start() {
       await Promise.all([listener.start(), odooInfo.start()]);
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
+      const adminAddress = await admin?.listen();
       logger.info(
         {
           host: config.host,
           port,
+          admin: adminAddress && `${adminAddress.host}:${adminAddress.port}`,
           odooUrl: config.odooUrl,
           listen: `${config.listenDbHost}:${config.listenDbPort}`,
         },
@@ -219,6 +246,8 @@ export function createSidecar(
         await hub.drain();
         await release();
         await serverClosed;
+        // Last: probes see the drain (503) until the end.
+        await admin?.close();
         logger.info('shut down');
       })();
       return shutdownPromise;
@@ -227,7 +256,7 @@ export function createSidecar(
       shuttingDown = true;
       longPolling.shutdown();
       websockets.terminateAll();
-      await Promise.all([app.close(), release()]);
+      await Promise.all([app.close(), release(), admin?.close()]);
     },
   };
 }

@@ -35,8 +35,11 @@ export interface ReaderOptions {
   pool: pg.Pool;
   logger: Logger;
   metrics: Metrics;
-  /** Receives each batch of new rows, ascending by id. */
-  deliver: (database: string, rows: BusRow[]) => void;
+  /**
+   * Receives each batch of new rows, ascending by id, with the moment (`performance.now()`) of
+   * the first nudge the read serves, for the delivery latency.
+   */
+  deliver: (database: string, rows: BusRow[], nudgedAt: number) => void;
   coalesceMs: number;
   batchSize: number;
   lateCommitWindowMs: number;
@@ -80,6 +83,8 @@ export class BusReader {
   private failures = 0;
   private pollTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
+  /** When (`performance.now()`) the first nudge not yet served by a read came. */
+  private nudgedAt: number | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: ReaderOptions) {
@@ -109,6 +114,11 @@ export class BusReader {
     return this.holes.has(id);
   }
 
+  /** Ids watched for a late commit. */
+  get holeCount(): number {
+    return this.holes.size;
+  }
+
   /** Resolves once the read position is known; retried by later calls if it failed. */
   ready(): Promise<void> {
     this.initPromise ??= this.init().catch((error: unknown) => {
@@ -120,6 +130,7 @@ export class BusReader {
 
   nudge(): void {
     if (this.stopped) return;
+    this.nudgedAt ??= performance.now();
     this.dirty = true;
     if (this.timer !== undefined || this.running) return;
     const wait = this.lastReadEnd + this.options.coalesceMs - this.now();
@@ -201,9 +212,12 @@ export class BusReader {
     if (this.running || this.stopped) return;
     this.running = true;
     this.dirty = false;
+    // Nudges from here on are served by the next read.
+    const nudgedAt = this.nudgedAt ?? performance.now();
+    this.nudgedAt = undefined;
     try {
       await this.ready();
-      await this.readAll();
+      await this.readAll(nudgedAt);
       this.failures = 0;
       if (this.lastError)
         this.options.logger.info({ database: this.database }, 'bus reads recovered');
@@ -217,6 +231,8 @@ export class BusReader {
         'reading bus_bus failed; nothing is skipped, retrying',
       );
       this.dirty = false;
+      // The retry serves what this read did not.
+      this.nudgedAt = Math.min(nudgedAt, this.nudgedAt ?? nudgedAt);
       this.running = false;
       this.lastReadEnd = this.now();
       if (!this.stopped) this.timer = setTimeout(() => void this.tick(), delay);
@@ -227,26 +243,31 @@ export class BusReader {
     if (this.dirty) this.nudge();
   }
 
-  private async readAll(): Promise<void> {
-    for (;;) {
+  private async readAll(nudgedAt: number): Promise<void> {
+    for (let first = true; ; first = false) {
       const now = this.now();
       this.expireHoles(now);
       const holeIds = [...this.holes.keys()];
       const params: unknown[] = [this.high, this.options.batchSize];
       if (holeIds.length > 0) params.push(holeIds);
+      const started = performance.now();
       const result = await this.options.pool.query<RowRecord>(
         holeIds.length > 0 ? READ_WITH_HOLES_SQL : READ_SQL,
         params,
       );
-      this.options.metrics.reads.labels('ok').inc();
+      const { metrics } = this.options;
+      const ended = performance.now();
+      metrics.reads.labels('ok').inc();
+      metrics.readSeconds.observe((ended - started) / 1000);
+      if (first) metrics.notifyToReadSeconds.observe((ended - nudgedAt) / 1000);
       const fetched = result.rows;
-      if (fetched.length > 0) this.absorb(fetched, now);
+      if (fetched.length > 0) this.absorb(fetched, now, nudgedAt);
       if (fetched.length < this.options.batchSize || this.stopped) return;
     }
   }
 
   /** Moves the read position over a batch, records holes, delivers the valid rows. */
-  private absorb(fetched: RowRecord[], now: number): void {
+  private absorb(fetched: RowRecord[], now: number, nudgedAt: number): void {
     const late = new Set<number>();
     for (const row of fetched) {
       if (row.id > this.high) {
@@ -261,7 +282,7 @@ export class BusReader {
     this.options.metrics.rowsRead.inc(fetched.length);
     const rows = this.validRows(fetched, now, late);
     this.recent.add(rows, now);
-    if (rows.length > 0) this.options.deliver(this.database, rows);
+    if (rows.length > 0) this.options.deliver(this.database, rows, nudgedAt);
   }
 
   private addHoles(after: number, before: number, now: number): void {

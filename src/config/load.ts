@@ -134,6 +134,16 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
       }
     }
   }
+  if (raw.statusAuth === 'secret' && raw.secret === undefined) {
+    throw new ConfigError(
+      `invalid configuration:\n  statusAuth (${sources.statusAuth}): "secret" needs the shared secret (secret)`,
+    );
+  }
+  if (raw.statusAuth === 'basic' && raw.statusPassword === undefined) {
+    throw new ConfigError(
+      `invalid configuration:\n  statusAuth (${sources.statusAuth}): "basic" needs statusPassword`,
+    );
+  }
   if (raw.listenDbHost === undefined && sources.dbHost !== undefined) {
     warnings.push(
       'IMDISPATCHER_DB_HOST is not set: the LISTEN connection uses dbHost, which must then be PostgreSQL itself, not PgBouncer in transaction mode',

@@ -153,6 +153,33 @@ export const settings = {
     "Odoo major version served (12-19): 12-15 deliver the bus by long polling, 16+ by websocket. `auto` learns it from the addon's info route (or its poll route), else from Odoo's `/web/webclient/version_info`.",
   ),
 
+  // --- Admin port --------------------------------------------------------------------------------
+  adminHost: setting(
+    z.string().min(1).default('127.0.0.1'),
+    { env: ['SIDECAR_ADMIN_HOST'], flag: 'admin-host' },
+    'Interface of the admin port (`/metrics`, `/healthz`, `/readyz`, `/status`). Loopback by default: open it only to the private network (in a container: `0.0.0.0`, unpublished or published on loopback).',
+  ),
+  adminPort: setting(
+    port.default(9072),
+    { env: ['SIDECAR_ADMIN_PORT'], flag: 'admin-port' },
+    'Port of the admin server: metrics, liveness, readiness and the status page. The public `port` serves only `/websocket*` and `/longpolling*`.',
+  ),
+  statusAuth: setting(
+    z.enum(['none', 'secret', 'basic']).default('none'),
+    { env: ['SIDECAR_STATUS_AUTH'], flag: 'status-auth' },
+    '`/status` and `/status.json`: open to whoever reaches the admin port (`none`), or only with the shared `secret` (as the `X-Bus-Sidecar-Secret` header, or as the password of basic authentication), or with `statusUser` and `statusPassword` (`basic`). `/metrics` and the probes stay open.',
+  ),
+  statusUser: setting(
+    z.string().min(1).default('admin'),
+    { env: ['SIDECAR_STATUS_USER'], flag: 'status-user' },
+    'User name of basic authentication for the status page (`statusAuth = basic`).',
+  ),
+  statusPassword: setting(
+    optionalText,
+    { env: ['SIDECAR_STATUS_PASSWORD'], flag: 'status-password' },
+    'Password of basic authentication for the status page (`statusAuth = basic`).',
+  ),
+
   // --- Calls to Odoo ----------------------------------------------------------------------------
   odooConcurrency: setting(
     positiveInt.max(256).default(4),
@@ -314,6 +341,13 @@ export const settings = {
 } as const;
 
 export type SettingKey = keyof typeof settings;
+
+/** Settings never shown: `--check-config` and the status page say only whether they are set. */
+export const SECRET_SETTINGS: ReadonlySet<SettingKey> = new Set<SettingKey>([
+  'dbPassword',
+  'secret',
+  'statusPassword',
+]);
 
 const shape = Object.fromEntries(Object.entries(settings).map(([key, s]) => [key, s.schema])) as {
   [K in SettingKey]: (typeof settings)[K]['schema'];

@@ -52,6 +52,13 @@ export class ReadPools {
     return total;
   }
 
+  /** Each database's pool as it is now (metrics, status page). */
+  *states(): IterableIterator<{ db: string; total: number; idle: number; waiting: number }> {
+    for (const [db, pool] of this.pools) {
+      yield { db, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+    }
+  }
+
   async end(): Promise<void> {
     await Promise.all([...this.pools.values()].map((pool) => pool.end().catch(() => undefined)));
     this.pools.clear();

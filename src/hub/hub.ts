@@ -50,7 +50,7 @@ export class Hub<S extends HubSubscriber> {
         pool: this.options.pools.get(database),
         logger: logger.child({ component: 'reader' }),
         metrics,
-        deliver: (db, rows) => this.deliver(db, rows),
+        deliver: (db, rows, nudgedAt) => this.deliver(db, rows, nudgedAt),
         coalesceMs: config.coalesceMs,
         batchSize: config.readBatchSize,
         lateCommitWindowMs: config.lateCommitWindowSeconds * 1000,
@@ -69,6 +69,11 @@ export class Hub<S extends HubSubscriber> {
   /** How many rows each database's reader has read: taken before asking Odoo for a subscription. */
   readCounts(): Map<string, number> {
     return new Map([...this.readers].map(([db, reader]) => [db, reader.readCount]));
+  }
+
+  /** Every database read so far, with its reader (status page, metrics). */
+  readerEntries(): IterableIterator<[string, BusReader]> {
+    return this.readers.entries();
   }
 
   get readersHealthy(): boolean {
@@ -135,7 +140,7 @@ export class Hub<S extends HubSubscriber> {
     for (const reader of this.readers.values()) reader.stop();
   }
 
-  private deliver(database: string, rows: BusRow[]): void {
+  private deliver(database: string, rows: BusRow[], nudgedAt: number): void {
     const groups = groupDeliveries<S>(
       rows,
       (row) => this.registry.subscribersOf(row.channel),
@@ -145,10 +150,13 @@ export class Hub<S extends HubSubscriber> {
         acceptsAll: (subscriber) => subscriber.acceptsAll,
       },
     );
+    if (groups.length === 0) return;
     const now = Date.now();
     for (const group of groups) {
       const batch = new EncodedBatch(group.rows);
       for (const subscriber of group.subscribers) subscriber.send(batch, now);
     }
+    // Once per batch, after the write to its last subscriber: never per socket.
+    this.options.metrics.notifyToWriteSeconds.observe((performance.now() - nudgedAt) / 1000);
   }
 }

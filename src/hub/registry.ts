@@ -21,6 +21,8 @@ type Members<S> = S | Shared<S>;
 export class Registry<S> {
   private readonly byChannel = new Map<string, Members<S>>();
   private readonly bySubscriber = new Map<S, readonly string[]>();
+  /** Subscriber-channel pairs, kept as subscriptions change (read by the metrics). */
+  private links = 0;
 
   /** Makes `keys` the whole subscription of `subscriber`. */
   replace(subscriber: S, keys: Iterable<string>): void {
@@ -28,7 +30,9 @@ export class Registry<S> {
     const previous = this.bySubscriber.get(subscriber);
     if (previous) {
       for (const key of previous) if (!wanted.has(key)) this.unlink(key, subscriber);
+      this.links -= previous.length;
     }
+    this.links += wanted.size;
     const next: string[] = new Array(wanted.size);
     let i = 0;
     for (const key of wanted) next[i++] = this.link(key, subscriber);
@@ -40,6 +44,7 @@ export class Registry<S> {
     const keys = this.bySubscriber.get(subscriber);
     if (!keys) return;
     for (const key of keys) this.unlink(key, subscriber);
+    this.links -= keys.length;
     this.bySubscriber.delete(subscriber);
   }
 
@@ -60,6 +65,29 @@ export class Registry<S> {
 
   get subscriberCount(): number {
     return this.bySubscriber.size;
+  }
+
+  /** Subscriptions: one per subscriber and channel. */
+  get subscriptionCount(): number {
+    return this.links;
+  }
+
+  /**
+   * The `limit` channels with the most subscribers (at least two: a channel of one is somebody's
+   * own), most first. Walks every channel: for the status page, not for a hot path.
+   */
+  topChannels(limit: number): Array<{ key: string; subscribers: number }> {
+    const top: Array<{ key: string; subscribers: number }> = [];
+    for (const members of this.byChannel.values()) {
+      if (!(members instanceof Shared)) continue;
+      const subscribers = members.members.size;
+      if (top.length === limit && subscribers <= (top[limit - 1]?.subscribers ?? 0)) continue;
+      let at = top.length;
+      while (at > 0 && (top[at - 1]?.subscribers ?? 0) < subscribers) at--;
+      top.splice(at, 0, { key: members.key, subscribers });
+      if (top.length > limit) top.pop();
+    }
+    return top;
   }
 
   /** Adds `subscriber` to the channel; returns the key instance the registry keeps. */

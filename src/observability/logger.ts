@@ -4,6 +4,9 @@
  * come from clients too (a forwarded address chain, a path, an Origin): every string field is cut
  * to `MAX_LOGGED_CHARS`, so no request can make a line long; repetition is bounded by
  * `LogLimiter`.
+ *
+ * Lines are JSON, one per line, with the level by name; `npx pino-pretty` reads them by eye
+ * (`node dist/main.js | npx pino-pretty`), no dependency of the sidecar.
  */
 import { pino } from 'pino';
 
@@ -72,6 +75,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       // Children inherit `log` but not `bindings` (pino resets it): call sites binding what a
       // client sent cut it with `capLoggedFields`.
       formatters: {
+        // `"level":"warn"`, not pino's number: readable in any log viewer and by `grep`.
+        level: (label) => ({ level: label }),
         bindings: (bindings) => capLoggedFields(bindings),
         log: (fields) => capLoggedFields(fields),
       },

@@ -3,6 +3,7 @@
  * fault and rejection has a counter; label series that alerts watch are created at zero.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { operatorMetrics } from './operatorMetrics.js';
 
 const PREFIX = 'odoo_bus_sidecar_';
 
@@ -16,10 +17,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: PREFIX + name, help, labelNames, registers: [registry] });
 
-  const written = { frames: 0, notifications: 0 };
+  const written = { frames: 0, notifications: 0, bytes: 0 };
   const metrics = {
     registry,
-    listenerUp: gauge('listener_up', '1 while the LISTEN connection is established'),
+    listenerUp: new Gauge({
+      name: `${PREFIX}listener_up`,
+      help: '1 while the LISTEN connection is established',
+      registers: [registry],
+      // Each worker of a cluster holds one: the cluster's is up when every worker's is.
+      aggregator: 'min',
+    }),
     listenerReconnects: counter(
       'listener_reconnects_total',
       'LISTEN connections lost and re-opened',
@@ -142,6 +149,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       "Log lines left out because one client repeated one event; the event's own metric still counts each",
       ['event'],
     ),
+
+    // --- The operator's view (build, readiness, hub, traffic, latency, pools) -----------------
+    ...operatorMetrics(registry, PREFIX, written),
   };
   for (const code of [
     '1000',

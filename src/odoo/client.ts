@@ -9,6 +9,7 @@ import { Agent, type Dispatcher, request } from 'undici';
 import { type JsonNode, member, parseJson, safeInteger } from '../json/rawJson.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { REQUEST_ID_HEADER } from '../observability/requestId.js';
 import { INFO_ROUTE, SECRET_HEADER } from './addonContract.js';
 import { sessionSetCookie } from './cookies.js';
 import { CallAbandonedError, Limiter, QueueFullError } from './limiter.js';
@@ -115,12 +116,16 @@ export class OdooClient {
     });
   }
 
-  /** Calls a JSON-RPC route of Odoo on behalf of a browser. */
+  /**
+   * Calls a JSON-RPC route of Odoo on behalf of a browser; `requestId` (the socket's or the
+   * poll's) goes along as `X-Request-Id`.
+   */
   async rpc(
     route: string,
     params: Record<string, unknown>,
     browser: BrowserContext,
     signal?: AbortSignal,
+    requestId?: string,
   ): Promise<RpcOutcome> {
     let body: string;
     try {
@@ -131,7 +136,7 @@ export class OdooClient {
       return { kind: 'unavailable', reason: 'unserializable', detail: String(error) };
     }
     const started = performance.now();
-    const outcome = await this.send(route, body, browser, signal);
+    const outcome = await this.send(route, body, browser, signal, requestId);
     this.options.metrics.odooCallSeconds
       .labels(route)
       .observe((performance.now() - started) / 1000);
@@ -252,6 +257,7 @@ export class OdooClient {
     body: string,
     browser: BrowserContext,
     signal: AbortSignal | undefined,
+    requestId: string | undefined,
   ): Promise<RpcOutcome> {
     let status: number;
     let text: string;
@@ -261,6 +267,7 @@ export class OdooClient {
         const headers = browserHeaders(browser);
         if (this.options.secret !== undefined)
           headers[SECRET_HEADER.toLowerCase()] = this.options.secret;
+        if (requestId !== undefined) headers[REQUEST_ID_HEADER] = requestId;
         const response = await request(`${this.origin}${route}`, {
           method: 'POST',
           dispatcher: this.agent,

@@ -20,6 +20,7 @@ import type { Dispatcher } from 'undici';
 import type { CaughtErrors } from '../observability/caught.js';
 import type { LogLimiter } from '../observability/logLimiter.js';
 import type { Metrics } from '../observability/metrics.js';
+import { REQUEST_ID_HEADER } from '../observability/requestId.js';
 import { SECRET_HEADER } from '../odoo/addonContract.js';
 import type { OdooClient } from '../odoo/client.js';
 import { busRoutesOf } from './busRoutes.js';
@@ -173,6 +174,8 @@ export async function forward(
     headers['x-forwarded-for'] = request.ip;
   headers['x-forwarded-host'] ??= request.headers.host ?? '';
   headers['x-forwarded-proto'] ??= request.protocol;
+  // The id of this request in the sidecar's log (`reqId`), for the admin joining it to Odoo's.
+  headers[REQUEST_ID_HEADER] = request.id;
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
   let answer: Dispatcher.ResponseData;
   try {

@@ -15,6 +15,10 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export interface SidecarProcess {
   readonly child: ChildProcess;
   readonly port: number;
+  /** The admin port: `/metrics`, `/healthz`, `/readyz`, `/status`. */
+  readonly adminPort: number;
+  /** `http://127.0.0.1:<adminPort>`. */
+  readonly adminUrl: string;
   readonly output: string[];
   /** Resolves with the exit code (or signal name) and when it happened. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
@@ -25,8 +29,12 @@ export async function spawnSidecar(
   values: Partial<Record<SettingKey, unknown>>,
 ): Promise<SidecarProcess> {
   const port = await freePort();
+  // Port 0 would leave the test without the admin port's number: a free one is chosen instead.
+  const adminPort = Number(values.adminPort ?? 0) || (await freePort());
+  const chosen = { ...values, adminPort, port, host: '127.0.0.1' };
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts')];
-  for (const [key, value] of Object.entries({ ...values, port, host: '127.0.0.1' })) {
+  for (const [key, value] of Object.entries(chosen)) {
     if (value !== undefined)
       args.push(`--${settings[key as SettingKey].source.flag}=${String(value)}`);
   }
@@ -49,8 +57,7 @@ export async function spawnSidecar(
       }),
   );
   await waitFor(
-    async () =>
-      (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
+    async () => (await fetch(`${adminUrl}/readyz`).catch(() => undefined))?.status === 200,
     {
       // tsx compiles at start, in every worker too: slow on a loaded machine.
       timeoutMs: 60_000,
@@ -63,6 +70,8 @@ export async function spawnSidecar(
   return {
     child,
     port,
+    adminPort,
+    adminUrl,
     output,
     exited,
     kill: (signal = 'SIGTERM') => child.kill(signal),

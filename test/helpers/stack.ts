@@ -40,6 +40,8 @@ export interface Stack {
   /** `ws://127.0.0.1:<port>/websocket` of the current sidecar. */
   wsUrl: string;
   httpUrl: string;
+  /** `http://127.0.0.1:<admin port>` of the current sidecar: `/metrics`, `/readyz`, `/status`. */
+  adminUrl: string;
   writer(db?: string, options?: Partial<OdooWriterOptions>): OdooWriter;
   /** Adds a logged-in session to the database's fake Odoo and opens a socket with its cookie. */
   login(options?: { db?: string; uid?: number; partnerId?: number; memberChannels?: number[] }): {
@@ -68,6 +70,7 @@ export function sidecarSettings(
   return {
     host: '127.0.0.1',
     port: 0,
+    adminPort: 0,
     // Reads go through PgBouncer like Odoo's own traffic; LISTEN goes to PostgreSQL directly.
     dbHost: bouncer.host,
     dbPort: bouncer.port,
@@ -105,6 +108,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     let sidecar: Sidecar | undefined;
     let wsUrl = '';
     let httpUrl = '';
+    let adminUrl = '';
     const stack: Stack = {
       pg,
       bouncer,
@@ -127,6 +131,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
       get httpUrl() {
         return httpUrl;
+      },
+      get adminUrl() {
+        return adminUrl;
       },
       writer(db = databases[0] as string, extra = {}) {
         const writer = createOdooWriter({
@@ -172,6 +179,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         sidecar = created;
         wsUrl = `ws://127.0.0.1:${port}/websocket`;
         httpUrl = `http://127.0.0.1:${port}`;
+        adminUrl = `http://127.0.0.1:${created.admin?.port}`;
         closers.unshift(() => created.destroy());
         return created;
       },

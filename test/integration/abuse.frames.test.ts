@@ -12,7 +12,6 @@ import { connectOdooSocket, type OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 let sidecar: SidecarProcess;
-let base = '';
 let bystander: OdooSocket;
 
 beforeAll(async () => {
@@ -22,7 +21,6 @@ beforeAll(async () => {
     // Many frames on one socket here; Odoo's rate limit is tested elsewhere.
     rateLimitBurst: 1000,
   });
-  base = `http://127.0.0.1:${sidecar.port}`;
   bystander = await subscribed(stack.login().cookie);
 });
 afterAll(async () => {
@@ -46,9 +44,13 @@ function peeksWith(cookie: string): number {
 }
 
 async function refused(reason: string): Promise<number> {
-  return metricValue(await scrapeMetrics(base), 'odoo_bus_sidecar_ws_invalid_messages_total', {
-    reason,
-  });
+  return metricValue(
+    await scrapeMetrics(sidecar.adminUrl),
+    'odoo_bus_sidecar_ws_invalid_messages_total',
+    {
+      reason,
+    },
+  );
 }
 
 /** The process is up, the attacker's socket and the bystander's still receive. */
@@ -62,7 +64,7 @@ async function stillServing(attacker: OdooSocket): Promise<void> {
     attacker.waitForNotification((n) => n.id === id),
   ]);
   expect(attacker.ws.readyState).toBe(attacker.ws.OPEN);
-  const metrics = await scrapeMetrics(base);
+  const metrics = await scrapeMetrics(sidecar.adminUrl);
   expect(metricValue(metrics, 'odoo_bus_sidecar_last_resort_errors_total')).toBe(0);
   expect(metricValue(metrics, 'odoo_bus_sidecar_errors_caught_total')).toBe(0);
 }

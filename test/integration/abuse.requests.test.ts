@@ -102,12 +102,12 @@ async function rawRequest(
 /** The process is up and the bystander, subscribed before the attack, still receives. */
 async function stillServing(): Promise<void> {
   expect(sidecar.child.exitCode).toBeNull();
-  expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  expect((await fetch(`${sidecar.adminUrl}/healthz`)).status).toBe(200);
   const [id] = await stack
     .writer()
     .sendmany([{ channel: 'broadcast', type: 'after-attack', payload: {} }]);
   await bystander.waitForNotification((n) => n.id === id);
-  const metrics = await scrapeMetrics(base);
+  const metrics = await scrapeMetrics(sidecar.adminUrl);
   // The fixes hold at the mechanism: nothing reached the process-wide last resort.
   expect(metricValue(metrics, 'odoo_bus_sidecar_last_resort_errors_total')).toBe(0);
 }
@@ -126,7 +126,7 @@ describe('malformed upgrade requests', () => {
       expect(raw.response?.body.toString('utf8')).toBe(BAD_REQUEST_PAGE);
     }
     await stillServing();
-    const metrics = await scrapeMetrics(base);
+    const metrics = await scrapeMetrics(sidecar.adminUrl);
     expect(
       metricValue(metrics, 'odoo_bus_sidecar_ws_handshake_rejected_total', {
         reason: 'bad-target',
@@ -187,7 +187,7 @@ describe('forwarding to Odoo', () => {
       expect(answer.body).toBe(NOT_FOUND_PAGE);
     }
     expect(targetsSince(callsBefore)).toEqual([]);
-    const metrics = await scrapeMetrics(base);
+    const metrics = await scrapeMetrics(sidecar.adminUrl);
     expect(
       metricValue(metrics, 'odoo_bus_sidecar_http_refused_total', { reason: 'not-a-bus-route' }),
     ).toBeGreaterThanOrEqual(escapes.length);
@@ -387,7 +387,7 @@ describe('sizes', () => {
     expect(targetsSince(callsBefore)).toEqual([]);
     const growth = (await peakResidentBytes(sidecar.child.pid as number)) - start;
     expect(growth).toBeLessThan(64 * MiB);
-    const metrics = await scrapeMetrics(base);
+    const metrics = await scrapeMetrics(sidecar.adminUrl);
     expect(
       metricValue(metrics, 'odoo_bus_sidecar_http_refused_total', { reason: 'body-too-large' }),
     ).toBe(statuses.length);
@@ -430,9 +430,13 @@ describe('sizes', () => {
   });
 
   it('refuses answers over the cap: 502 when Odoo announces the length, cut when it streams past', async () => {
-    const before = metricValue(await scrapeMetrics(base), 'odoo_bus_sidecar_http_refused_total', {
-      reason: 'answer-too-large',
-    });
+    const before = metricValue(
+      await scrapeMetrics(sidecar.adminUrl),
+      'odoo_bus_sidecar_http_refused_total',
+      {
+        reason: 'answer-too-large',
+      },
+    );
     const size = String(ANSWER_CAP + 4 * MiB);
     const announced = await download({ 'X-Test-Answer-Bytes': size });
     expect(announced.status).toBe(502);
@@ -441,9 +445,13 @@ describe('sizes', () => {
     expect(streamed.status).toBe(200);
     expect(streamed.bytes).toBeLessThanOrEqual(ANSWER_CAP);
     expect(streamed.error).toBeDefined();
-    const after = metricValue(await scrapeMetrics(base), 'odoo_bus_sidecar_http_refused_total', {
-      reason: 'answer-too-large',
-    });
+    const after = metricValue(
+      await scrapeMetrics(sidecar.adminUrl),
+      'odoo_bus_sidecar_http_refused_total',
+      {
+        reason: 'answer-too-large',
+      },
+    );
     expect(after - before).toBe(2);
     await stillServing();
   });
@@ -451,7 +459,7 @@ describe('sizes', () => {
 
 describe('logs', () => {
   it('cap field sizes and rate-limit repeated events per client, while metrics count them all', async () => {
-    const metricsBefore = await scrapeMetrics(base);
+    const metricsBefore = await scrapeMetrics(sidecar.adminUrl);
     const outputBefore = sidecar.output.length;
     const huge = `198.51.100.7${'x'.repeat(15_000)}`;
     const refusals = 40;
@@ -480,7 +488,7 @@ describe('logs', () => {
       socket.send('not json');
       await socket.close();
     }
-    const metrics = await scrapeMetrics(base);
+    const metrics = await scrapeMetrics(sidecar.adminUrl);
     const delta = (name: string, labels: Record<string, string> = {}) =>
       metricValue(metrics, name, labels) - metricValue(metricsBefore, name, labels);
     expect(

@@ -37,7 +37,9 @@ beforeAll(async () => {
 afterAll(async () => {
   if (process.env.DUMP_LOGS)
     console.log(
-      logLines.filter((l) => l.includes('"level":40') || l.includes('"level":50')).join(''),
+      logLines
+        .filter((l) => l.includes('"level":"warn"') || l.includes('"level":"error"'))
+        .join(''),
     );
   await sidecar?.destroy();
   await stack?.close();
@@ -207,7 +209,8 @@ describe("the addon's shared secret", () => {
     );
     await wrong.start();
     try {
-      const ready = await wrong.app.inject({ method: 'GET', url: '/readyz' });
+      const ready = await wrong.admin?.app.inject({ method: 'GET', url: '/readyz' });
+      if (ready === undefined) throw new Error('no admin server');
       expect(ready.statusCode).toBe(503);
       expect(ready.json().checks.odoo).toBe(false);
       expect(sink.join('')).toContain('refused the shared secret');

@@ -294,9 +294,15 @@ describe('a browser behind nginx', () => {
     expect(tap.requests.some((r) => r.path === '/websocket/peek_notifications')).toBe(true);
   });
 
-  it("keeps the sidecar's /metrics, /healthz and /readyz off the proxy", async () => {
-    const direct = await fetch(`${stack.httpUrl}/metrics`);
+  it("keeps the sidecar's /metrics, /healthz and /readyz off the proxy and off the public port", async () => {
+    const direct = await fetch(`${stack.adminUrl}/metrics`);
     expect(await direct.text()).toContain('odoo_bus_sidecar_');
+    // The port nginx routes the bus to serves only what browsers need.
+    for (const path of ['/metrics', '/healthz', '/readyz', '/status', '/status.json']) {
+      const answer = await rawGet(stack.httpUrl, path);
+      expect({ path, status: answer.status }).toEqual({ path, status: 404 });
+      expect(answer.body).not.toContain('odoo_bus_sidecar_');
+    }
     const paths = [
       '/metrics',
       '/healthz',

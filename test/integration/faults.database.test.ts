@@ -83,7 +83,7 @@ describe('PostgreSQL restarted while notifications are written', () => {
       }, 5);
       const restart = stack.pg.restart(mode);
       await waitFor(() => !listener.isUp, { timeoutMs: 10_000 });
-      const during = await fetch(`${stack.httpUrl}/readyz`);
+      const during = await fetch(`${stack.adminUrl}/readyz`);
       expect(during.status).toBe(503);
       await restart;
       await waitFor(() => listener.isUp, { timeoutMs: 20_000 });
@@ -94,7 +94,7 @@ describe('PostgreSQL restarted while notifications are written', () => {
       const count = await expectExactlyOnce(socket, channelId);
       // Rows were written before the restart and after it (a busy machine writes fewer).
       expect(count).toBeGreaterThan(2);
-      await waitFor(async () => (await fetch(`${stack.httpUrl}/readyz`)).status === 200, {
+      await waitFor(async () => (await fetch(`${stack.adminUrl}/readyz`)).status === 200, {
         timeoutMs: 10_000,
       });
       await socket.close();

@@ -89,6 +89,22 @@ describe.each(CASES)('Odoo $version', ({ version, db, withChannel }) => {
     await browser.close();
   });
 
+  it("sends each poll's own request id to Odoo as X-Request-Id", async () => {
+    const { cookie } = stack.login({ uid: 2, partnerId: 3 });
+    const browser = client(cookie);
+    const before = stack.odoo.callsTo('/bus_sidecar/poll').length;
+    await browser.poll([], { peek: true });
+    await browser.poll([], { peek: true });
+    const ids = stack.odoo
+      .callsTo('/bus_sidecar/poll')
+      .slice(before)
+      .map((call) => call.headers['x-request-id']);
+    expect(ids).toHaveLength(2);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-http[0-9a-z]+$/);
+    expect(new Set(ids).size).toBe(2);
+    await browser.close();
+  });
+
   it('answers in the same shape when Odoo has rows at once and when the reader brings them', async () => {
     const { cookie } = stack.login({ uid: 2, partnerId: 3 });
     const w = writer();

@@ -174,7 +174,7 @@ describe('LISTEN connection lost', () => {
     await waitFor(() => !listener.isUp, {
       message: 'the sidecar noticed the lost LISTEN connection',
     });
-    const ready = await fetch(`${stack.httpUrl}/readyz`);
+    const ready = await fetch(`${stack.adminUrl}/readyz`);
     expect(ready.status).toBe(503);
 
     const during = await writer.sendmany([
@@ -192,7 +192,7 @@ describe('LISTEN connection lost', () => {
       ...during,
       after,
     ]);
-    expect((await fetch(`${stack.httpUrl}/readyz`)).status).toBe(200);
+    expect((await fetch(`${stack.adminUrl}/readyz`)).status).toBe(200);
   });
 });
 

@@ -138,6 +138,15 @@ export class LongPollingServer {
     return this.held.size;
   }
 
+  /** Held polls and remembered sessions, for the metrics and the status page. */
+  get heldPolls(): Iterable<{ readonly db: string }> {
+    return this.held;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
   /** Answers every held poll `[]` (the browsers poll again at once) and refuses new ones. */
   shutdown(): void {
     this.closing = true;
@@ -209,12 +218,12 @@ export class LongPollingServer {
       if (aborted) gone.abort();
     });
     const readCounts = this.options.hub.readCounts();
-    const outcome = await odoo.rpc(POLL_ROUTE, sent, browser, gone.signal);
+    const outcome = await odoo.rpc(POLL_ROUTE, sent, browser, gone.signal, request.id);
     if (aborted) {
       metrics.polls.labels('aborted').inc();
       return reply;
     }
-    const reject = this.rejection(outcome);
+    const reject = this.rejection(outcome, request.id);
     if (reject !== undefined) {
       metrics.polls.labels('error').inc();
       // Odoo's own refusals carry its session cookie too.
@@ -227,7 +236,7 @@ export class LongPollingServer {
       answer = readPollAnswer(result.text, result.result);
     } catch (error) {
       this.log.warn(
-        { err: error instanceof PollAnswerError ? error.message : error },
+        { err: error instanceof PollAnswerError ? error.message : error, requestId: request.id },
         'unreadable poll answer from the bus_sidecar addon',
       );
       metrics.polls.labels('error').inc();
@@ -251,14 +260,20 @@ export class LongPollingServer {
       return this.sendError(reply, id, error, version, result.setCookie);
     };
     if (!this.options.servesDatabase(answer.db)) {
-      this.log.warn({ db: answer.db }, 'poll refused: its database is not served by this sidecar');
+      this.log.warn(
+        { db: answer.db, requestId: request.id },
+        'poll refused: its database is not served by this sidecar',
+      );
       return finish('error', unavailableError('This database is not served by the bus sidecar.'));
     }
     const reader = this.options.hub.reader(answer.db);
     try {
       await reader.ready();
     } catch (error) {
-      this.log.warn({ err: error, db: answer.db }, 'cannot read bus_bus of this database yet');
+      this.log.warn(
+        { err: error, db: answer.db, requestId: request.id },
+        'cannot read bus_bus of this database yet',
+      );
       return finish('error', unavailableError('The bus of this database cannot be read yet.'));
     }
     if (aborted) {
@@ -374,6 +389,7 @@ export class LongPollingServer {
 
   private answerBatch(poll: Poll, batch: EncodedBatch): void {
     this.options.metrics.polls.labels('notified').inc();
+    this.options.metrics.longPollDelivered.inc(batch.rows.length);
     if (this.needsPresenceItems(poll)) {
       void this.withPresenceItems(poll, [...batch.rows]);
       return;
@@ -420,6 +436,8 @@ export class LongPollingServer {
       POLL_ROUTE,
       { ...poll.sent, options, force_status: true },
       poll.browser,
+      undefined,
+      poll.reply.request.id,
     );
     if (outcome.kind === 'result') {
       try {
@@ -495,7 +513,7 @@ export class LongPollingServer {
   }
 
   /** The JSON-RPC error to answer for an outcome that is not a result, or undefined. */
-  private rejection(outcome: RpcOutcome): string | undefined {
+  private rejection(outcome: RpcOutcome, requestId: string): string | undefined {
     switch (outcome.kind) {
       case 'result':
         return undefined;
@@ -519,7 +537,7 @@ export class LongPollingServer {
         return unavailableError('The bus_sidecar addon does not answer.');
       case 'unavailable':
         this.log.warn(
-          { reason: outcome.reason, detail: outcome.detail },
+          { reason: outcome.reason, detail: outcome.detail, requestId },
           'Odoo could not answer a poll',
         );
         return unavailableError(

@@ -30,6 +30,7 @@ import type { CaughtErrors, CaughtSite } from '../../observability/caught.js';
 import { capLoggedFields, type Logger } from '../../observability/logger.js';
 import type { LogLimiter } from '../../observability/logLimiter.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { socketRequestId } from '../../observability/requestId.js';
 import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.js';
 import { isSoftRotation, withSessionId } from '../../odoo/cookies.js';
 import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
@@ -168,9 +169,14 @@ export class OdooSocket implements HubSubscriber {
   private get log(): Logger {
     // pino formats a child's bindings with no formatter of its parent's: cut them here.
     this.logger ??= this.context.logger.child(
-      capLoggedFields({ socket: this.id, ip: this.remoteAddress }),
+      capLoggedFields({ socket: this.id, requestId: this.requestId, ip: this.remoteAddress }),
     );
     return this.logger;
+  }
+
+  /** Sent to Odoo as `X-Request-Id` on every call for this socket; spelled from its number. */
+  get requestId(): string {
+    return socketRequestId(this.id);
   }
 
   /** The client's own address (the first of a forwarded chain), for per-client log budgets. */
@@ -228,6 +234,7 @@ export class OdooSocket implements HubSubscriber {
 
   /** Raw bytes from the client: every frame counts against Odoo's rate limit. */
   rawData(chunk: Buffer): void {
+    this.context.metrics.received.bytes += chunk.length;
     if (this.closing) return;
     this.scanner.push(chunk, () => {
       if (this.limiter.hit(this.context.clock())) return true;
@@ -493,7 +500,13 @@ export class OdooSocket implements HubSubscriber {
     this.calls = calls;
     calls.count++;
     try {
-      return await this.context.odoo.rpc(route, params, this.browser, calls.gone.signal);
+      return await this.context.odoo.rpc(
+        route,
+        params,
+        this.browser,
+        calls.gone.signal,
+        this.requestId,
+      );
     } finally {
       calls.count--;
       if (calls.count === 0 && this.calls === calls) this.calls = undefined;
@@ -597,6 +610,7 @@ export class OdooSocket implements HubSubscriber {
     const written = this.context.metrics.written;
     written.frames++;
     written.notifications += batch.rows.length;
+    written.bytes += frame.length;
   }
 
   // --- Timers (driven by the server's single sweep) ---------------------------------------------
@@ -683,7 +697,13 @@ export class OdooSocket implements HubSubscriber {
   }
 
   private async notifyClosed(): Promise<void> {
-    const outcome = await this.context.odoo.rpc(ON_CLOSED, {}, this.browser);
+    const outcome = await this.context.odoo.rpc(
+      ON_CLOSED,
+      {},
+      this.browser,
+      undefined,
+      this.requestId,
+    );
     if (outcome.kind === 'notFound') {
       this.context.routes.onClosedMissing = true;
       this.log.info(
