@@ -15,6 +15,10 @@ function hash(text: string): string {
   return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 }
 
+/** A green dot, inline: a browser asking for /favicon.ico would get a 404. */
+const FAVICON =
+  "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='6' fill='%2338c98a'/%3E%3C/svg%3E";
+
 function page(style: string, script: string): string {
   return `<!doctype html>
 <html lang="en">
@@ -23,6 +27,7 @@ function page(style: string, script: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>odoo-bus-sidecar status</title>
+<link rel="icon" href="${FAVICON}">
 <style>${style}</style>
 </head>
 <body>

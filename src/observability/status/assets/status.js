@@ -4,7 +4,9 @@
 // (channel names come from Odoo and, through it, from browsers).
 (() => {
   const HISTORY = 600;
+  /** The plots show the last five minutes, or everything since the start when that is shorter. */
   const WINDOW_MS = 5 * 60 * 1000;
+  const MIN_WINDOW_MS = 30 * 1000;
   const state = { t: [], values: {}, doc: undefined, failed: false };
 
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -34,6 +36,7 @@
 
   function milliseconds(value) {
     if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+    if (value === 0) return '0 ms';
     if (value >= 1000) return `${(value / 1000).toFixed(value >= 10_000 ? 0 : 2)} s`;
     return `${value >= 100 ? value.toFixed(0) : value.toFixed(value >= 10 ? 1 : 2)} ms`;
   }
@@ -56,6 +59,8 @@
   }
 
   const FORMATS = { count: compact, rate: compact, ms: milliseconds, bytes: bytes };
+  /** What the header of a plot says its values are. */
+  const UNITS = { count: '', rate: '/s', ms: 'ms', bytes: 'B/s' };
 
   // --- Samples -----------------------------------------------------------------------------------
 
@@ -83,14 +88,17 @@
 
   // --- Plots -------------------------------------------------------------------------------------
 
-  const clientSeries = () =>
-    Object.keys(state.values)
+  /** Per database, websockets and long polls; a transport a database never used is left out. */
+  const clientSeries = () => {
+    const names = Object.keys(state.values)
       .filter((name) => name.startsWith('ws:') || name.startsWith('lp:'))
-      .sort()
-      .map((name) => [
-        name,
-        `${name.startsWith('ws:') ? 'websockets' : 'long polls'} ${name.slice(3)}`,
-      ]);
+      .sort();
+    const used = names.filter((name) => state.values[name].some((v) => v !== null && v > 0));
+    return (used.length > 0 ? used : names).map((name) => [
+      name,
+      `${name.slice(3)} ${name.startsWith('ws:') ? 'websockets' : 'long polls'}`,
+    ]);
+  };
 
   const PLOTS = [
     { id: 'clients', title: 'Clients per database', unit: 'count', series: clientSeries },
@@ -98,7 +106,6 @@
       id: 'deliveries',
       title: 'Deliveries',
       unit: 'rate',
-      suffix: '/s',
       series: () => [
         ['deliveries', 'notifications'],
         ['frames', 'frames'],
@@ -120,7 +127,6 @@
       id: 'reads',
       title: 'bus_bus reads',
       unit: 'rate',
-      suffix: '/s',
       series: () => [
         ['reads', 'reads'],
         ['rows', 'rows'],
@@ -131,7 +137,6 @@
       id: 'odooCalls',
       title: 'Calls to Odoo',
       unit: 'rate',
-      suffix: '/s',
       series: () => [
         ['odooCalls', 'calls'],
         ['odooErrors', 'errors'],
@@ -162,6 +167,7 @@
       unit: 'ms',
       series: () => [['roundTripMs', 'round trip']],
       down: 'listenUp',
+      missing: 'no round-trip probe in this version; red: LISTEN down',
     },
     {
       id: 'holes',
@@ -173,7 +179,6 @@
       id: 'traffic',
       title: 'Websocket traffic',
       unit: 'bytes',
-      suffix: '/s',
       series: () => [
         ['bytesOut', 'sent'],
         ['bytesIn', 'received'],
@@ -183,7 +188,6 @@
       id: 'closes',
       title: 'Closes by the server',
       unit: 'rate',
-      suffix: '/s',
       series: () => [
         ['closes', 'closes'],
         ['slowConsumers', 'slow consumers'],
@@ -201,11 +205,31 @@
     },
   ];
 
-  function niceCeiling(value) {
-    if (!(value > 0)) return 1;
-    const power = 10 ** Math.floor(Math.log10(value));
-    for (const step of [1, 2, 2.5, 5, 10]) if (value <= step * power) return step * power;
-    return 10 * power;
+  /** A tick step such that four steps reach `value`: 1, 2, 2.5 or 5 times a power of ten. */
+  function tickStep(value, whole) {
+    const wanted = value > 0 ? value / 4 : 0.25;
+    const power = 10 ** Math.floor(Math.log10(wanted));
+    let step = 10 * power;
+    for (const factor of [1, 2, 2.5, 5]) {
+      if (wanted <= factor * power) {
+        step = factor * power;
+        break;
+      }
+    }
+    // Counts of things go by whole numbers.
+    return whole ? Math.max(1, Math.ceil(step)) : step;
+  }
+
+  function axisLabel(value) {
+    if (value !== 0 && Math.abs(value) < 1) return String(Number(value.toPrecision(2)));
+    return compact(value);
+  }
+
+  function timeLabel(t, seconds) {
+    const time = new Date(t);
+    const two = (n) => String(n).padStart(2, '0');
+    const hm = `${two(time.getHours())}:${two(time.getMinutes())}`;
+    return seconds ? `${hm}:${two(time.getSeconds())}` : hm;
   }
 
   function buildPlots() {
@@ -213,7 +237,7 @@
     for (const plot of PLOTS) {
       const card = el('section', undefined, 'card');
       const title = el('h2');
-      title.append(el('span', plot.title), el('span', plot.suffix ?? '', 'unit'));
+      title.append(el('span', plot.title), el('span', UNITS[plot.unit], 'unit'));
       plot.legend = el('div', undefined, 'legend');
       plot.canvas = el('canvas');
       plot.canvas.dataset.plot = plot.id;
@@ -234,12 +258,13 @@
     ctx.clearRect(0, 0, width, height);
 
     const format = FORMATS[plot.unit];
-    const from = now - WINDOW_MS;
-    const left = 44;
+    const span = Math.min(WINDOW_MS, Math.max(MIN_WINDOW_MS, now - (state.t[0] ?? now)));
+    const from = now - span;
+    const left = 36;
     const right = width - 6;
     const top = 6;
     const bottom = height - 16;
-    const x = (t) => left + ((t - from) / WINDOW_MS) * (right - left);
+    const x = (t) => left + ((t - from) / span) * (right - left);
     const series = plot.series();
     const colors = palette();
     let first = 0;
@@ -252,7 +277,8 @@
     }
     const limit = plot.limit?.();
     if (limit > max) max = limit;
-    const ceiling = niceCeiling(max * 1.05);
+    const step = tickStep(max * 1.05, plot.unit === 'count');
+    const ceiling = step * 4;
     const y = (v) => bottom - (v / ceiling) * (bottom - top);
 
     ctx.font = '10px system-ui, sans-serif';
@@ -260,21 +286,21 @@
     ctx.textBaseline = 'middle';
     ctx.textAlign = 'right';
     for (let i = 0; i <= 4; i++) {
-      const v = (ceiling * i) / 4;
+      const v = step * i;
       ctx.strokeStyle = css('--grid');
       ctx.beginPath();
       ctx.moveTo(left, Math.round(y(v)) + 0.5);
       ctx.lineTo(right, Math.round(y(v)) + 0.5);
       ctx.stroke();
       ctx.fillStyle = css('--muted');
-      ctx.fillText(format(v), left - 5, y(v));
+      ctx.fillText(axisLabel(v), left - 5, y(v));
     }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
-    for (let minute = Math.ceil(from / 60000) * 60000; minute <= now; minute += 60000) {
-      const time = new Date(minute);
-      const label = `${String(time.getHours()).padStart(2, '0')}:${String(time.getMinutes()).padStart(2, '0')}`;
-      ctx.fillText(label, x(minute), bottom + 3);
+    const every = span <= 90_000 ? 15_000 : span <= 180_000 ? 30_000 : 60_000;
+    for (let tick = Math.ceil(from / every) * every; tick <= now; tick += every) {
+      if (x(tick) < left + 16 || x(tick) > right - 16) continue;
+      ctx.fillText(timeLabel(tick, every < 60_000), x(tick), bottom + 3);
     }
 
     if (plot.down !== undefined) {
@@ -282,13 +308,9 @@
       const up = state.values[plot.down] ?? [];
       ctx.fillStyle = 'rgba(255, 100, 100, 0.18)';
       for (let i = first; i < state.t.length; i++) {
-        if (up[i] === 0)
-          ctx.fillRect(
-            x(state.t[i] - 1000),
-            top,
-            x(state.t[i]) - x(state.t[i] - 1000),
-            bottom - top,
-          );
+        if (up[i] !== 0) continue;
+        const from = x(state.t[i] - 1000);
+        ctx.fillRect(from, top, x(state.t[i]) - from, bottom - top);
       }
     }
     if (limit > 0) {
@@ -306,21 +328,25 @@
     plot.legend.replaceChildren();
     series.forEach(([name, label], index) => {
       const points = state.values[name] ?? [];
+      const value = (i) => (points[i] === null || points[i] === undefined ? null : points[i]);
       const color = colors[index % colors.length];
       ctx.strokeStyle = color;
+      ctx.fillStyle = color;
       ctx.lineWidth = 1.6;
       ctx.lineJoin = 'round';
       ctx.beginPath();
       let open = false;
       let latest = null;
       for (let i = first; i < state.t.length; i++) {
-        const v = points[i];
-        if (v === null || v === undefined) {
+        const v = value(i);
+        if (v === null) {
           open = false;
           continue;
         }
         if (open) ctx.lineTo(x(state.t[i]), y(v));
         else ctx.moveTo(x(state.t[i]), y(v));
+        // A value alone between gaps (a second with one call to Odoo) is a dot, not nothing.
+        if (!open && value(i + 1) === null) ctx.fillRect(x(state.t[i]) - 1.5, y(v) - 1.5, 3, 3);
         open = true;
         latest = v;
         plotted++;
@@ -333,6 +359,12 @@
       item.append(swatch, el('span', label), el('b', format(latest)));
       plot.legend.append(item);
     });
+    if (plot.missing !== undefined && series.every(([name]) => state.values[name] === undefined)) {
+      ctx.fillStyle = css('--muted');
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(plot.missing, (left + right) / 2, (top + bottom) / 2);
+    }
     canvas.dataset.points = String(plotted);
     canvas.dataset.last = JSON.stringify(last);
     canvas.dataset.max = String(ceiling);
@@ -438,13 +470,13 @@
   function renderTables(doc) {
     table(
       'databases',
-      ['database', 'websockets', 'long polls', 'holes', 'reads in use / idle', 'waiting'],
+      ['database', 'sockets', 'polls', 'holes', 'reads busy/idle', 'waiting'],
       doc.databases.map((d) => [
         [d.db, 'name'],
         compact(d.websockets),
         compact(d.longPolls),
         compact(d.holes),
-        `${d.readInUse} / ${d.readIdle}`,
+        `${d.readInUse}/${d.readIdle}`,
         [compact(d.readWaiting), d.readWaiting > 0 ? 'bad' : undefined],
       ]),
       'No database served yet.',
