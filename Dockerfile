@@ -20,8 +20,11 @@ COPY --from=build /app/dist ./dist
 USER node
 # Odoo's gevent_port: where the reverse proxy already sends /websocket and /longpolling.
 EXPOSE 8072
-# Ready: LISTEN connected, reads of bus_bus working, Odoo's addon answering (see /readyz).
-# Node itself asks, so the slim image needs no curl.
+# The admin port (/metrics, /healthz, /readyz, /status): for the private network only. It listens
+# on loopback unless SIDECAR_ADMIN_HOST says otherwise (0.0.0.0 to be scraped from outside).
+EXPOSE 9072
+# Ready: LISTEN connected, reads of bus_bus working, Odoo's addon answering (/readyz on the admin
+# port). Node itself asks, so the slim image needs no curl.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SIDECAR_PORT || 8072) + '/readyz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SIDECAR_ADMIN_PORT || 9072) + '/readyz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/main.js"]

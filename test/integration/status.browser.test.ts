@@ -8,12 +8,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrowserPage, type Chromium, launchChromium } from '../helpers/chromium.js';
-import type { OdooSocket } from '../helpers/wsClient.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
+import type { OdooSocket } from '../helpers/wsClient.js';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-const DATABASES = ['odoo17', 'odoo17_sales'];
+const MAIN_DB = 'odoo17';
+const SALES_DB = 'odoo17_sales';
+const DATABASES = [MAIN_DB, SALES_DB];
 
 let stack: Stack;
 let chromium: Chromium;
@@ -62,15 +64,18 @@ describe('the status page', () => {
       tab.sessionId,
     );
     await tab.navigate(`${stack.adminUrl}/status`);
-    await waitFor(async () => Number(await tab.evaluate('document.body.dataset.samples ?? 0')) > 0, {
-      message: 'the page drew its first samples',
-    });
+    await waitFor(
+      async () => Number(await tab.evaluate('document.body.dataset.samples ?? 0')) > 0,
+      {
+        message: 'the page drew its first samples',
+      },
+    );
     expect((await plotted(tab, 'deliveries')).deliveries ?? 0).toBe(0);
 
     // Sockets on both databases, subscribed to their Discuss channel as Odoo's worker does.
     for (const [db, count] of [
-      [DATABASES[0], 6],
-      [DATABASES[1], 3],
+      [MAIN_DB, 6],
+      [SALES_DB, 3],
     ] as const) {
       for (let i = 0; i < count; i++) {
         const user = stack.login({ db, uid: 2 + i, partnerId: 3 + i, memberChannels: [1] });
@@ -90,8 +95,8 @@ describe('the status page', () => {
     const seen = await waitFor(
       async () => {
         round++;
-        await write(DATABASES[0], 1 + (round % 5) * 4, round);
-        if (round % 2 === 0) await write(DATABASES[1], 3, round);
+        await write(MAIN_DB, 1 + (round % 5) * 4, round);
+        if (round % 2 === 0) await write(SALES_DB, 3, round);
         const deliveries = await plotted(tab, 'deliveries');
         return round >= 12 && (deliveries.deliveries ?? 0) > 0 && deliveries;
       },
@@ -101,7 +106,11 @@ describe('the status page', () => {
     await waitFor(async () => ((await plotted(tab, 'latency')).notifyToWriteP99 ?? 0) > 0, {
       message: 'the latency plot showing NOTIFY → socket write',
     });
-    expect(Number(await tab.evaluate(`document.querySelector('canvas[data-plot="reads"]').dataset.points`))).toBeGreaterThan(0);
+    expect(
+      Number(
+        await tab.evaluate(`document.querySelector('canvas[data-plot="reads"]').dataset.points`),
+      ),
+    ).toBeGreaterThan(0);
 
     // Every socket got every notification of its database: the page watched, it did not disturb.
     for (const socket of sockets) expect(socket.batches.length).toBeGreaterThan(0);
@@ -130,9 +139,7 @@ describe('the status page', () => {
       ...tab
         .events('Log.entryAdded')
         .filter((e) => (e.params.entry as { level?: string }).level === 'error'),
-      ...tab
-        .events('Runtime.consoleAPICalled')
-        .filter((e) => e.params.type === 'error'),
+      ...tab.events('Runtime.consoleAPICalled').filter((e) => e.params.type === 'error'),
     ];
     expect(problems).toEqual([]);
   });

@@ -96,12 +96,18 @@ describe('docker-compose.yml', () => {
     expect(service('nginx').image).toMatch(/^nginx:/);
   });
 
-  it('publishes only nginx, on 8069, to the port deploy/nginx.conf listens on', () => {
-    for (const name of ['postgres', 'pgbouncer', 'odoo', 'sidecar']) {
+  it("publishes nginx on 8069 and the sidecar's admin port, both on loopback, nothing else", () => {
+    for (const name of ['postgres', 'pgbouncer', 'odoo']) {
       expect({ name, ports: service(name).ports }).toEqual({ name, ports: undefined });
     }
     const listen = findAll(parseNginx(read('deploy/nginx.conf')), 'listen').map((d) => d.args[0]);
     expect(published('nginx')).toEqual([{ host: '127.0.0.1', port: '8069', target: listen[0] }]);
+    // The status page for the person trying the stack; the bus port only through nginx.
+    const { config } = loadConfig({ argv: [], env: environment('sidecar') });
+    expect(config.adminHost).toBe('0.0.0.0');
+    expect(published('sidecar')).toEqual([
+      { host: '127.0.0.1', port: String(config.adminPort), target: String(config.adminPort) },
+    ]);
   });
 
   it('holds the LISTEN on PostgreSQL itself and sends the reads through PgBouncer', () => {
@@ -196,8 +202,12 @@ describe('docker-compose.yml', () => {
       /^FROM node:24[-.\w]*slim/,
     );
     expect(instructions).toContain('EXPOSE 8072');
+    expect(instructions).toContain('EXPOSE 9072');
     expect(instructions).toContain('ENTRYPOINT ["node", "dist/main.js"]');
-    expect(instructions.find((line) => line.startsWith('HEALTHCHECK'))).toMatch(/node.*\/readyz/);
+    // Readiness is on the admin port.
+    expect(instructions.find((line) => line.startsWith('HEALTHCHECK'))).toMatch(
+      /node.*SIDECAR_ADMIN_PORT \|\| 9072.*\/readyz/,
+    );
     expect(instructions.some((line) => /npm ci --omit=dev/.test(line))).toBe(true);
   });
 
