@@ -50,6 +50,7 @@ interface Reply {
 
 interface WorkerExtras extends StatusExtras {
   pid: number;
+  sockets: number;
 }
 
 function isRequest(message: unknown): message is Request {
@@ -71,7 +72,11 @@ export function answerPrimary(parts: SidecarParts): void {
         case 'sample':
           return metricsJson(parts.metrics, message.ask.names);
         case 'extras':
-          return { ...(await sidecarExtras(parts)), pid: process.pid } satisfies WorkerExtras;
+          return {
+            ...(await sidecarExtras(parts)),
+            pid: process.pid,
+            sockets: parts.websockets.openCount,
+          } satisfies WorkerExtras;
       }
     };
     answer().then(
@@ -143,7 +148,11 @@ export function clusterAdmin(config: Config, logger: Logger): AdminServer {
         .map(([channel, subscribers]) => ({ channel, subscribers }))
         .sort((a, b) => b.subscribers - a.subscribers)
         .slice(0, 10),
-      workers: workers.map((worker) => ({ pid: worker.pid, ready: worker.readiness.ready })),
+      workers: workers.map((worker) => ({
+        pid: worker.pid,
+        ready: worker.readiness.ready,
+        sockets: worker.sockets,
+      })),
     };
   };
 

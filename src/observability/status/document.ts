@@ -21,8 +21,8 @@ export interface StatusExtras {
   readiness: { ready: boolean; checks: Record<string, boolean> };
   /** The busiest channels (Odoo's channel keys) with their subscriber counts. */
   topChannels: Array<{ channel: string; subscribers: number }>;
-  /** With `workers`: each worker's process id and readiness. */
-  workers?: Array<{ pid: number; ready: boolean }>;
+  /** With `workers`: each worker's process id, readiness and open websockets. */
+  workers?: Array<{ pid: number; ready: boolean; sockets: number }>;
 }
 
 export interface StatusDocument {
@@ -36,7 +36,7 @@ export interface StatusDocument {
   now: number;
   ready: boolean;
   checks: Record<string, boolean>;
-  workerStates: Array<{ pid: number; ready: boolean }>;
+  workerStates: Array<{ pid: number; ready: boolean; sockets: number }>;
   listen: {
     up: boolean | null;
     reconnects: number;

@@ -387,7 +387,15 @@
     $('version').textContent = doc.version;
     $('node').textContent = doc.node;
     $('uptime').textContent = duration(doc.uptimeSeconds);
-    $('process').textContent = doc.workers > 1 ? `${doc.workers} workers` : `pid ${doc.pid}`;
+    const processInfo = $('process');
+    const notReady = doc.workerStates.filter((worker) => !worker.ready).length;
+    processInfo.textContent =
+      doc.workers > 1
+        ? `${doc.workerStates.length}/${doc.workers} workers${notReady > 0 ? `, ${notReady} not ready` : ''}`
+        : `pid ${doc.pid}`;
+    processInfo.title = doc.workerStates
+      .map((w) => `pid ${w.pid}: ${w.ready ? 'ready' : 'not ready'}, ${w.sockets} sockets`)
+      .join('\n');
     const failing = Object.entries(doc.checks)
       .filter(([, ok]) => !ok)
       .map(([name]) => name);
