@@ -90,4 +90,28 @@ describe('the admin port with workers', () => {
     // Not on the workers' shared public port.
     expect((await fetch(`http://127.0.0.1:${sidecar.port}/metrics`)).status).toBe(404);
   });
+
+  it('keeps the counts of a worker that died in its counters, which never go down', async () => {
+    const before = await scrapeMetrics(sidecar.adminUrl);
+    const accepted = metricValue(before, 'odoo_bus_sidecar_ws_connections_total');
+    expect(accepted).toBeGreaterThanOrEqual(6);
+    const ready = (await (await fetch(`${sidecar.adminUrl}/readyz`)).json()) as {
+      workers: Array<{ pid: number; sockets: number }>;
+    };
+    const victim = ready.workers.find((worker) => worker.sockets > 0);
+    if (victim === undefined) throw new Error('no worker holds a socket');
+    process.kill(victim.pid, 'SIGKILL');
+    const after = await waitFor(
+      async () => {
+        const text = await scrapeMetrics(sidecar.adminUrl);
+        // Its sockets are gone from the gauge...
+        return metricValue(text, 'odoo_bus_sidecar_ws_connections') <= 6 - victim.sockets && text;
+      },
+      { message: "the dead worker's sockets gone from the gauge" },
+    );
+    // ...and stay in the counter.
+    expect(metricValue(after, 'odoo_bus_sidecar_ws_connections_total')).toBeGreaterThanOrEqual(
+      accepted,
+    );
+  });
 });

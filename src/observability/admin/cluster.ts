@@ -12,7 +12,8 @@
  *   workers.
  *
  * Per-worker detail is lost in the sums (one worker near its open-file limit shows as the
- * average): the answer lists each worker's readiness, and its logs carry its pid.
+ * average): the answer lists each worker's readiness, and its logs carry its pid. The counts of a
+ * worker that exited stay in the sums, so counters never go down (`retiredCounters.ts`).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
@@ -20,6 +21,7 @@ import type { Config } from '../../config/load.js';
 import type { Logger } from '../logger.js';
 import type { StatusExtras } from '../status/document.js';
 import type { MetricJson } from '../status/metricJson.js';
+import { RetiredCounters } from './retiredCounters.js';
 import {
   AdminServer,
   metricsJson,
@@ -94,6 +96,8 @@ export function clusterAdmin(config: Config, logger: Logger): AdminServer {
   cluster.on('message', (_worker, message: unknown) => {
     if (isReply(message)) pending.get(message.id)?.(message);
   });
+  const retired = new RetiredCounters();
+  cluster.on('exit', (worker) => retired.retire(worker.id));
 
   const askOne = (worker: Worker, ask: Ask): Promise<unknown> =>
     new Promise((resolve, reject) => {
@@ -111,19 +115,30 @@ export function clusterAdmin(config: Config, logger: Logger): AdminServer {
       worker.send({ type: REQUEST, id, ask } satisfies Request);
     });
 
-  /** Every live worker's answer; those that fail or are late are left out. */
-  const askAll = async (ask: Ask): Promise<{ live: number; answers: unknown[] }> => {
+  /** Every live worker's answer, by worker id; those that fail or are late are left out. */
+  const askAll = async (
+    ask: Ask,
+  ): Promise<{ live: number; answers: unknown[]; byWorker: Map<number, unknown> }> => {
     const workers = Object.values(cluster.workers ?? {}).filter(
       (worker): worker is Worker => worker?.isConnected() === true,
     );
     const settled = await Promise.allSettled(workers.map((worker) => askOne(worker, ask)));
-    const answers = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    return { live: workers.length, answers };
+    const byWorker = new Map<number, unknown>();
+    settled.forEach((s, i) => {
+      const worker = workers[i];
+      if (s.status === 'fulfilled' && worker !== undefined) byWorker.set(worker.id, s.value);
+    });
+    return { live: workers.length, answers: [...byWorker.values()], byWorker };
   };
 
-  const aggregated = async (ask: Ask): Promise<Registry> => {
-    const { answers } = await askAll(ask);
-    return AggregatorRegistry.aggregate(answers as object[]);
+  /** The workers' metrics summed, with the counts of the workers gone (`RetiredCounters`). */
+  const aggregated = async (
+    ask: Extract<Ask, { kind: 'metrics' | 'sample' }>,
+  ): Promise<Registry> => {
+    const { byWorker } = await askAll(ask);
+    for (const [id, metrics] of byWorker) retired.seen(id, metrics as MetricJson[]);
+    const gone = retired.metrics(ask.kind === 'sample' ? ask.names : undefined);
+    return AggregatorRegistry.aggregate([...byWorker.values(), gone] as object[]);
   };
 
   const extras = async (): Promise<StatusExtras & { live: number }> => {

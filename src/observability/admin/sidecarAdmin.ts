@@ -14,8 +14,8 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { DatabaseClients } from '../metricViews.js';
 import { type StatusExtras, statusDocument } from '../status/document.js';
-import type { MetricJson } from '../status/metricJson.js';
-import { StatusSampler } from '../status/sampler.js';
+import { type MetricJson, MetricsReading } from '../status/metricJson.js';
+import { ON_DEMAND_METRICS, StatusSampler } from '../status/sampler.js';
 import type { StatusAccess } from './access.js';
 import { type AdminSource, buildAdminApp, type ReadinessAnswer } from './server.js';
 
@@ -139,6 +139,7 @@ export class AdminServer {
           statusDocument({
             sampler: this.sampler,
             extras: await source.extras(),
+            onDemand: new MetricsReading(await source.metricsJson(ON_DEMAND_METRICS), Date.now()),
             config,
             startedAt,
             pid: process.pid,

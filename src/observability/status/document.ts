@@ -8,7 +8,7 @@ import type { Config } from '../../config/load.js';
 import { SECRET_SETTINGS, type SettingKey } from '../../config/settings.js';
 import { CloseCode } from '../../transports/closeCodes.js';
 import { BUILD } from '../buildInfo.js';
-import { quantile } from './metricJson.js';
+import { type MetricsReading, quantile } from './metricJson.js';
 import {
   METRIC_PREFIX,
   ODOO_ERROR_OUTCOMES,
@@ -116,6 +116,8 @@ const ms = (seconds: number | undefined) =>
 export function statusDocument(options: {
   sampler: StatusSampler;
   extras: StatusExtras;
+  /** The `ON_DEMAND_METRICS`, read for this request. */
+  onDemand: MetricsReading;
   config: Config;
   /** `Date.now()` of the start, and the process whose document this is. */
   startedAt: number;
@@ -182,8 +184,8 @@ export function statusDocument(options: {
       subscribers: sum('hub_subscribers'),
       subscriptions: sum('hub_subscriptions'),
       channels: sum('hub_channels'),
-      websocketSessions: sum('sessions', { transport: 'websocket' }),
-      longpollingSessions: sum('sessions', { transport: 'longpolling' }),
+      websocketSessions: options.onDemand.sum(p('sessions'), { transport: 'websocket' }),
+      longpollingSessions: options.onDemand.sum(p('sessions'), { transport: 'longpolling' }),
       holes: sum('bus_holes_watched'),
       odooInFlight: sum('odoo_in_flight'),
       odooQueued: sum('odoo_queued'),
