@@ -122,6 +122,12 @@ export function createSidecar(
     },
     onUp: (reconnected) => hub.onListenerUp(reconnected),
     onDown: () => hub.onListenerDown(),
+    // The round trip's outbound leg takes the path Odoo's own NOTIFYs take: the read host.
+    sendProbe: async (channel, payload) => {
+      await pools.get(config.notifyDatabase).query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    checkIntervalMs: config.listenProbeSeconds * 1000,
+    checkTimeoutMs: config.listenProbeTimeoutMs,
   });
 
   let shuttingDown = false;

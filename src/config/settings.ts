@@ -268,6 +268,17 @@ export const settings = {
     'While the LISTEN connection is down, `bus_bus` is polled this often so delivery goes on.',
   ),
 
+  listenProbeSeconds: setting(
+    positiveInt.default(15),
+    { env: ['SIDECAR_LISTEN_PROBE_SECONDS'], flag: 'listen-probe-seconds' },
+    'How often the LISTEN path is proven end to end: a NOTIFY with a random token, sent on a read connection, must come back on the LISTEN connection (also once before the listener first reports up).',
+  ),
+  listenProbeTimeoutMs: setting(
+    positiveInt.default(5000),
+    { env: ['SIDECAR_LISTEN_PROBE_TIMEOUT_MS'], flag: 'listen-probe-timeout-ms' },
+    'Time for the round trip (and for the `SELECT 1` check) to come back; past it the LISTEN connection counts as down, is re-opened, and bus_bus is polled meanwhile.',
+  ),
+
   // --- Process ----------------------------------------------------------------------------------
   shutdownWindowSeconds: setting(
     nonNegative.default(10),

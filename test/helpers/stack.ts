@@ -7,7 +7,7 @@
 
 import { configFrom } from '../../src/config/load.js';
 import type { SettingKey } from '../../src/config/settings.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { createSidecar, type Sidecar } from '../../src/sidecar.js';
 import { type FakeOdoo, type FakeOdooOptions, startFakeOdoo } from './fakeOdoo.js';
 import { type OdooRouter, startOdooRouter } from './odooRouter.js';
@@ -56,7 +56,10 @@ export interface Stack {
     options?: { channels?: string[]; last?: number; path?: string },
   ): Promise<OdooSocket>;
   /** Builds and starts a (new) sidecar with these settings on top of the stack's. */
-  startSidecar(overrides?: Partial<Record<SettingKey, unknown>>): Promise<Sidecar>;
+  startSidecar(
+    overrides?: Partial<Record<SettingKey, unknown>>,
+    options?: { logger?: Logger },
+  ): Promise<Sidecar>;
   close(): Promise<void>;
 }
 
@@ -161,13 +164,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         });
         return socket;
       },
-      async startSidecar(overrides = {}) {
+      async startSidecar(overrides = {}, { logger } = {}) {
         const config = configFrom({
           ...sidecarSettings(pg, bouncer, router.url),
           ...options.sidecar,
           ...overrides,
         });
-        const created = createSidecar(config, createLogger(config.logLevel));
+        const created = createSidecar(config, logger ?? createLogger(config.logLevel));
         const { port } = await created.start();
         sidecar = created;
         wsUrl = `ws://127.0.0.1:${port}/websocket`;
