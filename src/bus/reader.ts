@@ -2,32 +2,39 @@
  * Reads `bus_bus` of one Odoo database: one query per burst, whatever the number of sockets.
  *
  * Lifecycle
- * - init: the last `initLookbackRows` rows (by id) are read once: the highest id becomes the read
- *   position `high`, every id missing among them becomes a hole (it may belong to a transaction
- *   still running), and the rows of the last `initLookbackSeconds` go to the recent-rows memory.
- * - tick: a nudge (a NOTIFY naming this database, a listener reconnect, the fallback poll) schedules
- *   one tick; nudges arriving meanwhile are absorbed by it, and a nudge arriving while a read runs
- *   schedules exactly one more. Consecutive reads start at least `coalesceMs` apart: a nudge after
- *   a quiet spell is read at once (once the NOTIFYs received in the same turn of the event loop
- *   are in: the NOTIFYs of one commit arrive together), the rest of a burst by one read after the
- *   window. A tick reads
- *   `id > high OR id = ANY(holes) ORDER BY id LIMIT batch` and loops while batches are full.
+ * - start: the last `initLookbackRows` rows (by id) are read once (`readerStart.ts`): the highest
+ *   id becomes the read position `high`, every id missing among them becomes a hole (it may belong
+ *   to a transaction still running), and the rows of the last `initLookbackSeconds` go to the
+ *   recent-rows memory.
+ * - runs: nudges are coalesced into runs (`readScheduler.ts`); a run reads pages of
+ *   `id > high OR id = ANY(holes)` (`readQuery.ts`), bounded by rows and by bytes, while pages
+ *   are full.
  * - holes: ids are taken at INSERT but rows appear at COMMIT, so a lower id can show up after a
- *   higher one was read. Every id skipped between two read rows is remembered for
- *   `lateCommitWindowMs` and asked for again by each tick; when it appears it is delivered once.
- *   Odoo 17/18 only look back 10 s per socket and Odoo 16 not at all.
- * - errors: a failed read (PostgreSQL or PgBouncer restarting) keeps `high` and the holes where
- *   they were and retries with backoff, so nothing is skipped.
+ *   higher one was read. Every id skipped between two read rows is watched for
+ *   `lateCommitWindowMs` and asked for again by each run; when it appears it is delivered once.
+ * - delivery before progress: the read position and the holes move only once a page's rows were
+ *   handed to the hub; a failure anywhere keeps them where they were and retries with backoff, so
+ *   nothing is skipped.
+ * - ids past 2^53 - 1 cannot reach a JavaScript client exactly: the reader delivers what precedes
+ *   them, stops there and reports the database as failing (`busId.ts`).
  *
  * Every row is read by id range, not filtered by channel: that is what lets the holes be exact, and
  * each row is read once per database, however many sockets it goes to. Rows whose message is not
- * valid JSON are counted and skipped: splicing them would break the whole frame for every client.
+ * valid JSON, or larger than `maxRowBytes`, are counted and skipped with a log line
+ * (`rowDecoder.ts`). Every deadline runs on a monotonic clock (`clock.ts`).
  */
 import type pg from 'pg';
 import { backoffDelay } from '../lifecycle/backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { UnrepresentableIdError } from './busId.js';
+import { type Clock, monotonicClock } from './clock.js';
+import { Holes } from './holes.js';
+import { readStart } from './readerStart.js';
+import { type PageRow, readPage } from './readQuery.js';
+import { ReadScheduler } from './readScheduler.js';
 import { RecentRows } from './recentRows.js';
+import { RowDecoder } from './rowDecoder.js';
 import type { BusRow } from './types.js';
 
 export interface ReaderOptions {
@@ -41,50 +48,37 @@ export interface ReaderOptions {
   batchSize: number;
   lateCommitWindowMs: number;
   recentRowsMs: number;
+  /** Largest frame: a page of rows weighs at most this much (one row alone may weigh more). */
+  maxFrameBytes: number;
+  /** Rows with a larger message are skipped (and said so). */
+  maxRowBytes: number;
   initLookbackRows?: number;
   initLookbackSeconds?: number;
   /** Most ids remembered for one gap (a table emptied by GC would otherwise make thousands). */
   maxHolesPerGap?: number;
-  now?: () => number;
+  /** Monotonic clock of every deadline; tests inject one. */
+  now?: Clock;
 }
-
-interface RowRecord {
-  id: number;
-  channel: string;
-  message: string;
-}
-
-const READ_SQL = 'SELECT id, channel, message FROM bus_bus WHERE id > $1 ORDER BY id LIMIT $2';
-const READ_WITH_HOLES_SQL =
-  'SELECT id, channel, message FROM bus_bus WHERE id > $1 OR id = ANY($3::int4[]) ORDER BY id LIMIT $2';
-const INIT_SQL = `WITH top AS (SELECT COALESCE(MAX(id), 0) AS max_id FROM bus_bus)
-SELECT top.max_id, b.id, b.channel, b.message,
-       b.create_date >= (now() AT TIME ZONE 'UTC') - make_interval(secs => $2) AS recent
-FROM top LEFT JOIN bus_bus b ON b.id > top.max_id - $1
-ORDER BY b.id`;
 
 export class BusReader {
   /** Highest id read so far. */
   private high = 0;
-  /** Read counter: every row read gets the next number (see `BusRow.seq`). */
-  private seq = 0;
-  private readonly holes = new Map<number, number>();
+  private readonly holes: Holes;
   readonly recent: RecentRows;
+  private readonly decoder: RowDecoder;
+  private readonly scheduler: ReadScheduler;
   private initPromise: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  /** When the last read ended (`now()`), for the spacing of reads. */
-  private lastReadEnd = Number.NEGATIVE_INFINITY;
-  private running = false;
-  private dirty = false;
   private stopped = false;
   private failures = 0;
-  private pollTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
-  private readonly now: () => number;
+  private readonly now: Clock;
 
   constructor(private readonly options: ReaderOptions) {
-    this.recent = new RecentRows(options.recentRowsMs);
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? monotonicClock;
+    this.holes = new Holes(options.lateCommitWindowMs, options.maxHolesPerGap ?? 1000);
+    this.recent = new RecentRows(options.recentRowsMs, 50_000, this.now);
+    this.decoder = new RowDecoder(options);
+    this.scheduler = new ReadScheduler(options.coalesceMs, this.now, () => this.run());
   }
 
   get database(): string {
@@ -98,11 +92,16 @@ export class BusReader {
 
   /** Number of the last row read: rows read later have a higher `seq`. */
   get readCount(): number {
-    return this.seq;
+    return this.decoder.seq;
   }
 
   get healthy(): boolean {
     return this.lastError === undefined;
+  }
+
+  /** Why this database's rows are not being delivered (undefined while they are). */
+  get failure(): string | undefined {
+    return this.lastError?.message;
   }
 
   hasHole(id: number): boolean {
@@ -113,218 +112,148 @@ export class BusReader {
   ready(): Promise<void> {
     this.initPromise ??= this.init().catch((error: unknown) => {
       this.initPromise = undefined;
+      this.setFailure(error as Error);
       throw error;
     });
     return this.initPromise;
   }
 
   nudge(): void {
-    if (this.stopped) return;
-    this.dirty = true;
-    if (this.timer !== undefined || this.running) return;
-    const wait = this.lastReadEnd + this.options.coalesceMs - this.now();
-    this.timer =
-      wait > 0 ? setTimeout(() => void this.tick(), wait) : setImmediate(() => void this.tick());
+    if (!this.stopped) this.scheduler.nudge();
   }
 
   /** While the LISTEN connection is down no NOTIFY arrives: poll so that delivery goes on. */
   setPolling(intervalMs: number | undefined): void {
-    clearInterval(this.pollTimer);
-    this.pollTimer = undefined;
-    if (intervalMs !== undefined && !this.stopped) {
-      this.pollTimer = setInterval(() => this.nudge(), intervalMs);
-      this.pollTimer.unref();
-    }
+    this.scheduler.setPolling(intervalMs);
   }
 
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
-    this.clearTimer();
-    clearInterval(this.pollTimer);
-  }
-
-  private clearTimer(): void {
-    const timer = this.timer;
-    this.timer = undefined;
-    if (timer === undefined) return;
-    if ('refresh' in timer) clearTimeout(timer);
-    else clearImmediate(timer);
+    this.scheduler.stop();
+    if (this.lastError) this.options.metrics.readersFailing.dec();
   }
 
   /** Resolves when no read is scheduled or running (shutdown drains in-flight deliveries). */
-  async idle(): Promise<void> {
-    while (this.running || this.timer !== undefined) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+  idle(): Promise<void> {
+    return this.scheduler.idle();
   }
 
   private async init(): Promise<void> {
-    const lookbackRows = this.options.initLookbackRows ?? 2000;
-    const lookbackSeconds = this.options.initLookbackSeconds ?? 10;
-    const result = await this.options.pool.query<{
-      max_id: number;
-      id: number | null;
-      channel: string | null;
-      message: string | null;
-      recent: boolean | null;
-    }>(INIT_SQL, [lookbackRows, lookbackSeconds]);
-    const maxId = Number(result.rows[0]?.max_id ?? 0);
-    if (maxId === 0) {
-      // An empty table: everything to come is above 0. (Not the sequence's value: an id taken by a
-      // transaction still running would be skipped; a table emptied by Odoo's GC only costs the
-      // first read a bounded set of holes.)
-      this.options.logger.info({ database: this.database, position: 0 }, 'bus reader ready');
-      return;
-    }
+    const { pool, database, maxRowBytes, lateCommitWindowMs } = this.options;
+    const start = await readStart(pool, database, {
+      lookbackRows: this.options.initLookbackRows ?? 2000,
+      recentSeconds: this.options.initLookbackSeconds ?? 10,
+      windowSeconds: lateCommitWindowMs / 1000,
+      maxRowBytes,
+    });
     const now = this.now();
-    const rows = result.rows.filter((r): r is typeof r & RowRecord => r.id !== null);
-    const recentRows = rows.filter((r) => r.recent === true);
-    this.high = maxId;
+    this.high = start.maxId;
     // Every id missing among the last rows may belong to a transaction still running (a long cron
     // or import); each is watched for the late-commit window like any hole. Ids deleted by Odoo's
     // GC are watched too and simply expire.
     let previous: number | undefined;
-    for (const row of rows) {
-      if (previous !== undefined) this.addHoles(previous, row.id, now);
+    for (const row of start.rows) {
+      if (previous !== undefined) this.holes.addGap(previous, row.id, now);
       previous = row.id;
     }
-    this.recent.add(this.validRows(recentRows, now), now);
+    this.recent.add(
+      this.decoder.rows(
+        start.rows.filter((r) => r.recent),
+        now,
+      ),
+      now,
+    );
     this.options.metrics.holes.set(this.holes.size);
     this.options.logger.info(
-      { database: this.database, position: this.high, holes: this.holes.size },
+      { database, position: this.high, holes: this.holes.size },
       'bus reader ready',
     );
   }
 
-  private async tick(): Promise<void> {
-    this.timer = undefined;
-    if (this.running || this.stopped) return;
-    this.running = true;
-    this.dirty = false;
+  /** One scheduled run: a read (when asked, or retrying). */
+  private async run(): Promise<number | undefined> {
     try {
       await this.ready();
+      const failing = this.lastError !== undefined;
       await this.readAll();
       this.failures = 0;
-      if (this.lastError)
-        this.options.logger.info({ database: this.database }, 'bus reads recovered');
-      this.lastError = undefined;
+      if (failing) this.options.logger.info({ database: this.database }, 'bus reads recovered');
+      this.setFailure(undefined);
+      return undefined;
     } catch (error) {
-      this.lastError = error as Error;
-      this.options.metrics.reads.labels('error').inc();
-      const delay = backoffDelay(this.failures++, { baseMs: 100, maxMs: 5000 });
-      this.options.logger.warn(
-        { err: error, database: this.database, retryInMs: delay },
-        'reading bus_bus failed; nothing is skipped, retrying',
-      );
-      this.dirty = false;
-      this.running = false;
-      this.lastReadEnd = this.now();
-      if (!this.stopped) this.timer = setTimeout(() => void this.tick(), delay);
-      return;
+      this.onReadError(error as Error);
+      return backoffDelay(this.failures++, { baseMs: 100, maxMs: 5000 });
     }
-    this.running = false;
-    this.lastReadEnd = this.now();
-    if (this.dirty) this.nudge();
   }
 
+  private onReadError(error: Error): void {
+    const { logger, metrics } = this.options;
+    const repeated = this.lastError?.message === error.message;
+    this.setFailure(error);
+    metrics.reads.labels('error').inc();
+    if (error instanceof UnrepresentableIdError) {
+      metrics.unrepresentableIds.inc();
+      if (!repeated) logger.error({ database: this.database, id: error.idText }, error.message);
+      return;
+    }
+    logger.warn(
+      { err: error, database: this.database, position: this.high },
+      'reading bus_bus failed; the read position stays, nothing is skipped, retrying',
+    );
+  }
+
+  private setFailure(error: Error | undefined): void {
+    if ((this.lastError === undefined) !== (error === undefined) && !this.stopped)
+      this.options.metrics.readersFailing.inc(error === undefined ? -1 : 1);
+    this.lastError = error;
+  }
+
+  /** Reads pages until one is not full. */
   private async readAll(): Promise<void> {
     for (;;) {
       const now = this.now();
-      this.expireHoles(now);
-      const holeIds = [...this.holes.keys()];
-      const params: unknown[] = [this.high, this.options.batchSize];
-      if (holeIds.length > 0) params.push(holeIds);
-      const result = await this.options.pool.query<RowRecord>(
-        holeIds.length > 0 ? READ_WITH_HOLES_SQL : READ_SQL,
-        params,
-      );
+      const expired = this.holes.expire(now);
+      if (expired > 0) {
+        this.options.metrics.holesExpired.inc(expired);
+        this.options.metrics.holes.set(this.holes.size);
+      }
+      const page = await readPage(this.options.pool, {
+        after: this.high,
+        holes: this.holes.ids(),
+        batchSize: this.options.batchSize,
+        budgetBytes: this.options.maxFrameBytes,
+        maxRowBytes: this.options.maxRowBytes,
+      });
       this.options.metrics.reads.labels('ok').inc();
-      const fetched = result.rows;
-      if (fetched.length > 0) this.absorb(fetched, now);
-      if (fetched.length < this.options.batchSize || this.stopped) return;
+      if (page.rows.length > 0) this.absorb(page.rows, now);
+      if (page.unrepresentableId !== undefined)
+        throw new UnrepresentableIdError(this.database, page.unrepresentableId);
+      if (!page.more || this.stopped) return;
     }
   }
 
-  /** Moves the read position over a batch, records holes, delivers the valid rows. */
-  private absorb(fetched: RowRecord[], now: number): void {
+  /**
+   * Hands a page to the hub, then moves the read position over it. The holes it reveals are
+   * recorded first: if delivery fails, the same page is read again.
+   */
+  private absorb(fetched: PageRow[], now: number): void {
+    let high = this.high;
     const late = new Set<number>();
     for (const row of fetched) {
-      if (row.id > this.high) {
-        this.addHoles(this.high, row.id, now);
-        this.high = row.id;
-      } else if (this.holes.delete(row.id)) {
-        this.options.metrics.lateRows.inc();
-        late.add(row.id);
-      }
+      if (row.id > high) {
+        this.holes.addGap(high, row.id, now);
+        high = row.id;
+      } else if (this.holes.has(row.id)) late.add(row.id);
     }
-    this.options.metrics.holes.set(this.holes.size);
-    this.options.metrics.rowsRead.inc(fetched.length);
-    const rows = this.validRows(fetched, now, late);
-    this.recent.add(rows, now);
+    const rows = this.decoder.rows(fetched, now, late);
     if (rows.length > 0) this.options.deliver(this.database, rows);
-  }
-
-  private addHoles(after: number, before: number, now: number): void {
-    const max = this.options.maxHolesPerGap ?? 1000;
-    const start = Math.max(after + 1, before - max);
-    for (let id = start; id < before; id++) this.holes.set(id, now);
-  }
-
-  private expireHoles(now: number): void {
-    const cutoff = now - this.options.lateCommitWindowMs;
-    let expired = 0;
-    for (const [id, since] of this.holes) {
-      if (since < cutoff) {
-        this.holes.delete(id);
-        expired++;
-      }
-    }
-    if (expired > 0) {
-      this.options.metrics.holesExpired.inc(expired);
-      this.options.metrics.holes.set(this.holes.size);
-    }
-  }
-
-  private validRows(
-    rows: readonly RowRecord[],
-    now: number,
-    late: ReadonlySet<number> = EMPTY_IDS,
-  ): BusRow[] {
-    const valid: BusRow[] = [];
-    for (const row of rows) {
-      if (
-        typeof row.channel !== 'string' ||
-        typeof row.message !== 'string' ||
-        !isJson(row.message)
-      ) {
-        this.options.metrics.rowsMalformed.inc();
-        this.options.logger.warn(
-          { database: this.database, id: row.id },
-          'bus_bus row skipped: its message is not JSON',
-        );
-        continue;
-      }
-      const id = Number(row.id);
-      valid.push({
-        id,
-        channel: row.channel,
-        message: row.message,
-        readAt: now,
-        seq: ++this.seq,
-        ...(late.has(id) ? { late: true } : {}),
-      });
-    }
-    return valid;
-  }
-}
-
-const EMPTY_IDS: ReadonlySet<number> = new Set();
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
+    this.high = high;
+    for (const id of late) this.holes.fill(id);
+    this.recent.add(rows, now);
+    const { metrics } = this.options;
+    metrics.lateRows.inc(late.size);
+    metrics.holes.set(this.holes.size);
+    metrics.rowsRead.inc(fetched.length);
   }
 }

@@ -262,6 +262,22 @@ export const settings = {
     { env: ['SIDECAR_RECENT_ROWS_SECONDS'], flag: 'recent-rows-seconds' },
     'Rows kept in memory to close the gap between a subscribe and its first delivery.',
   ),
+  maxFrameBytes: setting(
+    positiveInt
+      .min(65_536)
+      .max(256 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
+    { env: ['SIDECAR_MAX_FRAME_BYTES'], flag: 'max-frame-bytes' },
+    'Largest notification frame: a read of `bus_bus` takes at most this many bytes of rows, and a delivery larger than it is split into several frames (ids stay ascending). A single row larger than it is sent alone, as Odoo would. Keep it at or below `maxBufferedBytes`.',
+  ),
+  maxRowBytes: setting(
+    positiveInt
+      .min(65_536)
+      .max(256 * 1024 * 1024)
+      .default(64 * 1024 * 1024),
+    { env: ['SIDECAR_MAX_ROW_BYTES'], flag: 'max-row-bytes' },
+    'A `bus_bus` row whose message is larger is not loaded: it is skipped with an error line and counted (`bus_oversized_rows_total`), and no client receives it (Odoo would send it whole).',
+  ),
   pollFallbackMs: setting(
     positiveInt.default(1000),
     { env: ['SIDECAR_POLL_FALLBACK_MS'], flag: 'poll-fallback-ms' },

@@ -13,6 +13,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { EncodedBatch } from './encodedBatch.js';
 import { groupDeliveries } from './fanout.js';
+import { splitBySize } from './frameSplit.js';
 import { Registry } from './registry.js';
 
 export interface HubSubscriber {
@@ -55,6 +56,8 @@ export class Hub<S extends HubSubscriber> {
         batchSize: config.readBatchSize,
         lateCommitWindowMs: config.lateCommitWindowSeconds * 1000,
         recentRowsMs: config.recentRowsSeconds * 1000,
+        maxFrameBytes: config.maxFrameBytes,
+        maxRowBytes: config.maxRowBytes,
       });
       if (!this.listenerUp) reader.setPolling(config.pollFallbackMs);
       this.readers.set(database, reader);
@@ -145,10 +148,27 @@ export class Hub<S extends HubSubscriber> {
         acceptsAll: (subscriber) => subscriber.acceptsAll,
       },
     );
+    // The transports' clock (their sweeps compare it with `lastActivity`).
     const now = Date.now();
+    const { maxFrameBytes } = this.options.config;
     for (const group of groups) {
-      const batch = new EncodedBatch(group.rows);
-      for (const subscriber of group.subscribers) subscriber.send(batch, now);
+      const frames = splitBySize(group.rows, maxFrameBytes);
+      if (frames.length > 1) this.options.metrics.framesSplit.inc();
+      for (const rows of frames) {
+        const batch = new EncodedBatch(rows);
+        for (const subscriber of group.subscribers) {
+          try {
+            subscriber.send(batch, now);
+          } catch (error) {
+            // One subscriber's fault must not cost the others their rows.
+            this.options.metrics.deliveryErrors.inc();
+            this.options.logger.error(
+              { err: error, database, rows: rows.length },
+              'delivering to one subscriber failed',
+            );
+          }
+        }
+      }
     }
   }
 }

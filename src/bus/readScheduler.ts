@@ -1,0 +1,83 @@
+/**
+ * When a reader reads. A nudge (a NOTIFY naming the database, a listener reconnect, the fallback
+ * poll) schedules one run; nudges arriving meanwhile are absorbed by it, and a nudge arriving while
+ * a run is going schedules exactly one more. Runs start at least `coalesceMs` apart: a nudge after
+ * a quiet spell runs at once (once the NOTIFYs received in the same turn of the event loop are in:
+ * the NOTIFYs of one commit arrive together), the rest of a burst by one run after the window. A
+ * run that fails is retried after the delay it returns. Time is the reader's monotonic clock.
+ */
+import type { Clock } from './clock.js';
+
+/** Returns a delay to retry after (the run failed), or undefined. */
+export type Run = () => Promise<number | undefined>;
+
+export class ReadScheduler {
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private lastRunEnd = Number.NEGATIVE_INFINITY;
+  private running = false;
+  private readWanted = false;
+  private stopped = false;
+
+  constructor(
+    private readonly coalesceMs: number,
+    private readonly now: Clock,
+    private readonly run: Run,
+  ) {}
+
+  nudge(): void {
+    this.readWanted = true;
+    this.schedule();
+  }
+
+  /** While the LISTEN connection is down no NOTIFY arrives: poll so that delivery goes on. */
+  setPolling(intervalMs: number | undefined): void {
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    if (intervalMs !== undefined && !this.stopped) {
+      this.pollTimer = setInterval(() => this.nudge(), intervalMs);
+      this.pollTimer.unref();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    const timer = this.timer;
+    this.timer = undefined;
+    if (timer !== undefined) {
+      if ('refresh' in timer) clearTimeout(timer);
+      else clearImmediate(timer);
+    }
+    clearInterval(this.pollTimer);
+  }
+
+  /** Resolves when no run is scheduled or going (shutdown drains in-flight deliveries). */
+  async idle(): Promise<void> {
+    while (this.running || this.timer !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.running || this.stopped) return;
+    const wait = this.lastRunEnd + this.coalesceMs - this.now();
+    this.timer =
+      wait > 0 ? setTimeout(() => void this.tick(), wait) : setImmediate(() => void this.tick());
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    if (this.running || this.stopped) return;
+    this.running = true;
+    this.readWanted = false;
+    const retryInMs = await this.run();
+    this.running = false;
+    this.lastRunEnd = this.now();
+    if (this.stopped) return;
+    if (retryInMs !== undefined) {
+      // The retry is the next run: nudges meanwhile are served by it.
+      this.readWanted = false;
+      this.timer = setTimeout(() => void this.tick(), retryInMs);
+    } else if (this.readWanted) this.schedule();
+  }
+}
