@@ -12,6 +12,9 @@ import { settings } from './config/settings.js';
 import { createLogger } from './observability/logger.js';
 import { createSidecar } from './sidecar.js';
 
+/** Set by the primary for each worker process (not a setting). */
+const WORKER_SLOT_ENV = 'ODOO_BUS_SIDECAR_WORKER_SLOT';
+
 function usage(): string {
   const lines = [
     'Usage: odoo-bus-sidecar [--odoo-config /etc/odoo/odoo.conf] [--check-config] [--<setting> value ...]',
@@ -45,7 +48,9 @@ async function runWorker(loaded: LoadResult): Promise<void> {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
   for (const warning of loaded.warnings) logger.warn(warning);
-  const sidecar = createSidecar(config, logger);
+  // A worker's place among its siblings, kept by its replacement: its restart journal is found again.
+  const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
+  const sidecar = createSidecar(config, logger, { slot: Number.isInteger(slot) ? slot : 0 });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -84,14 +89,21 @@ function runPrimary(loaded: LoadResult): void {
   const logger = createLogger(config.logLevel);
   logger.info({ workers: config.workers }, 'starting worker processes');
   let stopping = false;
-  for (let i = 0; i < config.workers; i++) cluster.fork();
+  const slots = new Map<number, number>();
+  const fork = (slot: number) => {
+    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
+    slots.set(worker.id, slot);
+  };
+  for (let i = 0; i < config.workers; i++) fork(i);
   cluster.on('exit', (worker, code, signal) => {
+    const slot = slots.get(worker.id) ?? 0;
+    slots.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
     }
     logger.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting another');
-    cluster.fork();
+    fork(slot);
   });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

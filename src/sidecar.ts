@@ -42,7 +42,7 @@ export interface Sidecar {
 export function createSidecar(
   config: Config,
   logger: Logger,
-  options: { metrics?: Metrics } = {},
+  options: { metrics?: Metrics; slot?: number } = {},
 ): Sidecar {
   const metrics = options.metrics ?? createMetrics();
   const pools = new ReadPools({
@@ -53,7 +53,13 @@ export function createSidecar(
     max: config.readPoolSize,
     logger: logger.child({ component: 'read-pool' }),
   });
-  const hub = new Hub<HubSubscriber>({ config, logger, metrics, pools });
+  const hub = new Hub<HubSubscriber>({
+    config,
+    logger,
+    metrics,
+    pools,
+    ...(options.slot === undefined ? {} : { slot: options.slot }),
+  });
   const odoo = new OdooClient({
     baseUrl: config.odooUrl,
     concurrency: config.odooConcurrency,

@@ -8,15 +8,24 @@
  */
 import type { Clock } from './clock.js';
 
+export interface RunRequest {
+  /** A nudge asked for a read. */
+  read: boolean;
+  /** `askCheck` asked for an identity check (without a read). */
+  check: boolean;
+}
+
 /** Returns a delay to retry after (the run failed), or undefined. */
-export type Run = () => Promise<number | undefined>;
+export type Run = (request: RunRequest) => Promise<number | undefined>;
 
 export class ReadScheduler {
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
   private lastRunEnd = Number.NEGATIVE_INFINITY;
   private running = false;
   private readWanted = false;
+  private checkWanted = false;
   private stopped = false;
 
   constructor(
@@ -28,6 +37,17 @@ export class ReadScheduler {
   nudge(): void {
     this.readWanted = true;
     this.schedule();
+  }
+
+  /** An identity check in `waitMs`, without a read (one pending at most). */
+  askCheck(waitMs: number): void {
+    if (this.checkTimer !== undefined || this.stopped) return;
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = undefined;
+      this.checkWanted = true;
+      this.schedule();
+    }, waitMs);
+    this.checkTimer.unref();
   }
 
   /** While the LISTEN connection is down no NOTIFY arrives: poll so that delivery goes on. */
@@ -49,6 +69,7 @@ export class ReadScheduler {
       else clearImmediate(timer);
     }
     clearInterval(this.pollTimer);
+    clearTimeout(this.checkTimer);
   }
 
   /** Resolves when no run is scheduled or going (shutdown drains in-flight deliveries). */
@@ -69,8 +90,10 @@ export class ReadScheduler {
     this.timer = undefined;
     if (this.running || this.stopped) return;
     this.running = true;
+    const request = { read: this.readWanted, check: this.checkWanted };
     this.readWanted = false;
-    const retryInMs = await this.run();
+    this.checkWanted = false;
+    const retryInMs = await this.run(request);
     this.running = false;
     this.lastRunEnd = this.now();
     if (this.stopped) return;
@@ -78,6 +101,6 @@ export class ReadScheduler {
       // The retry is the next run: nudges meanwhile are served by it.
       this.readWanted = false;
       this.timer = setTimeout(() => void this.tick(), retryInMs);
-    } else if (this.readWanted) this.schedule();
+    } else if (this.readWanted || this.checkWanted) this.schedule();
   }
 }

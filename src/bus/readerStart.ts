@@ -36,6 +36,14 @@ SELECT top.max_id::text AS max_id, r.id::text AS id, r.channel,
 FROM top LEFT JOIN last_rows r ON true
 ORDER BY r.id`;
 
+const ROWS_BY_ID_SQL = `SELECT id::text AS id, channel,
+       CASE WHEN COALESCE(octet_length(message), 0) <= $2 THEN message END AS message,
+       COALESCE(octet_length(message), 0)::int8 AS bytes
+FROM bus_bus WHERE id = ANY($1::int8[]) ORDER BY id`;
+
+const MAX_ID_BEFORE_SQL = `SELECT COALESCE(MAX(id), 0)::text AS max_id FROM bus_bus
+WHERE create_date < (now() AT TIME ZONE 'UTC') - make_interval(secs => $1)`;
+
 interface RawRow {
   id: string | null;
   channel: string | null;
@@ -76,4 +84,46 @@ export async function readStart(
     });
   }
   return { maxId, rows };
+}
+
+export async function readRowsById(
+  pool: pg.Pool,
+  database: string,
+  ids: readonly number[],
+  maxRowBytes: number,
+): Promise<PageRow[]> {
+  if (ids.length === 0) return [];
+  const result = await pool.query<RawRow>(ROWS_BY_ID_SQL, [ids, maxRowBytes]);
+  return result.rows.map((row) => pageRow(database, row));
+}
+
+/** The highest id among rows created more than `seconds` ago. */
+export async function maxIdCreatedBefore(
+  pool: pg.Pool,
+  database: string,
+  seconds: number,
+): Promise<number> {
+  const result = await pool.query<{ max_id: string }>(MAX_ID_BEFORE_SQL, [seconds]);
+  const text = result.rows[0]?.max_id ?? '0';
+  const id = parseBusId(text);
+  if (id === undefined) throw new UnrepresentableIdError(database, text);
+  return id;
+}
+
+/** The previous process's holes, split into the rows committed since and the ids still missing. */
+export async function carryOver(
+  pool: pg.Pool,
+  database: string,
+  saved: ReadonlyArray<readonly [id: number, leftMs: number]>,
+  maxRowBytes: number,
+): Promise<{ committed: PageRow[]; missing: Array<readonly [id: number, leftMs: number]> }> {
+  if (saved.length === 0) return { committed: [], missing: [] };
+  const committed = await readRowsById(
+    pool,
+    database,
+    saved.map(([id]) => id),
+    maxRowBytes,
+  );
+  const present = new Set(committed.map((row) => row.id));
+  return { committed, missing: saved.filter(([id]) => !present.has(id)) };
 }

@@ -278,6 +278,11 @@ export const settings = {
     { env: ['SIDECAR_MAX_ROW_BYTES'], flag: 'max-row-bytes' },
     'A `bus_bus` row whose message is larger is not loaded: it is skipped with an error line and counted (`bus_oversized_rows_total`), and no client receives it (Odoo would send it whole).',
   ),
+  stateDir: setting(
+    optionalText,
+    { env: ['SIDECAR_STATE_DIR'], flag: 'state-dir' },
+    'Directory of the restart journal: the ids each reader watches for a late commit, so that a row committing while the sidecar is stopped (even by `kill -9`) still reaches the browsers coming back. Default: a private directory in the system temporary directory when the port is fixed; `off` disables it.',
+  ),
   pollFallbackMs: setting(
     positiveInt.default(1000),
     { env: ['SIDECAR_POLL_FALLBACK_MS'], flag: 'poll-fallback-ms' },

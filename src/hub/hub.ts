@@ -4,6 +4,7 @@
  * Transports (websocket, long polling) only register subscribers and implement `send`.
  */
 
+import { HoleJournal, journalDirectory, journalFile } from '../bus/journal.js';
 import { NotifyPayloadError, parseImbusPayload } from '../bus/notifyPayload.js';
 import { BusReader } from '../bus/reader.js';
 import type { BusRow } from '../bus/types.js';
@@ -32,24 +33,34 @@ export interface HubOptions {
   logger: Logger;
   metrics: Metrics;
   pools: ReadPools;
+  /** Which worker process of the instance this is (the restart journal is per process). */
+  slot?: number;
 }
 
 export class Hub<S extends HubSubscriber> {
   readonly registry = new Registry<S>();
   private readonly readers = new Map<string, BusReader>();
   private listenerUp = false;
+  private readonly journalDir: string | undefined;
 
-  constructor(private readonly options: HubOptions) {}
+  constructor(private readonly options: HubOptions) {
+    this.journalDir = journalDirectory(
+      options.config.stateDir,
+      options.config.port,
+      options.logger.child({ component: 'reader' }),
+    );
+  }
 
   /** The reader of `database`, created on first use. */
   reader(database: string): BusReader {
     let reader = this.readers.get(database);
     if (!reader) {
       const { config, logger, metrics } = this.options;
+      const readerLogger = logger.child({ component: 'reader' });
       reader = new BusReader({
         database,
         pool: this.options.pools.get(database),
-        logger: logger.child({ component: 'reader' }),
+        logger: readerLogger,
         metrics,
         deliver: (db, rows) => this.deliver(db, rows),
         coalesceMs: config.coalesceMs,
@@ -58,6 +69,14 @@ export class Hub<S extends HubSubscriber> {
         recentRowsMs: config.recentRowsSeconds * 1000,
         maxFrameBytes: config.maxFrameBytes,
         maxRowBytes: config.maxRowBytes,
+        ...(this.journalDir === undefined
+          ? {}
+          : {
+              journal: new HoleJournal(
+                journalFile(this.journalDir, config.port, this.options.slot ?? 0, database),
+                readerLogger,
+              ),
+            }),
       });
       if (!this.listenerUp) reader.setPolling(config.pollFallbackMs);
       this.readers.set(database, reader);
@@ -77,6 +96,16 @@ export class Hub<S extends HubSubscriber> {
   get readersHealthy(): boolean {
     for (const reader of this.readers.values()) if (!reader.healthy) return false;
     return true;
+  }
+
+  /** The databases whose rows are not being delivered, and why (for readiness). */
+  readerFailures(): Array<{ database: string; reason: string }> {
+    const failures: Array<{ database: string; reason: string }> = [];
+    for (const reader of this.readers.values()) {
+      const reason = reader.failure;
+      if (reason !== undefined) failures.push({ database: reader.database, reason });
+    }
+    return failures;
   }
 
   subscribe(subscriber: S, keys: Iterable<string>): void {

@@ -119,7 +119,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       "Long polls' presence updates, passed on to Odoo or left out (see the presence rule)",
       ['decision'],
     ),
-    // --- LISTEN round trip, frame sizes, ids ---------------------------------------
+    // --- LISTEN round trip, reader resets, frame sizes, ids ---------------------------------------
     listenProbes: counter(
       'listen_probes_total',
       'LISTEN round trips: a NOTIFY sent on another connection came back (ok), did not in time (timeout, the listener is then down), or could not be sent (unsent)',
@@ -128,6 +128,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     listenRoundTripSeconds: gauge(
       'listen_round_trip_seconds',
       'Duration of the last successful LISTEN round trip',
+    ),
+    readerResets: counter(
+      'bus_reader_resets_total',
+      'Databases read again from the start: bus_bus sequence went backwards (sequence) or the database was re-created (database)',
+      ['reason'],
     ),
     readersFailing: gauge(
       'bus_readers_failing',
@@ -150,6 +155,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       'bus_delivery_errors_total',
       'Frames a subscriber failed to take (the others of its group still got them)',
     ),
+    restartRows: counter(
+      'bus_rows_committed_while_down_total',
+      'Rows that were watched as late-commit holes when the sidecar stopped and had committed by its next start',
+    ),
     sessionHandovers: counter(
       'session_handovers_total',
       'Handshakes that handed the browser the new id of a session Odoo rotated in answer to the sidecar (19)',
@@ -171,6 +180,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   }
   for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);
   for (const outcome of ['ok', 'timeout', 'unsent']) metrics.listenProbes.labels(outcome).inc(0);
+  for (const reason of ['sequence', 'database']) metrics.readerResets.labels(reason).inc(0);
   for (const outcome of ['alone', 'skipped']) metrics.oversizedRows.labels(outcome).inc(0);
   for (const outcome of ['immediate', 'notified', 'timeout', 'revoked', 'aborted', 'error'])
     metrics.polls.labels(outcome).inc(0);

@@ -23,8 +23,12 @@ export interface SidecarProcess {
 
 export async function spawnSidecar(
   values: Partial<Record<SettingKey, unknown>>,
+  /** `port`: the same one again (a restart); `ready: false` to wait for the port only. */
+  options: { port?: number; ready?: boolean } = {},
 ): Promise<SidecarProcess> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
+  const wanted =
+    options.ready === false ? (status: number) => status > 0 : (status: number) => status === 200;
   const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts')];
   for (const [key, value] of Object.entries({ ...values, port, host: '127.0.0.1' })) {
     if (value !== undefined)
@@ -43,7 +47,7 @@ export async function spawnSidecar(
   );
   await waitFor(
     async () =>
-      (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
+      wanted((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status ?? 0),
     {
       timeoutMs: 20_000,
       message: 'the sidecar process became ready',

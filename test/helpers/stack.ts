@@ -80,6 +80,8 @@ export function sidecarSettings(
     dbPassword: SIDECAR_ROLE.password,
     odooUrl,
     coalesceMs: 2,
+    // No restart journal in the system's temporary directory; the restart tests give their own.
+    stateDir: 'off',
     logLevel: process.env.SIDECAR_TEST_LOG ?? 'silent',
   };
 }

@@ -73,6 +73,7 @@ describe('bus_bus.id as bigint', () => {
     const reader = stack.sidecar.hub.existingReader(PAST_53);
     await waitFor(() => reader?.healthy === false, { message: 'the reader reports failing' });
     expect(reader?.failure).toMatch(/9007199254740992.*above 2\^53 - 1/);
+    expect(stack.sidecar.hub.readerFailures().map((f) => f.database)).toEqual([PAST_53]);
     const errors = log.entries(50).filter((line) => /above 2\^53 - 1/.test(line.msg));
     expect(errors.length).toBe(1);
     expect(errors[0]?.database).toBe(PAST_53);

@@ -303,6 +303,17 @@ export class LongPollingServer {
     const gap = reader.recent
       .readSince(since, 0, poll.keys, now)
       .filter((row) => !odooIds.has(row.id) && deliverable(row, poll.last, session));
+    // A browser this sidecar has no memory of (first poll here, or a restart): rows below its
+    // `last` that committed late and were read since its memory would have lapsed, which Odoo's
+    // catch-up (above `last`) leaves out.
+    if (!continuous && poll.last > 0) {
+      const inGap = new Set(gap.map((row) => row.id));
+      const sessionTtlMs = this.options.config.recentRowsSeconds * 1000;
+      for (const row of reader.missedBelow(poll.last, poll.keys, sessionTtlMs))
+        if (!odooIds.has(row.id) && !inGap.has(row.id) && !session?.expected.has(row.id))
+          gap.push(row);
+      gap.sort((a, b) => a.id - b.id);
+    }
     const odooRows = answer.notifications.filter((n) => n.id >= 0);
     if (odooRows.length > 0 || gap.length > 0) {
       metrics.polls.labels('immediate').inc();

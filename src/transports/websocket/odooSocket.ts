@@ -450,6 +450,13 @@ export class OdooSocket implements HubSubscriber {
       if (!seen.has(row.id) && !this.expected?.has(row.id) && !catchUp.has(row.id))
         catchUp.set(row.id, row);
     }
+    // A browser coming back (this socket has sent nothing yet): rows below its `last` that
+    // committed after it got `last` (late, or while a sidecar was stopped). Odoo's catch-up starts
+    // above `last`; only the reader knows them.
+    if (!request.recheck && !this.sentAny && last > 0) {
+      for (const row of reader.missedBelow(last, channels))
+        if (!seen.has(row.id) && !catchUp.has(row.id)) catchUp.set(row.id, row);
+    }
     if (catchUp.size === 0) return;
     const rows = [...catchUp.values()].sort((a, b) => a.id - b.id);
     // Odoo's rows the reader has not read yet would otherwise reach this socket twice.
