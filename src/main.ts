@@ -9,9 +9,15 @@ import cluster from 'node:cluster';
 import { ConfigError, type LoadResult, loadConfig } from './config/load.js';
 import { OdooConfError } from './config/odooConf.js';
 import { settings } from './config/settings.js';
+import { backoffDelay } from './lifecycle/backoff.js';
+import { monotonicClock } from './lifecycle/clock.js';
+import { installLastResort } from './lifecycle/lastResort.js';
 import { createLogger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
 import { createSidecar } from './sidecar.js';
 
+/** A worker that lived this long ended for its own reasons: the next one starts at once. */
+const WORKER_STABLE_MS = 30_000;
 /** Set by the primary for each worker process (not a setting). */
 const WORKER_SLOT_ENV = 'ODOO_BUS_SIDECAR_WORKER_SLOT';
 
@@ -48,9 +54,14 @@ async function runWorker(loaded: LoadResult): Promise<void> {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
   for (const warning of loaded.warnings) logger.warn(warning);
+  const metrics = createMetrics();
+  installLastResort(logger, metrics);
   // A worker's place among its siblings, kept by its replacement: its restart journal is found again.
   const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
-  const sidecar = createSidecar(config, logger, { slot: Number.isInteger(slot) ? slot : 0 });
+  const sidecar = createSidecar(config, logger, {
+    metrics,
+    slot: Number.isInteger(slot) ? slot : 0,
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -87,23 +98,42 @@ async function runWorker(loaded: LoadResult): Promise<void> {
 function runPrimary(loaded: LoadResult): void {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
+  installLastResort(logger);
   logger.info({ workers: config.workers }, 'starting worker processes');
   let stopping = false;
+  const startedAt = new Map<number, number>();
   const slots = new Map<number, number>();
+  // Workers that die young are started again later and later: a fault that kills every worker
+  // at start must not turn the primary into a fork loop.
+  let quickDeaths = 0;
   const fork = (slot: number) => {
     const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
+    startedAt.set(worker.id, monotonicClock());
     slots.set(worker.id, slot);
+    worker.on('error', (error) =>
+      logger.error({ err: error, pid: worker.process.pid }, 'worker error'),
+    );
   };
   for (let i = 0; i < config.workers; i++) fork(i);
   cluster.on('exit', (worker, code, signal) => {
+    const lived = monotonicClock() - (startedAt.get(worker.id) ?? 0);
     const slot = slots.get(worker.id) ?? 0;
+    startedAt.delete(worker.id);
     slots.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
     }
-    logger.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting another');
-    fork(slot);
+    quickDeaths = lived >= WORKER_STABLE_MS ? 0 : quickDeaths + 1;
+    const delayMs =
+      quickDeaths === 0 ? 0 : backoffDelay(quickDeaths - 1, { baseMs: 500, maxMs: 30_000 });
+    logger.error(
+      { pid: worker.process.pid, code, signal, restartInMs: delayMs },
+      'worker exited; starting another',
+    );
+    setTimeout(() => {
+      if (!stopping) fork(slot);
+    }, delayMs);
   });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -138,4 +168,9 @@ if (loaded.actions.checkConfig) {
   process.exit(0);
 }
 if (loaded.config.workers > 1 && cluster.isPrimary) runPrimary(loaded);
-else void runWorker(loaded);
+else {
+  runWorker(loaded).catch((error: unknown) => {
+    process.stderr.write(`odoo-bus-sidecar: cannot start: ${String(error)}\n`);
+    process.exit(1);
+  });
+}

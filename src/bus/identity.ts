@@ -9,10 +9,10 @@
  * table (and is not counted as one by statement statistics).
  */
 import type pg from 'pg';
+import type { Clock } from '../lifecycle/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { parseBusId } from './busId.js';
-import type { Clock } from './clock.js';
 import { maxIdCreatedBefore } from './readerStart.js';
 
 export interface TableIdentity {

@@ -6,7 +6,7 @@
  * the NOTIFYs of one commit arrive together), the rest of a burst by one run after the window. A
  * run that fails is retried after the delay it returns. Time is the reader's monotonic clock.
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '../lifecycle/clock.js';
 
 export interface RunRequest {
   /** A nudge asked for a read. */

@@ -32,10 +32,10 @@
  */
 import type pg from 'pg';
 import { backoffDelay } from '../lifecycle/backoff.js';
+import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { UnrepresentableIdError } from './busId.js';
-import { type Clock, monotonicClock } from './clock.js';
 import { Holes } from './holes.js';
 import { type TableIdentity, TableWatch } from './identity.js';
 import type { HoleJournal } from './journal.js';

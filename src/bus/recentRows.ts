@@ -3,7 +3,7 @@
  * answered a subscribe (its catch-up reflects that instant) and the moment the socket's new channels
  * are registered: rows read in between are found here instead of by a query per socket.
  */
-import { type Clock, monotonicClock } from './clock.js';
+import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { BusRow } from './types.js';
 
 export class RecentRows {
@@ -22,16 +22,8 @@ export class RecentRows {
     this.evict(now);
   }
 
-  /**
-   * Rows read after read number `afterSeq`, on one of `channels`, with `id > afterId`, by id.
-   * The memory keeps its own (monotonic) time: a caller's `now` is not used.
-   */
-  readSince(
-    afterSeq: number,
-    afterId: number,
-    channels: ReadonlySet<string>,
-    _callerNow?: number,
-  ): BusRow[] {
+  /** Rows read after read number `afterSeq`, on one of `channels`, with `id > afterId`, by id. */
+  readSince(afterSeq: number, afterId: number, channels: ReadonlySet<string>): BusRow[] {
     this.evict(this.clock());
     const found: BusRow[] = [];
     // Rows are stored in read order, so the scan can start from the end and stop early.

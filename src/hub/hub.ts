@@ -10,6 +10,8 @@ import { BusReader } from '../bus/reader.js';
 import type { BusRow } from '../bus/types.js';
 import type { Config } from '../config/load.js';
 import type { ReadPools } from '../db/readPools.js';
+import { type Clock, monotonicClock } from '../lifecycle/clock.js';
+import type { CaughtErrors } from '../observability/caught.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { EncodedBatch } from './encodedBatch.js';
@@ -24,7 +26,10 @@ export interface HubSubscriber {
   accepts(row: BusRow): boolean;
   /** True when `accepts` would take every row and record nothing (the usual case). */
   readonly acceptsAll: boolean;
-  /** Writes one batch; it is shared by every subscriber of the group, never mutate its bytes. */
+  /**
+   * Writes one batch; it is shared by every subscriber of the group, never mutate its bytes.
+   * `now` is the hub's (monotonic) clock.
+   */
   send(batch: EncodedBatch, now: number): void;
 }
 
@@ -35,6 +40,10 @@ export interface HubOptions {
   pools: ReadPools;
   /** Which worker process of the instance this is (the restart journal is per process). */
   slot?: number;
+  /** The monotonic clock of the readers' deadlines (tests inject one). */
+  clock?: Clock;
+  /** Where a subscriber's failure to take a frame ends (counted, logged, the others go on). */
+  caught: CaughtErrors;
 }
 
 export class Hub<S extends HubSubscriber> {
@@ -42,8 +51,10 @@ export class Hub<S extends HubSubscriber> {
   private readonly readers = new Map<string, BusReader>();
   private listenerUp = false;
   private readonly journalDir: string | undefined;
+  private readonly clock: Clock;
 
   constructor(private readonly options: HubOptions) {
+    this.clock = options.clock ?? monotonicClock;
     this.journalDir = journalDirectory(
       options.config.stateDir,
       options.config.port,
@@ -69,6 +80,7 @@ export class Hub<S extends HubSubscriber> {
         recentRowsMs: config.recentRowsSeconds * 1000,
         maxFrameBytes: config.maxFrameBytes,
         maxRowBytes: config.maxRowBytes,
+        now: this.clock,
         ...(this.journalDir === undefined
           ? {}
           : {
@@ -177,8 +189,7 @@ export class Hub<S extends HubSubscriber> {
         acceptsAll: (subscriber) => subscriber.acceptsAll,
       },
     );
-    // The transports' clock (their sweeps compare it with `lastActivity`).
-    const now = Date.now();
+    const now = this.clock();
     const { maxFrameBytes } = this.options.config;
     for (const group of groups) {
       const frames = splitBySize(group.rows, maxFrameBytes);
@@ -190,11 +201,7 @@ export class Hub<S extends HubSubscriber> {
             subscriber.send(batch, now);
           } catch (error) {
             // One subscriber's fault must not cost the others their rows.
-            this.options.metrics.deliveryErrors.inc();
-            this.options.logger.error(
-              { err: error, database, rows: rows.length },
-              'delivering to one subscriber failed',
-            );
+            this.options.caught('deliver', error);
           }
         }
       }

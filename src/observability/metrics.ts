@@ -151,10 +151,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       'bus_deliveries_split_total',
       'Deliveries to a group of subscribers split into several frames to stay under maxFrameBytes',
     ),
-    deliveryErrors: counter(
-      'bus_delivery_errors_total',
-      'Frames a subscriber failed to take (the others of its group still got them)',
-    ),
     restartRows: counter(
       'bus_rows_committed_while_down_total',
       'Rows that were watched as late-commit holes when the sidecar stopped and had committed by its next start',
@@ -162,6 +158,28 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     sessionHandovers: counter(
       'session_handovers_total',
       'Handshakes that handed the browser the new id of a session Odoo rotated in answer to the sidecar (19)',
+    ),
+
+    // --- Hostile input ---------------------------------------------------------------------------
+    errorsCaught: counter(
+      'errors_caught_total',
+      'Unexpected errors caught where a listener, timer or background task meets the event loop; the process went on (each is logged)',
+      ['site'],
+    ),
+    lastResortErrors: counter(
+      'last_resort_errors_total',
+      'Errors that reached the process-wide handlers (a rejected promise nobody handled); should stay 0',
+      ['kind'],
+    ),
+    httpRefused: counter(
+      'http_refused_total',
+      'Requests on the bus paths answered by the sidecar, never reaching Odoo: not a bus route (404), a body over the cap (413), an answer over the cap (502)',
+      ['reason'],
+    ),
+    logSuppressed: counter(
+      'log_lines_suppressed_total',
+      "Log lines left out because one client repeated one event; the event's own metric still counts each",
+      ['event'],
     ),
   };
   for (const code of [
@@ -182,6 +200,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   for (const outcome of ['ok', 'timeout', 'unsent']) metrics.listenProbes.labels(outcome).inc(0);
   for (const reason of ['sequence', 'database']) metrics.readerResets.labels(reason).inc(0);
   for (const outcome of ['alone', 'skipped']) metrics.oversizedRows.labels(outcome).inc(0);
+  for (const kind of ['unhandledRejection', 'uncaughtException'])
+    metrics.lastResortErrors.labels(kind).inc(0);
   for (const outcome of ['immediate', 'notified', 'timeout', 'revoked', 'aborted', 'error'])
     metrics.polls.labels(outcome).inc(0);
   return metrics;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { monotonicClock } from '../../../src/bus/clock.js';
 import { Holes } from '../../../src/bus/holes.js';
+import { monotonicClock } from '../../../src/lifecycle/clock.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
