@@ -144,7 +144,8 @@ export class BusReader {
   ready(): Promise<void> {
     this.initPromise ??= this.init().catch((error: unknown) => {
       this.initPromise = undefined;
-      this.setFailure(error as Error);
+      // A run retries the start with backoff until it succeeds, and reports why it does not.
+      this.nudge();
       throw error;
     });
     return this.initPromise;

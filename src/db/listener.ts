@@ -69,6 +69,8 @@ export class Listener {
   private readonly awaited = new Map<string, () => void>();
   /** The round trip's failure was logged as an error since the last success (one per streak). */
   private roundTripErrorLogged = false;
+  /** A probe that could not be sent was logged since the last one sent (one per streak). */
+  private unsentLogged = false;
   /** Unique per process: several sidecars may listen on the same cluster. */
   readonly probeChannel = `odoo_bus_sidecar_probe_${randomBytes(6).toString('hex')}`;
 
@@ -205,12 +207,15 @@ export class Listener {
       clearTimeout(timer);
       this.awaited.delete(token);
       metrics.listenProbes.labels('unsent').inc();
-      logger.warn(
-        { err: error, channel: this.probeChannel },
-        'LISTEN round trip not checked: the probe NOTIFY could not be sent on the read connection',
-      );
+      const fields = { err: error, channel: this.probeChannel };
+      const text =
+        'LISTEN round trip not checked: the probe NOTIFY could not be sent on the read connection';
+      if (this.unsentLogged) logger.debug(fields, text);
+      else logger.warn(fields, text);
+      this.unsentLogged = true;
       return;
     }
+    this.unsentLogged = false;
     const ok = await arrived;
     clearTimeout(timer);
     this.awaited.delete(token);

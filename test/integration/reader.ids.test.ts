@@ -12,6 +12,7 @@ import { waitFor } from '../helpers/waitFor.js';
 
 const PAST_31 = 'ids31';
 const PAST_53 = 'ids53';
+const STARTS_PAST_53 = 'ids53start';
 
 let stack: Stack;
 let log: LogSink;
@@ -23,10 +24,22 @@ async function makeBigint(db: string, next: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ databases: [PAST_31, PAST_53], startSidecar: false });
+  stack = await startStack({
+    databases: [PAST_31, PAST_53, STARTS_PAST_53],
+    startSidecar: false,
+  });
   await makeBigint(PAST_31, String(2 ** 31 + 5));
   // The last two safe ids, then 2^53 and beyond.
   await makeBigint(PAST_53, String(Number.MAX_SAFE_INTEGER - 1));
+  await makeBigint(STARTS_PAST_53, '9007199254740993');
+  await stack
+    .writer(STARTS_PAST_53)
+    .sendone({ channel: ['discuss.channel', 54], type: 'before-start', payload: 0 });
+  // Older than Odoo's 50 s catch-up: the subscribe reaches the reader's start.
+  await stack.pg.query(
+    STARTS_PAST_53,
+    "UPDATE bus_bus SET create_date = create_date - interval '2 minutes'",
+  );
   log = logSink('info');
   await stack.startSidecar({}, { logger: log.logger });
 });
@@ -117,5 +130,22 @@ describe('bus_bus.id as bigint', () => {
     await other.waitForNotification((n) => n.id === id);
     await other.close();
     await socket.close();
+  });
+
+  it('refuses a table already past 2^53 - 1 when its reader starts: 1013 for the socket, one error, not ready', async () => {
+    const { cookie } = stack.login({ db: STARTS_PAST_53, memberChannels: [54] });
+    const socket = await stack.connect({ cookie });
+    socket.subscribe([], 0);
+    expect((await socket.closed).code).toBe(1013);
+    const reader = stack.sidecar.hub.existingReader(STARTS_PAST_53);
+    await waitFor(() => reader?.healthy === false, { message: 'the reader reports failing' });
+    expect(reader?.failure).toMatch(/9007199254740993.*above 2\^53 - 1/);
+    await waitFor(
+      () =>
+        log.entries(50).filter((line) => line.database === STARTS_PAST_53 && /2\^53/.test(line.msg))
+          .length === 1,
+      { message: 'one error line' },
+    );
+    expect((await fetch(`${stack.httpUrl}/readyz`)).status).toBe(503);
   });
 });
