@@ -15,7 +15,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { REVOKE_CHANNEL } from './odoo/addonContract.js';
 import { OdooClient } from './odoo/client.js';
 import { OdooInfoSource } from './odoo/odooInfo.js';
-import { parseRevocation } from './odoo/revocation.js';
+import { RevocationHandler } from './odoo/revocationHandler.js';
 import type { TransportDependencies } from './transports/dependencies.js';
 import { LongPollingServer } from './transports/longpolling/server.js';
 import { WebsocketServer } from './transports/websocket/server.js';
@@ -86,6 +86,15 @@ export function createSidecar(
     keepsSessionIds: () => odooInfo.keepsSessionIds(),
   });
   const longPolling = new LongPollingServer(transport);
+  const revocations = new RevocationHandler({
+    secret: config.secret,
+    servesDatabase: (db) => servesDatabase(config, db),
+    targets: [websockets, longPolling],
+    partnerIntervalMs: config.revocationIntervalSeconds * 1000,
+    maxPartnersPerInterval: config.revocationMaxPartners,
+    logger: logger.child({ component: 'revocation' }),
+    metrics,
+  });
   const listener = new Listener({
     connection: {
       host: config.listenDbHost,
@@ -100,25 +109,7 @@ export function createSidecar(
     onNotification: (channel, payload) => {
       metrics.notifications.labels(channel).inc();
       if (channel === IMBUS_CHANNEL) hub.onImbus(payload);
-      else if (channel === REVOKE_CHANNEL) {
-        const revocation = parseRevocation(payload);
-        if (revocation === undefined) {
-          metrics.notifyMalformed.inc();
-          logger.warn(
-            { channel, bytes: payload.length },
-            'revocation NOTIFY skipped: not a JSON object',
-          );
-        } else if (revocation.db !== undefined && !servesDatabase(config, revocation.db)) {
-          // Every Odoo on the cluster announces on this channel: another database's news is not ours.
-          logger.debug(
-            { db: revocation.db },
-            'session revocation for a database not served, ignored',
-          );
-        } else {
-          websockets.revoke(revocation);
-          longPolling.revoke(revocation);
-        }
-      }
+      else if (channel === REVOKE_CHANNEL) revocations.onNotify(payload);
     },
     onUp: (reconnected) => hub.onListenerUp(reconnected),
     onDown: () => hub.onListenerDown(),
@@ -151,6 +142,7 @@ export function createSidecar(
   const release = async () => {
     hub.stop();
     odooInfo.stop();
+    revocations.stop();
     await listener.stop();
     await pools.end();
     await odoo.close();

@@ -218,6 +218,16 @@ export const settings = {
     { env: ['SIDECAR_SESSION_RECHECK_SECONDS'], flag: 'session-recheck-seconds' },
     'How often each socket asks Odoo again whether its session is valid (4001 when not).',
   ),
+  revocationIntervalSeconds: setting(
+    z.coerce.number().positive().max(3600).default(2),
+    { env: ['SIDECAR_REVOCATION_INTERVAL_SECONDS'], flag: 'revocation-interval-seconds' },
+    "A partner named by the addon's revocation NOTIFYs has its sockets re-validated at most once per interval; more revocations within it are merged into one round at its end.",
+  ),
+  revocationMaxPartners: setting(
+    positiveInt.default(1000),
+    { env: ['SIDECAR_REVOCATION_MAX_PARTNERS'], flag: 'revocation-max-partners' },
+    'Partners re-validated per revocation interval, all databases together; past it they are counted and left to the periodic re-check.',
+  ),
   maxBufferedBytes: setting(
     positiveInt.default(4 * 1024 * 1024),
     { env: ['SIDECAR_MAX_BUFFERED_BYTES'], flag: 'max-buffered-bytes' },

@@ -81,6 +81,38 @@ describe('revocation NOTIFY', () => {
     await kept.close();
   });
 
+  it('closes a named partner’s socket with 4001 even when the first re-check reaches a worker that has not seen the password change', async () => {
+    const user = stack.login({ uid: 6, partnerId: 7 });
+    const socket = await subscribed(user.cookie);
+    const peeksOf = () =>
+      stack.odoo
+        .callsTo('/websocket/peek_notifications')
+        .filter((c) => c.headers.cookie === user.cookie).length;
+    const before = peeksOf();
+    // Odoo committed the new password; one HTTP worker still has the old session token cached.
+    stack.odoo.invalidateSession(user.sid, { staleAnswers: 1 });
+    await revoke({ db: stack.db, partners: [7], sessions: [] });
+    // The periodic re-check is an hour away: only the revocation can close it.
+    const outcome = await Promise.race([socket.closed, sleep(10_000).then(() => 'still open')]);
+    expect(outcome).toEqual({ code: 4001, reason: '' });
+    expect(peeksOf() - before).toBeGreaterThanOrEqual(2);
+  });
+
+  it('acts nowhere on a revocation that names no database', async () => {
+    const user = stack.login();
+    const sentinel = stack.login();
+    const [socket, closing] = await Promise.all([
+      subscribed(user.cookie),
+      subscribed(sentinel.cookie),
+    ]);
+    await revoke({ partners: [3], sessions: [sessionHash(user.sid)] });
+    // NOTIFYs arrive in order: once the next one is applied, the first one was handled.
+    await revoke({ db: stack.db, partners: [], sessions: [sessionHash(sentinel.sid)] });
+    expect((await closing.closed).code).toBe(4001);
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+    await socket.close();
+  });
+
   it('counts and skips a malformed revocation payload', async () => {
     const before = (await stack.sidecar.metrics.notifyMalformed.get()).values[0]?.value ?? 0;
     await revoke('not json');

@@ -144,7 +144,7 @@ export class LongPollingServer {
     for (const hash of sessions) this.sessions.forget(hash);
     let answered = 0;
     for (const poll of [...this.held]) {
-      if (db !== undefined && poll.db !== db) continue;
+      if (poll.db !== db) continue;
       const bySession = poll.session !== undefined && sessions.has(poll.session.hash);
       const byPartner = [...partnerKeys].some((key) => poll.keys.has(key));
       if (bySession || byPartner) {

@@ -233,18 +233,16 @@ export class WebsocketServer {
     const { db, sessions, partnerKeys } = revocation;
     let closed = 0;
     for (const hash of sessions) {
-      this.options.metrics.revocations.labels('session').inc();
       const indexed = this.bySession.get(hash);
       const sockets = indexed instanceof Set ? [...indexed] : indexed ? [indexed] : [];
       for (const socket of sockets) {
-        if (db !== undefined && socket.db !== undefined && socket.db !== db) continue;
+        if (socket.db !== undefined && socket.db !== db) continue;
         socket.close(CloseCode.SESSION_EXPIRED, '');
         closed++;
       }
     }
     let rechecked = 0;
     for (const key of partnerKeys) {
-      this.options.metrics.revocations.labels('partner').inc();
       for (const socket of this.options.hub.registry.subscribersOf(key) ?? []) {
         if (!(socket instanceof OdooSocket)) continue;
         socket.recheck();
