@@ -7,10 +7,14 @@
  * with the secret and one without, LISTEN on the same cluster and so receive every NOTIFY.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REVOKE_CHANNEL } from '../../src/odoo/addonContract.js';
 import { revocationSignature } from '../../src/odoo/revocation.js';
 import { FOLLOW_UP_DELAYS_MS } from '../../src/odoo/revocationHandler.js';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
+import {
+  notifyRevocation,
+  type RevocationFields,
+  revocationPayload,
+} from '../helpers/revocations.js';
 import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
 import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
@@ -46,18 +50,12 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function notify(payload: unknown): Promise<unknown> {
-  return stack.pg.query('postgres', 'SELECT pg_notify($1, $2)', [
-    REVOKE_CHANNEL,
-    JSON.stringify(payload),
-  ]);
+function notify(payload: unknown): Promise<void> {
+  return notifyRevocation(stack.pg, payload);
 }
 
-function signed(fields: { db: string; sessions: string[]; partners: number[] }) {
-  return {
-    ...fields,
-    sig: revocationSignature(SECRET, fields.db, fields.sessions, fields.partners),
-  };
+function signed(fields: RevocationFields) {
+  return revocationPayload(fields, SECRET);
 }
 
 /** A socket of a user, once the sidecar delivers its partner's channel to it. */

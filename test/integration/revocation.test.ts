@@ -5,8 +5,8 @@
  * re-validated with Odoo.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REVOKE_CHANNEL } from '../../src/odoo/addonContract.js';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
+import { notifyRevocation } from '../helpers/revocations.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
 import type { OdooSocket } from '../helpers/wsClient.js';
@@ -25,11 +25,9 @@ function subscribed(cookie: string): Promise<OdooSocket> {
   return stack.subscribed(cookie);
 }
 
-async function revoke(payload: unknown): Promise<void> {
-  await stack.pg.query('postgres', 'SELECT pg_notify($1, $2)', [
-    REVOKE_CHANNEL,
-    typeof payload === 'string' ? payload : JSON.stringify(payload),
-  ]);
+/** A payload as it is, signed or not, JSON or not (this sidecar has no secret: all are taken). */
+function revoke(payload: unknown): Promise<void> {
+  return notifyRevocation(stack.pg, payload);
 }
 
 describe('revocation NOTIFY', () => {
