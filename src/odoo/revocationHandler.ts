@@ -15,6 +15,7 @@
  * most `maxPartnersPerInterval` partners are re-checked per interval in all (the rest are counted
  * and left to the periodic re-check).
  */
+import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import {
@@ -40,8 +41,8 @@ export interface RevocationHandlerOptions {
   maxPartnersPerInterval: number;
   logger: Logger;
   metrics: Metrics;
-  /** Monotonic milliseconds (tests pass their own). */
-  now?: () => number;
+  /** The deadlines' clock (tests pass their own). */
+  clock?: Clock;
 }
 
 /**
@@ -69,7 +70,7 @@ export class RevocationHandler {
   private readonly now: () => number;
 
   constructor(private readonly options: RevocationHandlerOptions) {
-    this.now = options.now ?? (() => performance.now());
+    this.now = options.clock ?? monotonicClock;
     this.budget = options.maxPartnersPerInterval;
     this.budgetSince = this.now();
     if (options.secret === undefined) {

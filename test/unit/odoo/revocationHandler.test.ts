@@ -36,7 +36,7 @@ function start(options: Partial<RevocationHandlerOptions> = {}): void {
     logger: createLogger('silent'),
     metrics,
     // The fake clock of vitest drives both the timers and the handler's time.
-    now: () => Date.now(),
+    clock: () => Date.now(),
     ...options,
   });
 }
