@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { type Config, servesDatabase } from './config/load.js';
+import { PgEndpoint } from './db/endpoint.js';
 import { Listener } from './db/listener.js';
 import { ReadPools } from './db/readPools.js';
 import { Hub, type HubSubscriber } from './hub/hub.js';
@@ -45,6 +46,18 @@ export function createSidecar(
   options: { metrics?: Metrics } = {},
 ): Sidecar {
   const metrics = options.metrics ?? createMetrics();
+  const tls = {
+    sslMode: config.dbSslMode,
+    sslRootCert: config.dbSslRootCert,
+    sslCert: config.dbSslCert,
+    sslKey: config.dbSslKey,
+  };
+  const readEndpoint = new PgEndpoint({ host: config.readDbHost, port: config.readDbPort, ...tls });
+  const listenEndpoint = new PgEndpoint({
+    host: config.listenDbHost,
+    port: config.listenDbPort,
+    ...tls,
+  });
   const pools = new ReadPools({
     host: config.readDbHost,
     port: config.readDbPort,
@@ -52,6 +65,7 @@ export function createSidecar(
     password: config.dbPassword,
     max: config.readPoolSize,
     logger: logger.child({ component: 'read-pool' }),
+    Client: readEndpoint.clientClass(),
   });
   const hub = new Hub<HubSubscriber>({ config, logger, metrics, pools });
   const odoo = new OdooClient({
@@ -93,6 +107,10 @@ export function createSidecar(
       user: config.dbUser,
       password: config.dbPassword,
       database: config.notifyDatabase,
+      // Read at each connection: TLS as the server answered (see `PgEndpoint`).
+      get ssl() {
+        return listenEndpoint.ssl();
+      },
     },
     channels: [IMBUS_CHANNEL, REVOKE_CHANNEL],
     logger: logger.child({ component: 'listener' }),
@@ -166,6 +184,7 @@ export function createSidecar(
     listener,
     odooInfo,
     async start() {
+      await Promise.all([listenEndpoint.negotiate(), readEndpoint.negotiate()]);
       await Promise.all([listener.start(), odooInfo.start()]);
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
@@ -176,6 +195,7 @@ export function createSidecar(
           port,
           odooUrl: config.odooUrl,
           listen: `${config.listenDbHost}:${config.listenDbPort}`,
+          tls: { listen: listenEndpoint.usesTls, reads: readEndpoint.usesTls },
         },
         'odoo-bus-sidecar listening',
       );

@@ -12,6 +12,8 @@ export interface ReadPoolsOptions {
   password: string | undefined;
   max: number;
   logger: Logger;
+  /** The client class of the endpoint (its TLS, see `PgEndpoint.clientClass`). */
+  Client?: typeof pg.Client;
 }
 
 export class ReadPools {
@@ -35,6 +37,7 @@ export class ReadPools {
         query_timeout: 30_000,
         application_name: 'odoo-bus-sidecar-read',
         keepAlive: true,
+        ...(this.options.Client === undefined ? {} : { Client: this.options.Client }),
       });
       // An idle client's error (server restart) must not crash the process; the pool replaces it.
       pool.on('error', (error) =>

@@ -21,18 +21,28 @@ export interface SidecarProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+export interface SpawnOptions {
+  /** More command-line arguments (`--odoo-config`...). */
+  args?: readonly string[];
+  /** More environment variables (`PGHOST`...); the process gets only these and PATH. */
+  env?: Readonly<Record<string, string>>;
+  /** Resolve once `/readyz` answers 200 (default); false: once it answers at all. */
+  waitReady?: boolean;
+}
+
 export async function spawnSidecar(
   values: Partial<Record<SettingKey, unknown>>,
+  options: SpawnOptions = {},
 ): Promise<SidecarProcess> {
   const port = await freePort();
-  const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts')];
+  const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts'), ...(options.args ?? [])];
   for (const [key, value] of Object.entries({ ...values, port, host: '127.0.0.1' })) {
     if (value !== undefined)
       args.push(`--${settings[key as SettingKey].source.flag}=${String(value)}`);
   }
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH },
+    env: { PATH: process.env.PATH, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -41,12 +51,18 @@ export async function spawnSidecar(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>(
     (done) => child.once('exit', (code, signal) => done({ code, signal, at: Date.now() })),
   );
+  const wanted = options.waitReady === false ? [200, 503] : [200];
   await waitFor(
     async () =>
-      (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
+      wanted.includes(
+        (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status ?? 0,
+      ),
     {
       timeoutMs: 20_000,
-      message: 'the sidecar process became ready',
+      message:
+        options.waitReady === false
+          ? 'the sidecar process answered /readyz'
+          : 'the sidecar process became ready',
     },
   ).catch((error: unknown) => {
     child.kill('SIGKILL');
