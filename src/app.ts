@@ -8,6 +8,7 @@ import type { Readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import type { OdooClient } from './odoo/client.js';
+import type { ProxyTrust } from './transports/clientIdentity.js';
 import { registerForwarding } from './transports/forward.js';
 import { GENERIC_BAD_REQUEST, werkzeugErrorPage } from './transports/websocket/handshake.js';
 
@@ -15,7 +16,7 @@ export interface AppOptions {
   logger: Logger;
   metrics: Metrics;
   odoo: OdooClient;
-  proxyMode: boolean;
+  proxyTrust: ProxyTrust;
   readiness: () => Readiness;
   /** Extra routes (long polling) registered before the forwarding catch-all. */
   plugins?: Array<(app: FastifyInstance) => void>;
@@ -26,7 +27,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     loggerInstance: options.logger as FastifyBaseLogger,
     // Per-request lines would drown the bus's own logs (probes, metrics scrapes).
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: options.proxyMode,
+    // Forwarding headers are judged in one place (`clientIdentity`), never by fastify.
+    trustProxy: false,
     bodyLimit: 2 * 1024 * 1024,
   });
 
@@ -53,6 +55,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   );
 
   for (const plugin of options.plugins ?? []) plugin(app);
-  registerForwarding(app, options.odoo, ['/websocket', '/longpolling'], options.proxyMode);
+  registerForwarding(app, options.odoo, ['/websocket', '/longpolling'], options.proxyTrust);
   return app;
 }

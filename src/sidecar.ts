@@ -17,6 +17,7 @@ import { REVOKE_CHANNEL } from './odoo/addonContract.js';
 import { OdooClient } from './odoo/client.js';
 import { OdooInfoSource } from './odoo/odooInfo.js';
 import { parseRevocation } from './odoo/revocation.js';
+import { ProxyTrust } from './transports/clientIdentity.js';
 import type { TransportDependencies } from './transports/dependencies.js';
 import { LongPollingServer } from './transports/longpolling/server.js';
 import { WebsocketServer } from './transports/websocket/server.js';
@@ -85,12 +86,14 @@ export function createSidecar(
     major: config.odooVersion === 'auto' ? undefined : config.odooVersion,
     logger: logger.child({ component: 'odoo-info' }),
   });
+  const proxyTrust = new ProxyTrust(config.proxyMode, config.trustedProxies);
   const transport: TransportDependencies = {
     config,
     logger,
     metrics,
     hub,
     odoo,
+    proxyTrust,
     servesDatabase: (db) => servesDatabase(config, db),
     odooMajor: () => odooInfo.major(),
   };
@@ -147,7 +150,7 @@ export function createSidecar(
     logger,
     metrics,
     odoo,
-    proxyMode: config.proxyMode,
+    proxyTrust,
     plugins: [(instance) => longPolling.register(instance)],
     readiness: () =>
       readiness({

@@ -7,6 +7,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { OdooClient } from '../odoo/client.js';
+import {
+  CLIENT_IDENTITY_HEADERS,
+  clientIdentity,
+  identityHeaders,
+  type ProxyTrust,
+} from './clientIdentity.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -24,7 +30,7 @@ export function registerForwarding(
   app: FastifyInstance,
   odoo: OdooClient,
   prefixes: readonly string[],
-  proxyMode: boolean,
+  proxyTrust: ProxyTrust,
 ): void {
   void app.register((scope, _options, done) => {
     // Bodies pass through as bytes, whatever their type.
@@ -33,7 +39,7 @@ export function registerForwarding(
       done(null, body),
     );
     const handler = (request: FastifyRequest, reply: FastifyReply) =>
-      forward(request, reply, odoo, proxyMode);
+      forward(request, reply, odoo, proxyTrust);
     for (const prefix of prefixes) {
       scope.all(`${prefix}/*`, handler);
     }
@@ -46,17 +52,16 @@ export async function forward(
   request: FastifyRequest,
   reply: FastifyReply,
   odoo: OdooClient,
-  proxyMode: boolean,
+  proxyTrust: ProxyTrust,
 ) {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-  if (!proxyMode || headers['x-forwarded-for'] === undefined)
-    headers['x-forwarded-for'] = request.ip;
-  headers['x-forwarded-host'] ??= request.headers.host ?? '';
-  headers['x-forwarded-proto'] ??= request.protocol;
+  // Who the client is, as the sidecar believes it: never the client's own forwarding headers.
+  for (const name of CLIENT_IDENTITY_HEADERS) delete headers[name];
+  Object.assign(headers, identityHeaders(clientIdentity(request.raw, proxyTrust)));
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
   try {
     const answer = await odoo.forward({

@@ -32,9 +32,9 @@ import { sessionIdFromCookie } from '../../odoo/cookies.js';
 import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pollAnswer.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
+import { clientIdentity } from '../clientIdentity.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { forward } from '../forward.js';
-import { firstForwarded } from '../websocket/handshake.js';
 import {
   batchPayload,
   errorEnvelope,
@@ -158,14 +158,14 @@ export class LongPollingServer {
   // --- One poll ---------------------------------------------------------------------------------
 
   private async handle(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const { metrics, config, odoo } = this.options;
+    const { metrics, odoo } = this.options;
     const major = this.options.odooMajor();
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const envelope = major !== undefined && major >= 16 ? undefined : readCall(request, body);
     if (envelope === undefined) {
       // Odoo 16+ has no long polling, and malformed calls fail at once in Odoo: its own answer.
       metrics.polls.labels('forwarded').inc();
-      return forward(request, reply, odoo, config.proxyMode);
+      return forward(request, reply, odoo, this.options.proxyTrust);
     }
     const { id, params } = envelope;
     if (this.closing) {
@@ -509,16 +509,15 @@ export class LongPollingServer {
   }
 
   private browserContext(request: FastifyRequest): BrowserContext {
-    const { proxyMode } = this.options.config;
     const h = request.headers;
     const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
-    const remote = request.raw.socket.remoteAddress;
+    const client = clientIdentity(request.raw, this.options.proxyTrust);
     return {
       cookie: one(h.cookie) ?? '',
       host: h.host,
-      forwardedFor: proxyMode ? (one(h['x-forwarded-for']) ?? remote) : remote,
-      forwardedHost: proxyMode ? (one(h['x-forwarded-host']) ?? h.host) : h.host,
-      forwardedProto: proxyMode ? (firstForwarded(h['x-forwarded-proto']) ?? 'http') : 'http',
+      forwardedFor: client.forwardedFor,
+      forwardedHost: client.host,
+      forwardedProto: client.proto ?? 'http',
       userAgent: one(h['user-agent']),
     };
   }

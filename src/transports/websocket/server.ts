@@ -11,11 +11,11 @@ import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
+import { type ClientIdentity, clientIdentity } from '../clientIdentity.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
 import {
   checkHandshake,
-  firstForwarded,
   forbiddenCrossOrigin,
   type HandshakeRejection,
   isOutdatedClient,
@@ -160,8 +160,13 @@ export class WebsocketServer {
       return;
     }
 
-    const browser = this.browserContext(request);
-    const crossOrigin = !this.isSameOrigin(request);
+    const client = clientIdentity(request, this.options.proxyTrust);
+    const browser = this.browserContext(request, client);
+    const crossOrigin = !isSameOrigin(
+      String(request.headers.origin),
+      client.host ?? '',
+      client.proto,
+    );
     if (crossOrigin) {
       if (this.options.config.crossOrigin === 'reject') {
         this.refuse(socket, forbiddenCrossOrigin(), request);
@@ -171,7 +176,7 @@ export class WebsocketServer {
         browser.cookie = '';
         this.options.metrics.crossOriginDowngraded.inc();
         this.context.logger.info(
-          { ip: browser.forwardedFor, origin: String(request.headers.origin).slice(0, 200) },
+          { ip: client.address, origin: String(request.headers.origin).slice(0, 200) },
           'cross-origin websocket served as a public visitor',
         );
       }
@@ -189,7 +194,14 @@ export class WebsocketServer {
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       // From here on `ws` handles the socket's errors.
       socket.removeListener('error', destroyOnError);
-      this.accept(ws, request, browser, url.searchParams.get('version') ?? undefined, presented);
+      this.accept(
+        ws,
+        request,
+        browser,
+        client.address,
+        url.searchParams.get('version') ?? undefined,
+        presented,
+      );
     });
   }
 
@@ -285,6 +297,7 @@ export class WebsocketServer {
     ws: WebSocket,
     request: IncomingMessage,
     browser: BrowserContext,
+    address: string | undefined,
     version: string | undefined,
     presentedSessionId: string | undefined,
   ): void {
@@ -293,7 +306,7 @@ export class WebsocketServer {
     const socket = new OdooSocket(
       ws,
       browser,
-      browser.forwardedFor ?? raw.remoteAddress,
+      intern(address),
       this.context,
       Date.now(),
       sessionIdFromCookie(browser.cookie),
@@ -331,7 +344,7 @@ export class WebsocketServer {
       {
         status: rejection.status,
         reason: rejection.reason,
-        ip: firstForwarded(request.headers['x-forwarded-for']) ?? request.socket.remoteAddress,
+        ip: clientIdentity(request, this.options.proxyTrust).address,
         path: request.url?.slice(0, 200),
       },
       'websocket handshake refused',
@@ -348,8 +361,7 @@ export class WebsocketServer {
     socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
   }
 
-  private browserContext(request: IncomingMessage): BrowserContext {
-    const { proxyMode } = this.options.config;
+  private browserContext(request: IncomingMessage, client: ClientIdentity): BrowserContext {
     const h = request.headers;
     const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
     // Kept for the socket's life: the values many sockets share (host, user agent, the proxy's
@@ -357,23 +369,11 @@ export class WebsocketServer {
     return {
       cookie: one(h.cookie) ?? '',
       host: intern(h.host),
-      forwardedFor: intern(
-        proxyMode
-          ? (one(h['x-forwarded-for']) ?? request.socket.remoteAddress)
-          : request.socket.remoteAddress,
-      ),
-      forwardedHost: intern(proxyMode ? (one(h['x-forwarded-host']) ?? h.host) : h.host),
-      forwardedProto: proxyMode ? intern(firstForwarded(h['x-forwarded-proto']) ?? 'http') : 'http',
+      forwardedFor: intern(client.forwardedFor),
+      forwardedHost: intern(client.host),
+      forwardedProto: intern(client.proto ?? 'http'),
       userAgent: intern(one(h['user-agent'])),
     };
-  }
-
-  private isSameOrigin(request: IncomingMessage): boolean {
-    const { proxyMode } = this.options.config;
-    const h = request.headers;
-    const host = (proxyMode ? firstForwarded(h['x-forwarded-host']) : undefined) ?? h.host ?? '';
-    const scheme = proxyMode ? firstForwarded(h['x-forwarded-proto']) : 'http';
-    return isSameOrigin(String(h.origin), host, scheme);
   }
 
   private indexSession(socket: OdooSocket, sessionId: string | undefined): void {
