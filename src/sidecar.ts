@@ -9,6 +9,7 @@ import { type Config, servesDatabase } from './config/load.js';
 import { PgEndpoint } from './db/endpoint.js';
 import { Listener } from './db/listener.js';
 import { ReadPools } from './db/readPools.js';
+import { ReadProbe, type ReadTarget } from './db/readProbe.js';
 import { Hub, type HubSubscriber } from './hub/hub.js';
 import { readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
@@ -85,6 +86,26 @@ export function createSidecar(
     workerVersion: config.workerVersion,
     major: config.odooVersion === 'auto' ? undefined : config.odooVersion,
     logger: logger.child({ component: 'odoo-info' }),
+    metrics,
+    odooUrl: config.odooUrl,
+  });
+  const EndpointClient = readEndpoint.clientClass();
+  const readProbe = new ReadProbe({
+    pools,
+    targets: readTargets(config),
+    client: (database) =>
+      new EndpointClient({
+        host: config.readDbHost,
+        port: config.readDbPort,
+        user: config.dbUser,
+        password: config.dbPassword,
+        database,
+        application_name: 'odoo-bus-sidecar-check',
+        connectionTimeoutMillis: 5_000,
+        query_timeout: 10_000,
+      }),
+    logger: logger.child({ component: 'read-check' }),
+    metrics,
   });
   const proxyTrust = new ProxyTrust(config.proxyMode, config.trustedProxies);
   const transport: TransportDependencies = {
@@ -152,17 +173,20 @@ export function createSidecar(
     odoo,
     proxyTrust,
     plugins: [(instance) => longPolling.register(instance)],
-    readiness: () =>
-      readiness({
+    readiness: () => {
+      const state = readiness({
         listenerUp: listener.isUp,
-        readsHealthy: hub.readersHealthy,
+        listenProblem: listener.problem,
+        readsHealthy: readProbe.healthy && hub.readersHealthy,
+        readProblems: readProbe.problems,
+        odoo: odooInfo.health(),
         shuttingDown,
-        odooInfoFresh: odooInfo.required
-          ? Date.now() - odooInfo.answeredAt < config.infoRefreshSeconds * 3000
-          : undefined,
         sockets: websockets.openCount,
         readConnections: pools.totalCount,
-      }),
+      });
+      metrics.ready.set(state.ready ? 1 : 0);
+      return state;
+    },
   });
   app.server.on('upgrade', (request, socket, head) =>
     websockets.handleUpgrade(request, socket, head),
@@ -172,6 +196,7 @@ export function createSidecar(
   const release = async () => {
     hub.stop();
     odooInfo.stop();
+    readProbe.stop();
     await listener.stop();
     await pools.end();
     await odoo.close();
@@ -188,6 +213,8 @@ export function createSidecar(
     odooInfo,
     async start() {
       await Promise.all([listenEndpoint.negotiate(), readEndpoint.negotiate()]);
+      // Not awaited: /readyz answers 503, naming what fails, until the read checks pass.
+      void readProbe.start();
       await Promise.all([listener.start(), odooInfo.start()]);
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
@@ -211,9 +238,10 @@ export function createSidecar(
           { sockets: websockets.openCount, windowSeconds: config.shutdownWindowSeconds },
           'shutting down',
         );
-        // Held polls are answered first: the server's close waits for every request in flight.
+        // The port stays open while sockets are closed: /readyz answers 503 ("draining"), a new
+        // websocket gets 503 and a new poll Odoo's "try again" error, so that the proxy and the
+        // load balancer see the drain. Held polls are answered at once.
         longPolling.shutdown();
-        const serverClosed = app.close();
         await websockets.shutdown(config.shutdownWindowSeconds * 1000);
         // Give clients a moment to answer the close frames, then drop what is left.
         const deadline = Date.now() + 2000;
@@ -221,6 +249,7 @@ export function createSidecar(
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         websockets.terminateAll();
+        const serverClosed = app.close();
         await hub.drain();
         await release();
         await serverClosed;
@@ -235,4 +264,11 @@ export function createSidecar(
       await Promise.all([app.close(), release()]);
     },
   };
+}
+
+/** What the read check reads: every served database, or the notify database when any is served. */
+function readTargets(config: Config): ReadTarget[] {
+  const served = config.databases.filter((db) => servesDatabase(config, db));
+  if (served.length > 0) return served.map((database) => ({ database, kind: 'odoo' }));
+  return [{ database: config.notifyDatabase, kind: 'notify' }];
 }

@@ -242,9 +242,9 @@ export const settings = {
     'Time limit of one call to Odoo once it is sent.',
   ),
   infoRefreshSeconds: setting(
-    positiveInt.default(60),
+    positiveInt.default(15),
     { env: ['SIDECAR_INFO_REFRESH_SECONDS'], flag: 'info-refresh-seconds' },
-    "How often the addon's info route is asked for Odoo's version.",
+    "How often Odoo is asked whether it answers (readiness) and for its version: the addon's info route with a secret, else `/web/webclient/version_info`. While it does not answer, sooner, with backoff.",
   ),
 
   // --- Websocket --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
+import { type ConnectFailure, classifyConnectError } from './connectErrors.js';
 
 export interface ReadPoolsOptions {
   host: string;
@@ -40,12 +41,19 @@ export class ReadPools {
         ...(this.options.Client === undefined ? {} : { Client: this.options.Client }),
       });
       // An idle client's error (server restart) must not crash the process; the pool replaces it.
-      pool.on('error', (error) =>
-        this.options.logger.warn({ err: error, database }, 'idle read connection lost'),
-      );
+      pool.on('error', (error) => {
+        const { cause, detail } = this.classify(database, error);
+        this.options.logger.warn({ database, cause, detail }, 'idle read connection lost');
+      });
       this.pools.set(database, pool);
     }
     return pool;
+  }
+
+  /** What a failed read of `database` means and what to change. */
+  classify(database: string, error: unknown): ConnectFailure {
+    const { host, port, user } = this.options;
+    return classifyConnectError(error, { host, port, user, database, purpose: 'read' });
   }
 
   /** Total connections held, for the readiness report and the benchmark. */

@@ -120,6 +120,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       'session_handovers_total',
       'Handshakes that handed the browser the new id of a session Odoo rotated in answer to the sidecar (19)',
     ),
+
+    // --- Readiness: what delivery needs, as `/readyz` sees it ---------------------------------
+    ready: gauge('ready', '1 while /readyz answers 200 (ready or degraded)'),
+    readCheckUp: gauge(
+      'read_check_up',
+      '1 while the readiness check reads bus_bus in this served database (or the notify database)',
+      ['database'],
+    ),
+    odooUp: gauge(
+      'odoo_up',
+      "1 while Odoo answers the sidecar's checks (version_info or the addon)",
+    ),
+    addonUp: gauge(
+      'addon_up',
+      "1 while the bus_sidecar addon's info route answers (stays 0 without a secret)",
+    ),
   };
   for (const code of [
     '1000',

@@ -14,6 +14,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import type { BrowserContext } from '../odoo/client.js';
 
 export interface ClientIdentity {
   /** The client's address: the trusted proxy's word, else the peer address. */
@@ -113,4 +114,27 @@ export function identityHeaders(identity: ClientIdentity): Record<string, string
   if (identity.host !== undefined) headers['x-forwarded-host'] = identity.host;
   if (identity.address !== undefined) headers['x-real-ip'] = identity.address;
   return headers;
+}
+
+const same = (value: string | undefined) => value;
+
+/**
+ * The browser as the sidecar describes it to Odoo on its calls: its cookie, its Host (Odoo's
+ * host-based dbfilter), and the client identity. `keep` lets the websocket share the strings many
+ * sockets hold alike (a socket keeps its context for its life).
+ */
+export function browserContext(
+  request: IncomingMessage,
+  client: ClientIdentity,
+  keep: (value: string | undefined) => string | undefined = same,
+): BrowserContext {
+  const h = request.headers;
+  return {
+    cookie: joined(h.cookie) ?? '',
+    host: keep(h.host),
+    forwardedFor: keep(client.forwardedFor),
+    forwardedHost: keep(client.host),
+    forwardedProto: keep(client.proto ?? 'http'),
+    userAgent: keep(joined(h['user-agent'])),
+  };
 }

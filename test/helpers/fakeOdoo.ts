@@ -152,6 +152,8 @@ export interface FakeOdoo {
   readonly warnings: readonly string[];
   /** Overrides (or adds) the answer of one method + path. */
   route(method: string, path: string, handler: RouteHandler): void;
+  /** Back to the recorded answer of this route. */
+  unroute(method: string, path: string): void;
   /**
    * `down`: the listening socket is closed (connections refused) and open connections are cut;
    * `ok` listens again on the same port. `slow` delays every answer by `delayMs` (default 1000);
@@ -290,6 +292,9 @@ class FakeOdooServer implements FakeOdoo {
           return serveImStatus(this.ctx, request);
         case INFO_ROUTE:
           return serveInfo(this.ctx, request);
+        // `auth='none'` in every version from 12 on (`web/controllers/main.py`).
+        case '/web/webclient/version_info':
+          return serveVersionInfo(this.ctx, request);
         default:
           return notFound();
       }
@@ -355,6 +360,10 @@ class FakeOdooServer implements FakeOdoo {
 
   route(method: string, path: string, handler: RouteHandler): void {
     this.custom.set(`${method.toUpperCase()} ${path}`, handler);
+  }
+
+  unroute(method: string, path: string): void {
+    this.custom.delete(`${method.toUpperCase()} ${path}`);
   }
 
   private stopListening(): Promise<void> {

@@ -32,7 +32,7 @@ import { sessionIdFromCookie } from '../../odoo/cookies.js';
 import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pollAnswer.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
-import { clientIdentity } from '../clientIdentity.js';
+import { browserContext, clientIdentity } from '../clientIdentity.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { forward } from '../forward.js';
 import {
@@ -509,17 +509,7 @@ export class LongPollingServer {
   }
 
   private browserContext(request: FastifyRequest): BrowserContext {
-    const h = request.headers;
-    const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
-    const client = clientIdentity(request.raw, this.options.proxyTrust);
-    return {
-      cookie: one(h.cookie) ?? '',
-      host: h.host,
-      forwardedFor: client.forwardedFor,
-      forwardedHost: client.host,
-      forwardedProto: client.proto ?? 'http',
-      userAgent: one(h['user-agent']),
-    };
+    return browserContext(request.raw, clientIdentity(request.raw, this.options.proxyTrust));
   }
 }
 

@@ -7,11 +7,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { LogThrottle } from '../../observability/throttle.js';
 import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
-import { type ClientIdentity, clientIdentity } from '../clientIdentity.js';
+import { browserContext, clientIdentity } from '../clientIdentity.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
 import {
@@ -24,6 +25,7 @@ import {
   serviceUnavailable,
 } from './handshake.js';
 import { OdooSocket, type SocketContext, socketOf, tagSocket } from './odooSocket.js';
+import { reportCrossOrigin } from './originMismatch.js';
 
 const interned = new Map<string, string>();
 
@@ -97,6 +99,7 @@ export class WebsocketServer {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly context: SocketContext;
   private closing = false;
+  private readonly crossOriginLog = new LogThrottle(60_000);
 
   constructor(private readonly options: WebsocketServerOptions) {
     const { config } = options;
@@ -161,7 +164,8 @@ export class WebsocketServer {
     }
 
     const client = clientIdentity(request, this.options.proxyTrust);
-    const browser = this.browserContext(request, client);
+    // Kept for the socket's life: the values many sockets share are kept once.
+    const browser = browserContext(request, client, intern);
     const crossOrigin = !isSameOrigin(
       String(request.headers.origin),
       client.host ?? '',
@@ -175,9 +179,12 @@ export class WebsocketServer {
       if (this.options.config.crossOrigin === 'downgrade') {
         browser.cookie = '';
         this.options.metrics.crossOriginDowngraded.inc();
-        this.context.logger.info(
-          { ip: client.address, origin: String(request.headers.origin).slice(0, 200) },
-          'cross-origin websocket served as a public visitor',
+        reportCrossOrigin(
+          this.context.logger,
+          this.crossOriginLog,
+          request,
+          client,
+          this.options.proxyTrust,
         );
       }
     }
@@ -359,21 +366,6 @@ export class WebsocketServer {
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('')}\r\n`;
     socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
-  }
-
-  private browserContext(request: IncomingMessage, client: ClientIdentity): BrowserContext {
-    const h = request.headers;
-    const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
-    // Kept for the socket's life: the values many sockets share (host, user agent, the proxy's
-    // address) are kept once.
-    return {
-      cookie: one(h.cookie) ?? '',
-      host: intern(h.host),
-      forwardedFor: intern(client.forwardedFor),
-      forwardedHost: intern(client.host),
-      forwardedProto: intern(client.proto ?? 'http'),
-      userAgent: intern(one(h['user-agent'])),
-    };
   }
 
   private indexSession(socket: OdooSocket, sessionId: string | undefined): void {
