@@ -130,9 +130,10 @@ describe('a client reaching the sidecar directly', () => {
 
   it('cannot pass a foreign page as same-origin with a forged X-Forwarded-Host', async () => {
     await withSidecar({}, async (sidecar) => {
+      // A consistent forgery: the Origin's host and scheme, claimed as the proxy's word.
       const call = await peekFor(
         `ws://127.0.0.1:${sidecar.port}/websocket`,
-        FORGED,
+        { ...FORGED, 'X-Forwarded-Proto': 'http' },
         'http://evil.example',
       );
       // Served as a public visitor: the cookie of the browser is not handed to Odoo.
