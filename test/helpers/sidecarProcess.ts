@@ -76,3 +76,23 @@ export async function spawnSidecar(
     kill: (signal = 'SIGTERM') => child.kill(signal),
   };
 }
+
+/**
+ * Runs `run` against a sidecar process started with `values`, then kills it. A failure carries the
+ * process's log, which is where a test of what the sidecar says looks first.
+ */
+export async function withSidecarProcess(
+  values: Partial<Record<SettingKey, unknown>>,
+  options: SpawnOptions,
+  run: (sidecar: SidecarProcess) => Promise<void>,
+): Promise<void> {
+  const sidecar = await spawnSidecar(values, options);
+  try {
+    await run(sidecar);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`, { cause: error });
+  } finally {
+    sidecar.kill('SIGKILL');
+    await sidecar.exited;
+  }
+}

@@ -14,7 +14,11 @@ import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo.js';
 import { createOdooWriter, type OdooWriter } from '../helpers/odooWriter.js';
 import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../helpers/postgres.js';
 import { handToServiceAccount } from '../helpers/serviceAccount.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
+import {
+  type SidecarProcess,
+  spawnSidecar,
+  withSidecarProcess,
+} from '../helpers/sidecarProcess.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { connectOdooSocket } from '../helpers/wsClient.js';
 
@@ -126,20 +130,15 @@ async function delivers(sidecar: SidecarProcess): Promise<void> {
   }
 }
 
-async function run(conf: string[], env: Record<string, string>, check: () => Promise<void>) {
-  const sidecar = await spawnSidecar(
+function run(conf: string[], env: Record<string, string>, check: () => Promise<void>) {
+  return withSidecarProcess(
     { logLevel: 'info' },
     { args: ['--odoo-config', odooConf(conf)], env },
+    async (sidecar) => {
+      await check();
+      await delivers(sidecar);
+    },
   );
-  try {
-    await check();
-    await delivers(sidecar);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`);
-  } finally {
-    sidecar.kill('SIGKILL');
-    await sidecar.exited;
-  }
 }
 
 describe("Debian's odoo.conf: db_host = False, db_user = False, db_password = False", () => {

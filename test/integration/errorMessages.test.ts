@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INFO_ROUTE } from '../../src/odoo/addonContract.js';
 import { notFound } from '../helpers/fakeOdooResponses.js';
 import { PRODUCTION_NGINX_CONFIG, startNginx } from '../helpers/nginx.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
+import { type SidecarProcess, withSidecarProcess } from '../helpers/sidecarProcess.js';
 import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { connectOdooSocket } from '../helpers/wsClient.js';
@@ -53,26 +53,19 @@ async function metric(sidecar: SidecarProcess, pattern: RegExp): Promise<number>
     .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
 
-async function withSidecar(
+function withSidecar(
   settings: Record<string, unknown>,
   run: (sidecar: SidecarProcess) => Promise<void>,
 ): Promise<void> {
-  const sidecar = await spawnSidecar(
+  return withSidecarProcess(
     {
       ...sidecarSettings(stack.pg, stack.bouncer, stack.router.url),
       logLevel: 'info',
       ...settings,
     },
     { waitReady: false },
+    run,
   );
-  try {
-    await run(sidecar);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`);
-  } finally {
-    sidecar.kill('SIGKILL');
-    await sidecar.exited;
-  }
 }
 
 describe('a permanent database error', () => {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedCall } from '../helpers/fakeOdoo.js';
 import { httpCall } from '../helpers/httpCall.js';
 import { type Nginx, startNginx } from '../helpers/nginx.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
+import { type SidecarProcess, withSidecarProcess } from '../helpers/sidecarProcess.js';
 import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { connectOdooSocket } from '../helpers/wsClient.js';
@@ -45,23 +45,16 @@ function odooSeesClient(call: RecordedCall, peer = '127.0.0.1'): string {
   return String(forwardedFor).split(',').at(-1)?.trim() ?? peer;
 }
 
-async function withSidecar(
+function withSidecar(
   settings: Record<string, unknown>,
   run: (sidecar: SidecarProcess) => Promise<void>,
   args: string[] = [],
 ): Promise<void> {
-  const sidecar = await spawnSidecar(
+  return withSidecarProcess(
     { ...sidecarSettings(stack.pg, stack.bouncer, stack.router.url), ...settings },
     { args },
+    run,
   );
-  try {
-    await run(sidecar);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`);
-  } finally {
-    sidecar.kill('SIGKILL');
-    await sidecar.exited;
-  }
 }
 
 /** Opens a socket with `headers`, subscribes, and returns Odoo's peek call for it. */

@@ -14,7 +14,7 @@ import { INFO_ROUTE } from '../../src/odoo/addonContract.js';
 import { notFound } from '../helpers/fakeOdooResponses.js';
 import { freePort } from '../helpers/ports.js';
 import { SIDECAR_ROLE } from '../helpers/postgres.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
+import { type SidecarProcess, withSidecarProcess } from '../helpers/sidecarProcess.js';
 import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { connectOdooSocket, HandshakeError, type OdooSocket } from '../helpers/wsClient.js';
@@ -33,26 +33,19 @@ async function readyz(sidecar: SidecarProcess): Promise<{ status: number; body: 
   return { status: answer.status, body: (await answer.json()) as Readiness };
 }
 
-async function withSidecar(
+function withSidecar(
   settings: Record<string, unknown>,
   run: (sidecar: SidecarProcess) => Promise<void>,
 ): Promise<void> {
-  const sidecar = await spawnSidecar(
+  return withSidecarProcess(
     {
       ...sidecarSettings(stack.pg, stack.bouncer, stack.router.url),
       logLevel: 'info',
       ...settings,
     },
     { waitReady: false },
+    run,
   );
-  try {
-    await run(sidecar);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`);
-  } finally {
-    sidecar.kill('SIGKILL');
-    await sidecar.exited;
-  }
 }
 
 let authFileVersion = 0;
