@@ -11,8 +11,11 @@ import { Listener } from './db/listener.js';
 import { ReadPools } from './db/readPools.js';
 import { ReadProbe, type ReadTarget } from './db/readProbe.js';
 import { Hub, type HubSubscriber } from './hub/hub.js';
+import { type Clock, monotonicClock } from './lifecycle/clock.js';
+import { caughtErrors, guarded } from './observability/caught.js';
 import { readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
+import { LogLimiter } from './observability/logLimiter.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { REVOKE_CHANNEL } from './odoo/addonContract.js';
 import { OdooClient } from './odoo/client.js';
@@ -20,6 +23,7 @@ import { OdooInfoSource } from './odoo/odooInfo.js';
 import { parseRevocation } from './odoo/revocation.js';
 import { ProxyTrust } from './transports/clientIdentity.js';
 import type { TransportDependencies } from './transports/dependencies.js';
+import { forwardingOf } from './transports/forward.js';
 import { LongPollingServer } from './transports/longpolling/server.js';
 import { WebsocketServer } from './transports/websocket/server.js';
 
@@ -45,9 +49,15 @@ export interface Sidecar {
 export function createSidecar(
   config: Config,
   logger: Logger,
-  options: { metrics?: Metrics } = {},
+  options: { metrics?: Metrics; clock?: Clock } = {},
 ): Sidecar {
   const metrics = options.metrics ?? createMetrics();
+  const clock = options.clock ?? monotonicClock;
+  const logLimiter = new LogLimiter({
+    clock,
+    onSuppressed: (event) => metrics.logSuppressed.labels(event).inc(),
+  });
+  const caught = caughtErrors(logger, metrics, logLimiter);
   const tls = {
     sslMode: config.dbSslMode,
     sslRootCert: config.dbSslRootCert,
@@ -75,6 +85,7 @@ export function createSidecar(
     concurrency: config.odooConcurrency,
     queueLimit: config.odooQueueLimit,
     timeoutMs: config.odooTimeoutMs,
+    maxAnswerBytes: config.maxOdooAnswerBytes,
     secret: config.secret,
     logger: logger.child({ component: 'odoo' }),
     metrics,
@@ -88,6 +99,7 @@ export function createSidecar(
     logger: logger.child({ component: 'odoo-info' }),
     metrics,
     odooUrl: config.odooUrl,
+    clock,
   });
   const EndpointClient = readEndpoint.clientClass();
   const readProbe = new ReadProbe({
@@ -117,6 +129,9 @@ export function createSidecar(
     proxyTrust,
     servesDatabase: (db) => servesDatabase(config, db),
     odooMajor: () => odooInfo.major(),
+    clock,
+    logLimiter,
+    caught,
   };
   const websockets = new WebsocketServer({
     ...transport,
@@ -139,7 +154,8 @@ export function createSidecar(
     channels: [IMBUS_CHANNEL, REVOKE_CHANNEL],
     logger: logger.child({ component: 'listener' }),
     metrics,
-    onNotification: (channel, payload) => {
+    // Called from the LISTEN connection's events: a fault there must not end the process.
+    onNotification: guarded(caught, 'notification', (channel: string, payload: string) => {
       metrics.notifications.labels(channel).inc();
       if (channel === IMBUS_CHANNEL) hub.onImbus(payload);
       else if (channel === REVOKE_CHANNEL) {
@@ -161,7 +177,7 @@ export function createSidecar(
           longPolling.revoke(revocation);
         }
       }
-    },
+    }),
     onUp: (reconnected) => hub.onListenerUp(reconnected),
     onDown: () => hub.onListenerDown(),
   });
@@ -170,8 +186,8 @@ export function createSidecar(
   const app = buildApp({
     logger,
     metrics,
-    odoo,
-    proxyTrust,
+    forwarding: forwardingOf(transport),
+    maxRequestBodyBytes: config.maxRequestBodyBytes,
     plugins: [(instance) => longPolling.register(instance)],
     readiness: () => {
       const state = readiness({
@@ -244,8 +260,8 @@ export function createSidecar(
         longPolling.shutdown();
         await websockets.shutdown(config.shutdownWindowSeconds * 1000);
         // Give clients a moment to answer the close frames, then drop what is left.
-        const deadline = Date.now() + 2000;
-        while (websockets.openCount > 0 && Date.now() < deadline) {
+        const deadline = clock() + 2000;
+        while (websockets.openCount > 0 && clock() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         websockets.terminateAll();

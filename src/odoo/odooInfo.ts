@@ -15,6 +15,7 @@
  * While Odoo does not answer it is asked again with backoff (2 s, 4 s ... up to `refreshMs`); the
  * log says each change of state once, not each attempt.
  */
+import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import {
@@ -37,6 +38,8 @@ export interface OdooInfoOptions {
   metrics?: Metrics;
   /** Where Odoo is, for the messages. */
   odooUrl?: string;
+  /** Clock of `answeredAt` (monotonic by default). */
+  clock?: Clock;
 }
 
 type Source = 'addon' | 'version_info';
@@ -71,7 +74,7 @@ export class OdooInfoSource {
   private info: OdooInfo | undefined;
   private source: Source | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private lastAnswerAt = 0;
+  private lastAnswerAt: number | undefined;
   private stopped = false;
   private failures = 0;
   /** undefined: not asked yet. */
@@ -101,7 +104,11 @@ export class OdooInfoSource {
         ? refreshMs
         : Math.min(refreshMs, FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 10));
     this.timer = setTimeout(() => {
-      void this.refresh().finally(() => this.schedule());
+      this.refresh()
+        .catch((error: unknown) =>
+          this.options.logger.warn({ err: error }, 'asking Odoo for its version failed'),
+        )
+        .finally(() => this.schedule());
     }, delay);
     this.timer.unref();
   }
@@ -134,8 +141,8 @@ export class OdooInfoSource {
     return this.source;
   }
 
-  /** When the addon's info route last answered (0: never). */
-  get answeredAt(): number {
+  /** When the addon's info route last answered, on the clock of the options (undefined: never). */
+  get answeredAt(): number | undefined {
     return this.lastAnswerAt;
   }
 
@@ -171,7 +178,7 @@ export class OdooInfoSource {
     if (secret !== undefined) {
       answer = await odoo.info(secret);
       this.noteAddon(answer);
-      if (answer.kind === 'info') this.lastAnswerAt = Date.now();
+      if (answer.kind === 'info') this.lastAnswerAt = (this.options.clock ?? monotonicClock)();
     }
     if (answer?.kind !== 'info') {
       // Without the addon (or while it does not answer), Odoo itself says whether it answers.

@@ -103,6 +103,8 @@ export interface FakeOdooOptions {
 export interface RecordedCall {
   method: string;
   path: string;
+  /** The request target exactly as it arrived (path and query, not normalised). */
+  target: string;
   /** Lower-case names; repeated headers joined with ", " (cookies with "; "). */
   headers: Record<string, string>;
   /** Parsed JSON when the body is JSON, else the text; undefined when empty. */
@@ -152,7 +154,7 @@ export interface FakeOdoo {
   readonly warnings: readonly string[];
   /** Overrides (or adds) the answer of one method + path. */
   route(method: string, path: string, handler: RouteHandler): void;
-  /** Back to the recorded answer of this route. */
+  /** Gives one method + path its usual answer again. */
   unroute(method: string, path: string): void;
   /**
    * `down`: the listening socket is closed (connections refused) and open connections are cut;
@@ -265,6 +267,7 @@ class FakeOdooServer implements FakeOdoo {
       this.calls.push({
         method: fake.method,
         path: fake.path,
+        target: request.url ?? '',
         headers: fake.headers,
         body: parsedBody(rawBody),
         at: Date.now(),

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../../observability/logger.js';
-import type { LogThrottle } from '../../observability/throttle.js';
+import type { LogLimiter } from '../../observability/logLimiter.js';
 import type { ClientIdentity, ProxyTrust } from '../clientIdentity.js';
 
 export interface ProxyMistake {
@@ -67,30 +67,22 @@ export function proxyMistake(
 }
 
 /**
- * A foreign page is logged as such; what looks like a proxy that did not pass the browser's host
- * is a warning naming the Origin and the host compared, at most once a minute per mistake.
+ * The warning for a proxy mistake: the Origin and the host compared, and what to change, at most
+ * once a minute per mistake and host (`limiter` keyed by them).
  */
-export function reportCrossOrigin(
+export function reportProxyMistake(
   logger: Logger,
-  throttle: LogThrottle,
+  limiter: LogLimiter,
   request: IncomingMessage,
   client: ClientIdentity,
-  trust: ProxyTrust,
+  mistake: ProxyMistake,
 ): void {
   const origin = String(request.headers.origin).slice(0, 200);
-  const mistake = proxyMistake(request, client, trust);
-  if (mistake === undefined) {
-    logger.info(
-      { ip: client.address, origin },
-      'cross-origin websocket served as a public visitor',
-    );
-    return;
-  }
   const hostCompared = (client.host ?? '').slice(0, 200);
-  const taken = throttle.take(`${mistake.kind} ${hostCompared}`);
-  if (taken === undefined) return;
-  logger.warn(
-    { origin, hostCompared, mistake: mistake.kind, sameBefore: taken.suppressed },
-    `websocket served as a public visitor because its Origin ${origin} is not the host compared, "${hostCompared}": probably the proxy, not a foreign page (every user would lose Discuss); ${mistake.hint}`,
+  limiter.log('ws-proxy-mistake', `${mistake.kind} ${hostCompared}`, (note) =>
+    logger.warn(
+      { origin, hostCompared, mistake: mistake.kind, ...note },
+      `websocket served as a public visitor because its Origin ${origin} is not the host compared, "${hostCompared}": probably the proxy, not a foreign page (every user would lose Discuss); ${mistake.hint}`,
+    ),
   );
 }

@@ -4,10 +4,10 @@
  * re-check, instead of several timers per socket.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { LogThrottle } from '../../observability/throttle.js';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { guarded } from '../../observability/caught.js';
+import { LogLimiter } from '../../observability/logLimiter.js';
 import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import type { Revocation } from '../../odoo/revocation.js';
@@ -15,56 +15,22 @@ import { sessionHash } from '../../odoo/sessionHash.js';
 import { browserContext, clientIdentity } from '../clientIdentity.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
+import { readTarget } from '../requestTarget.js';
 import {
+  badTarget,
   checkHandshake,
   forbiddenCrossOrigin,
   type HandshakeRejection,
   isOutdatedClient,
   isSameOrigin,
   notFound,
+  rejectionResponse,
   serviceUnavailable,
 } from './handshake.js';
-import { OdooSocket, type SocketContext, socketOf, tagSocket } from './odooSocket.js';
-import { reportCrossOrigin } from './originMismatch.js';
-
-const interned = new Map<string, string>();
-
-/** One instance of a header value many sockets share; a bounded table, emptied when full. */
-function intern(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const known = interned.get(value);
-  if (known !== undefined) return known;
-  if (interned.size >= 4096) interned.clear();
-  interned.set(value, value);
-  return value;
-}
-
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
-function onWsError(this: WebSocket, error: Error): void {
-  socketOf(this)?.protocolError(error);
-}
-
-function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  const socket = socketOf(this);
-  if (!socket) return;
-  socket.touch(Date.now());
-  socket.handleMessage(data as Buffer, isBinary);
-}
-
-function onWsAlive(this: WebSocket): void {
-  socketOf(this)?.touch(Date.now());
-}
-
-function onWsClose(this: WebSocket): void {
-  socketOf(this)?.ended();
-}
-
-function onRawData(this: Socket, chunk: Buffer): void {
-  socketOf(this)?.rawData(chunk);
-}
+import { intern } from './intern.js';
+import { OdooSocket, type SocketContext, tagSocket } from './odooSocket.js';
+import { proxyMistake, reportProxyMistake } from './originMismatch.js';
+import { destroyOnError, listenTo } from './socketListeners.js';
 
 /** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
 export const MAX_MESSAGE_BYTES = 2 ** 20;
@@ -99,10 +65,17 @@ export class WebsocketServer {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly context: SocketContext;
   private closing = false;
-  private readonly crossOriginLog = new LogThrottle(60_000);
+  /** One warning per proxy mistake and minute, whatever the number of sockets it downgrades. */
+  private readonly proxyMistakes: LogLimiter;
 
   constructor(private readonly options: WebsocketServerOptions) {
     const { config } = options;
+    this.proxyMistakes = new LogLimiter({
+      linesPerClient: 1,
+      linesPerEvent: 10,
+      clock: options.clock,
+      onSuppressed: (event) => options.metrics.logSuppressed.labels(event).inc(),
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -117,9 +90,16 @@ export class WebsocketServer {
       servesDatabase: options.servesDatabase,
       odooMajor: options.odooMajor,
       routes: { onClosedMissing: false, presenceMissing: false },
+      clock: options.clock,
+      logLimiter: options.logLimiter,
+      caught: options.caught,
       settings: {
         maxBufferedBytes: config.maxBufferedBytes,
-        maxChannelsPerSubscribe: config.maxChannelsPerSubscribe,
+        messageLimits: {
+          maxChannels: config.maxChannelsPerSubscribe,
+          maxChannelLength: config.maxChannelLength,
+          maxSubscribeBytes: config.maxSubscribeBytes,
+        },
         pingAfterMs: config.pingAfterSeconds * 1000,
         pongTimeoutMs: config.pongTimeoutSeconds * 1000,
         sessionRecheckMs: config.sessionRecheckSeconds * 1000,
@@ -145,11 +125,24 @@ export class WebsocketServer {
     this.sweepTimer.unref();
   }
 
-  /** Node's `upgrade` event of the HTTP server. */
+  /** Node's `upgrade` event of the HTTP server: never throws, whatever the request. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroyOnError);
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/websocket') {
+    try {
+      this.upgrade(request, socket, head);
+    } catch (error) {
+      this.options.caught('upgrade', error);
+      socket.destroy();
+    }
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const target = readTarget(request.url);
+    if (target === undefined) {
+      this.refuse(socket, badTarget(), request);
+      return;
+    }
+    if (target.path !== '/websocket') {
       this.refuse(socket, notFound(), request);
       return;
     }
@@ -179,18 +172,24 @@ export class WebsocketServer {
       if (this.options.config.crossOrigin === 'downgrade') {
         browser.cookie = '';
         this.options.metrics.crossOriginDowngraded.inc();
-        reportCrossOrigin(
-          this.context.logger,
-          this.crossOriginLog,
-          request,
-          client,
-          this.options.proxyTrust,
-        );
+        // A foreign page, or the proxy not passing the browser's host (a warning that says so).
+        const mistake = proxyMistake(request, client, this.options.proxyTrust);
+        if (mistake !== undefined) {
+          reportProxyMistake(this.context.logger, this.proxyMistakes, request, client, mistake);
+        } else {
+          const ip = client.address;
+          this.options.logLimiter.log('ws-cross-origin', ip, (note) =>
+            this.context.logger.info(
+              { ip, origin: String(request.headers.origin), ...note },
+              'cross-origin websocket served as a public visitor',
+            ),
+          );
+        }
       }
     }
     let presented = sessionIdFromCookie(browser.cookie);
     const rotation = presented === undefined ? undefined : this.rotations.get(presented);
-    if (rotation !== undefined && rotation.until > Date.now()) {
+    if (rotation !== undefined && rotation.until > this.options.clock()) {
       // Odoo rotated this session in answer to one of our calls: the browser gets the new id now
       // (browsers store a 101's cookies), and this socket uses it from the start.
       browser.cookie = withSessionId(browser.cookie, rotation.next);
@@ -201,14 +200,8 @@ export class WebsocketServer {
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       // From here on `ws` handles the socket's errors.
       socket.removeListener('error', destroyOnError);
-      this.accept(
-        ws,
-        request,
-        browser,
-        client.address,
-        url.searchParams.get('version') ?? undefined,
-        presented,
-      );
+      const version = new URLSearchParams(target.query).get('version') ?? undefined;
+      this.accept(ws, request, browser, client.address, version, presented);
     });
   }
 
@@ -233,7 +226,7 @@ export class WebsocketServer {
     next: string,
     setCookie: string,
   ): void {
-    const now = Date.now();
+    const now = this.options.clock();
     if (this.rotations.size < MAX_ROTATIONS || this.rotations.has(previous)) {
       this.rotations.set(previous, { next, setCookie, until: now + ROTATION_HANDOVER_MS });
     }
@@ -244,7 +237,11 @@ export class WebsocketServer {
       'Odoo rotated the session in answer to the sidecar: socket closed (4002) to hand the browser its new session id',
     );
     // After the answer being handled is applied: the client resubscribes with its last id.
-    setImmediate(() => socket.close(CloseCode.KEEP_ALIVE_TIMEOUT, ''));
+    setImmediate(
+      guarded(this.options.caught, 'ws-close', () =>
+        socket.close(CloseCode.KEEP_ALIVE_TIMEOUT, ''),
+      ),
+    );
   }
 
   /** Closes the sockets of revoked sessions at once, re-validates the sockets of named partners. */
@@ -280,11 +277,12 @@ export class WebsocketServer {
   async shutdown(windowMs: number): Promise<void> {
     this.closing = true;
     const sockets = [...this.sockets];
-    const started = Date.now();
+    const { clock } = this.options;
+    const started = clock();
     const step = sockets.length > 0 ? windowMs / sockets.length : 0;
     for (let i = 0; i < sockets.length; i++) {
       const due = started + i * step;
-      const wait = due - Date.now();
+      const wait = due - clock();
       if (wait > 10) await new Promise((resolve) => setTimeout(resolve, wait));
       sockets[i]?.close(CloseCode.RESTART, 'server restarting');
     }
@@ -315,7 +313,6 @@ export class WebsocketServer {
       browser,
       intern(address),
       this.context,
-      Date.now(),
       sessionIdFromCookie(browser.cookie),
       presentedSessionId,
     );
@@ -328,18 +325,15 @@ export class WebsocketServer {
     // request) per connection.
     tagSocket(ws, socket);
     tagSocket(raw, socket);
-    ws.on('error', onWsError);
-    ws.on('message', onWsMessage);
-    ws.on('ping', onWsAlive);
-    ws.on('pong', onWsAlive);
-    ws.on('close', onWsClose);
-    raw.on('data', onRawData);
+    listenTo(ws, raw);
 
     const current = this.options.workerVersion();
     if (isOutdatedClient(current, version, request.headers['user-agent'])) {
-      this.context.logger.info(
-        { socket: socket.id, version: version?.slice(0, 40), current },
-        'outdated web client told to reload',
+      this.options.logLimiter.log('ws-outdated-client', socket.clientAddress, (note) =>
+        this.context.logger.info(
+          { socket: socket.id, version: version?.slice(0, 40), current, ...note },
+          'outdated web client told to reload',
+        ),
       );
       socket.close(CloseCode.CLEAN, OUTDATED_VERSION);
     }
@@ -347,25 +341,14 @@ export class WebsocketServer {
 
   private refuse(socket: Duplex, rejection: HandshakeRejection, request: IncomingMessage): void {
     this.options.metrics.handshakeRejected.labels(rejection.reason).inc();
-    this.context.logger.info(
-      {
-        status: rejection.status,
-        reason: rejection.reason,
-        ip: clientIdentity(request, this.options.proxyTrust).address,
-        path: request.url?.slice(0, 200),
-      },
-      'websocket handshake refused',
+    const ip = clientIdentity(request, this.options.proxyTrust).address;
+    this.options.logLimiter.log('ws-handshake-refused', ip, (note) =>
+      this.context.logger.info(
+        { status: rejection.status, reason: rejection.reason, ip, path: request.url, ...note },
+        'websocket handshake refused',
+      ),
     );
-    const body = Buffer.from(rejection.body, 'utf8');
-    const headers = {
-      ...rejection.headers,
-      'Content-Length': String(body.length),
-      Connection: 'close',
-    };
-    const head = `HTTP/1.1 ${rejection.status} ${rejection.statusText}\r\n${Object.entries(headers)
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('')}\r\n`;
-    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    socket.end(rejectionResponse(rejection));
   }
 
   private indexSession(socket: OdooSocket, sessionId: string | undefined): void {
@@ -396,8 +379,15 @@ export class WebsocketServer {
   }
 
   private sweep(): void {
-    const now = Date.now();
-    for (const socket of this.sockets) socket.sweep(now);
+    const now = this.options.clock();
+    for (const socket of this.sockets) {
+      // One socket's fault must not stop the sweep of all the others.
+      try {
+        socket.sweep(now);
+      } catch (error) {
+        socket.caught('ws-sweep', error);
+      }
+    }
     for (const [sid, rotation] of this.rotations) {
       if (rotation.until <= now) this.rotations.delete(sid);
     }
