@@ -158,6 +158,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       "Log lines left out because one client repeated one event; the event's own metric still counts each",
       ['event'],
     ),
+
+    // --- Readiness: what delivery needs, as `/readyz` sees it ---------------------------------
+    ready: gauge('ready', '1 while /readyz answers 200 (ready or degraded)'),
+    readCheckUp: gauge(
+      'read_check_up',
+      '1 while the readiness check reads bus_bus in this served database (or the notify database)',
+      ['database'],
+    ),
+    odooUp: gauge(
+      'odoo_up',
+      "1 while Odoo answers the sidecar's checks (version_info or the addon)",
+    ),
+    addonUp: gauge(
+      'addon_up',
+      "1 while the bus_sidecar addon's info route answers (stays 0 without a secret)",
+    ),
   };
   for (const code of [
     '1000',

@@ -300,6 +300,9 @@ class FakeOdooServer implements FakeOdoo {
           return serveImStatus(this.ctx, request);
         case INFO_ROUTE:
           return serveInfo(this.ctx, request);
+        // `auth='none'` in every version from 12 on (`web/controllers/main.py`).
+        case '/web/webclient/version_info':
+          return serveVersionInfo(this.ctx, request);
         default:
           return notFound();
       }
