@@ -31,6 +31,7 @@
  * (`rowDecoder.ts`). Every deadline runs on a monotonic clock (`clock.ts`).
  */
 import type pg from 'pg';
+import { type ConnectFailure, classifyConnectError, FailureLog } from '../db/connectErrors.js';
 import { backoffDelay } from '../lifecycle/backoff.js';
 import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { Logger } from '../observability/logger.js';
@@ -52,6 +53,8 @@ export interface ReaderOptions {
   pool: pg.Pool;
   logger: Logger;
   metrics: Metrics;
+  /** What a failed read means and what to change (`ReadPools.classify`). */
+  classify?: (error: unknown) => ConnectFailure;
   /** Receives each batch of new rows, ascending by id. */
   deliver: (database: string, rows: BusRow[]) => void;
   coalesceMs: number;
@@ -92,7 +95,10 @@ export class BusReader {
   private lastError: Error | undefined;
   private readonly now: Clock;
 
+  private readonly failureLog: FailureLog;
+
   constructor(private readonly options: ReaderOptions) {
+    this.failureLog = new FailureLog(options.logger, `reads of bus_bus in ${options.database}`);
     this.now = options.now ?? monotonicClock;
     this.holes = new Holes(options.lateCommitWindowMs, options.maxHolesPerGap ?? 1000);
     this.recent = new RecentRows(options.recentRowsMs, 50_000, this.now);
@@ -118,13 +124,31 @@ export class BusReader {
     return this.decoder.seq;
   }
 
+  private classify(error: unknown): ConnectFailure {
+    return (
+      this.options.classify?.(error) ??
+      classifyConnectError(error, {
+        host: '?',
+        port: 0,
+        user: '?',
+        database: this.database,
+        purpose: 'read',
+      })
+    );
+  }
+
   get healthy(): boolean {
     return this.lastError === undefined;
   }
 
   /** Why this database's rows are not being delivered (undefined while they are). */
   get failure(): string | undefined {
-    return this.lastError?.message;
+    const error = this.lastError;
+    if (error === undefined) return undefined;
+    // A connection's failure says what to change; a refused id says it itself.
+    return error instanceof UnrepresentableIdError
+      ? error.message
+      : (this.failureLog.problem ?? error.message);
   }
 
   hasHole(id: number): boolean {
@@ -255,16 +279,17 @@ export class BusReader {
         else if (await this.verifyIdentity()) await this.readAll();
       }
       this.failures = 0;
-      if (failing) this.options.logger.info({ database: this.database }, 'bus reads recovered');
+      if (failing) this.failureLog.recovered('reads work again', { database: this.database });
       this.setFailure(undefined);
       return undefined;
     } catch (error) {
-      this.onReadError(error as Error);
-      return backoffDelay(this.failures++, { baseMs: 100, maxMs: 5000 });
+      const delay = backoffDelay(this.failures++, { baseMs: 100, maxMs: 5000 });
+      this.onReadError(error as Error, delay);
+      return delay;
     }
   }
 
-  private onReadError(error: Error): void {
+  private onReadError(error: Error, retryInMs: number): void {
     const { logger, metrics } = this.options;
     const repeated = this.lastError?.message === error.message;
     this.setFailure(error);
@@ -274,9 +299,14 @@ export class BusReader {
       if (!repeated) logger.error({ database: this.database, id: error.idText }, error.message);
       return;
     }
-    logger.warn(
-      { err: error, database: this.database, position: this.high },
-      'reading bus_bus failed; the read position stays, nothing is skipped, retrying',
+    this.failureLog.failed(
+      this.classify(error),
+      'read failed, the read position stays, nothing is skipped',
+      {
+        database: this.database,
+        position: this.high,
+        retryInMs,
+      },
     );
   }
 

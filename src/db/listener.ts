@@ -29,6 +29,7 @@ import pg from 'pg';
 import { backoffDelay } from '../lifecycle/backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { type ConnectTarget, classifyConnectError, FailureLog } from './connectErrors.js';
 
 export interface ListenerOptions {
   connection: pg.ClientConfig;
@@ -61,7 +62,8 @@ export class Listener {
   private everUp = false;
   private up = false;
   private stopped = false;
-  private reason: string | undefined = 'not connected yet';
+  /** The last round trip that failed, with the fix (cleared by one that succeeds). */
+  private roundTripProblem: string | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
@@ -74,15 +76,34 @@ export class Listener {
   /** Unique per process: several sidecars may listen on the same cluster. */
   readonly probeChannel = `odoo_bus_sidecar_probe_${randomBytes(6).toString('hex')}`;
 
-  constructor(private readonly options: ListenerOptions) {}
+  private readonly failures: FailureLog;
+
+  constructor(private readonly options: ListenerOptions) {
+    this.failures = new FailureLog(options.logger, 'LISTEN connection');
+  }
+
+  private get target(): ConnectTarget {
+    const { host, port, user, database } = this.options.connection;
+    return {
+      host: host ?? '',
+      port: port ?? 5432,
+      user: user ?? '',
+      database: database ?? '',
+      purpose: 'listen',
+    };
+  }
 
   get isUp(): boolean {
     return this.up;
   }
 
-  /** Why the listener is not up (undefined while it is): what readiness reports for `listen`. */
-  get downReason(): string | undefined {
-    return this.up ? undefined : this.reason;
+  /**
+   * Why it is down, with the fix (undefined while up, or before the first attempt ends): a
+   * connection that failed, or a round trip that did not come back.
+   */
+  get problem(): string | undefined {
+    if (this.up) return undefined;
+    return this.roundTripProblem ?? this.failures.problem;
   }
 
   /** The backend pid of the LISTEN session, for diagnostics and tests. */
@@ -102,7 +123,7 @@ export class Listener {
     const client = this.client;
     this.client = undefined;
     this.awaited.clear();
-    this.markDown('stopped');
+    this.markDown();
     if (client) {
       client.removeAllListeners('notification');
       await client.end().catch(() => undefined);
@@ -129,17 +150,14 @@ export class Listener {
       failedOnce = true;
       metrics.listenerErrors.labels(stage).inc();
       if (error instanceof RoundTripTimeout) this.logRoundTripFailure(error);
+      // Lost once it was listening; before that, it never connected.
       else
-        logger.warn(
-          {
-            err: error,
-            stage,
-            host: this.options.connection.host,
-            port: this.options.connection.port,
-          },
-          'LISTEN connection lost',
+        this.failures.failed(
+          classifyConnectError(error, this.target),
+          this.up ? 'connection lost' : 'could not connect',
+          { stage },
         );
-      this.dropAndRetry(client, error instanceof RoundTripTimeout ? error.message : stage);
+      this.dropAndRetry(client);
     };
     // Attached before connect(): an unhandled 'error' on an idle pg client crashes the process.
     client.on('error', (error) => fail('connection', error));
@@ -166,9 +184,9 @@ export class Listener {
       return;
     }
     if (this.stopped || this.client !== client) return;
+    this.failures.reset();
     this.attempt = 0;
     this.up = true;
-    this.reason = undefined;
     this.options.metrics.listenerUp.set(1);
     const reconnected = this.everUp;
     this.everUp = true;
@@ -228,6 +246,7 @@ export class Listener {
     }
     metrics.listenProbes.labels('ok').inc();
     metrics.listenRoundTripSeconds.set((performance.now() - started) / 1000);
+    this.roundTripProblem = undefined;
     if (this.roundTripErrorLogged) {
       this.roundTripErrorLogged = false;
       logger.info('LISTEN round trip works again: notifications reach the sidecar');
@@ -243,6 +262,9 @@ export class Listener {
       timeoutMs: this.checkTimeoutMs,
       attempt: this.attempt + 1,
     };
+    this.roundTripProblem =
+      `notifications do not come back on the LISTEN connection to ${host}:${port} (${error.message}): ` +
+      `likely PgBouncer in transaction mode; set ${this.options.settingHint ?? DEFAULT_SETTING_HINT} to PostgreSQL itself`;
     if (this.roundTripErrorLogged) {
       this.options.logger.info(fields, 'LISTEN round trip failed again; still polling bus_bus');
       return;
@@ -292,25 +314,24 @@ export class Listener {
     this.checkTimer.unref();
   }
 
-  private markDown(reason: string): void {
-    this.reason = reason;
+  private markDown(): void {
     if (!this.up) return;
     this.up = false;
     this.options.metrics.listenerUp.set(0);
     this.options.onDown();
   }
 
-  private dropAndRetry(client: pg.Client, reason: string): void {
+  private dropAndRetry(client: pg.Client): void {
     clearTimeout(this.checkTimer);
     this.client = undefined;
     this.awaited.clear();
-    this.markDown(reason);
+    this.markDown();
     client.removeAllListeners('notification');
     client.end().catch(() => undefined);
     if (this.stopped) return;
     const delay = backoffDelay(this.attempt++, this.options.backoff);
     this.options.metrics.listenerReconnects.inc();
-    this.options.logger.info(
+    this.options.logger.debug(
       { delayMs: delay, attempt: this.attempt },
       'LISTEN reconnect scheduled',
     );

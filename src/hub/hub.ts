@@ -71,6 +71,7 @@ export class Hub<S extends HubSubscriber> {
       reader = new BusReader({
         database,
         pool: this.options.pools.get(database),
+        classify: (error) => this.options.pools.classify(database, error),
         logger: readerLogger,
         metrics,
         deliver: (db, rows) => this.deliver(db, rows),

@@ -21,10 +21,17 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function readiness(): Promise<{ status: number; checks: Record<string, boolean> }> {
+async function readiness(): Promise<{
+  status: number;
+  checks: Record<string, boolean>;
+  problems: Record<string, string[]>;
+}> {
   const answer = await fetch(`${stack.httpUrl}/readyz`);
-  const body = (await answer.json()) as { checks: Record<string, boolean> };
-  return { status: answer.status, checks: body.checks };
+  const body = (await answer.json()) as {
+    checks: Record<string, boolean>;
+    problems: Record<string, string[]>;
+  };
+  return { status: answer.status, checks: body.checks, problems: body.problems };
 }
 
 describe('LISTEN through PgBouncer in transaction mode', () => {
@@ -51,10 +58,13 @@ describe('LISTEN through PgBouncer in transaction mode', () => {
   it('is detected by the first round trip: not ready, listener_up 0, an error naming the cause and the setting', async () => {
     // The first round trip ran inside start(): the listener never reported up.
     expect(sidecar.listener.isUp).toBe(false);
-    expect(sidecar.listener.downReason).toMatch(/did not come back/);
+    expect(sidecar.listener.problem).toMatch(/do not come back.*PgBouncer in transaction mode/);
     const state = await readiness();
     expect(state.status).toBe(503);
     expect(state.checks.listen).toBe(false);
+    expect(state.problems.listen?.[0]).toMatch(
+      /PgBouncer in transaction mode.*IMDISPATCHER_DB_HOST/,
+    );
     expect(await scrapeMetric(stack.httpUrl, 'odoo_bus_sidecar_listener_up')).toBe(0);
     expect(
       await scrapeMetric(stack.httpUrl, 'odoo_bus_sidecar_listen_probes_total', {

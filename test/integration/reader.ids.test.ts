@@ -93,7 +93,12 @@ describe('bus_bus.id as bigint', () => {
 
     const ready = await fetch(`${stack.httpUrl}/readyz`);
     expect(ready.status).toBe(503);
-    expect(((await ready.json()) as { checks: Record<string, boolean> }).checks.reads).toBe(false);
+    const state = (await ready.json()) as {
+      checks: Record<string, boolean>;
+      problems: Record<string, string[]>;
+    };
+    expect(state.checks.reads).toBe(false);
+    expect(state.problems.reads?.some((p) => p.startsWith(`${PAST_53}: bus_bus.id`))).toBe(true);
     expect(
       await scrapeMetric(stack.httpUrl, 'odoo_bus_sidecar_bus_ids_unrepresentable_total'),
     ).toBeGreaterThanOrEqual(1);
