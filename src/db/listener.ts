@@ -219,13 +219,25 @@ export class Listener {
       timer = setTimeout(() => resolve(false), this.checkTimeoutMs);
     });
     const started = performance.now();
-    try {
-      await send(this.probeChannel, token);
-    } catch (error) {
+    // A read path that hangs must not hold the check (nor the start) past the deadline.
+    const first = await Promise.race([
+      send(this.probeChannel, token).then(
+        () => 'sent' as const,
+        (error: unknown) => ({ error }),
+      ),
+      arrived.then((came) => (came ? ('arrived' as const) : ('deadline' as const))),
+    ]);
+    if (first !== 'sent' && first !== 'arrived') {
       clearTimeout(timer);
       this.awaited.delete(token);
       metrics.listenProbes.labels('unsent').inc();
-      const fields = { err: error, channel: this.probeChannel };
+      const fields = {
+        err:
+          first === 'deadline'
+            ? new Error(`not sent within ${this.checkTimeoutMs} ms`)
+            : first.error,
+        channel: this.probeChannel,
+      };
       const text =
         'LISTEN round trip not checked: the probe NOTIFY could not be sent on the read connection';
       if (this.unsentLogged) logger.debug(fields, text);
@@ -234,7 +246,7 @@ export class Listener {
       return;
     }
     this.unsentLogged = false;
-    const ok = await arrived;
+    const ok = first === 'arrived' || (await arrived);
     clearTimeout(timer);
     this.awaited.delete(token);
     if (this.client !== client) return;
