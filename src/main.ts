@@ -8,7 +8,8 @@
 import cluster from 'node:cluster';
 import { ConfigError, type LoadResult, loadConfig } from './config/load.js';
 import { OdooConfError } from './config/odooConf.js';
-import { SECRET_SETTINGS, type SettingKey, settings } from './config/settings.js';
+import { configReport, startupSummary } from './config/report.js';
+import { settings } from './config/settings.js';
 import { backoffDelay } from './lifecycle/backoff.js';
 import { monotonicClock } from './lifecycle/clock.js';
 import { installLastResort } from './lifecycle/lastResort.js';
@@ -19,6 +20,8 @@ import { createSidecar } from './sidecar.js';
 
 /** A worker that lived this long ended for its own reasons: the next one starts at once. */
 const WORKER_STABLE_MS = 30_000;
+/** Set by the primary for each worker process (not a setting). */
+const WORKER_SLOT_ENV = 'ODOO_BUS_SIDECAR_WORKER_SLOT';
 
 function usage(): string {
   const lines = [
@@ -52,11 +55,21 @@ function load(): LoadResult {
 async function runWorker(loaded: LoadResult): Promise<void> {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
-  for (const warning of loaded.warnings) logger.warn(warning);
+  // With several workers the primary said all this once already.
+  if (cluster.isPrimary) {
+    logger.info({ settings: startupSummary(loaded) }, 'configuration read');
+    for (const warning of loaded.warnings) logger.warn(warning);
+  }
   const metrics = createMetrics();
   installLastResort(logger, metrics);
-  // A worker of a cluster leaves the admin port to its primary, and answers its questions.
-  const sidecar = createSidecar(config, logger, { metrics, admin: cluster.isPrimary });
+  // A worker's place among its siblings, kept by its replacement: its restart journal is found again.
+  const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
+  const sidecar = createSidecar(config, logger, {
+    metrics,
+    slot: Number.isInteger(slot) ? slot : 0,
+    // A worker of a cluster leaves the admin port to its primary, and answers its questions.
+    admin: cluster.isPrimary,
+  });
   if (!cluster.isPrimary) answerPrimary(sidecar.parts);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -95,20 +108,24 @@ function runPrimary(loaded: LoadResult): void {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
   installLastResort(logger);
+  logger.info({ settings: startupSummary(loaded) }, 'configuration read');
+  for (const warning of loaded.warnings) logger.warn(warning);
   logger.info({ workers: config.workers }, 'starting worker processes');
   let stopping = false;
   const startedAt = new Map<number, number>();
+  const slots = new Map<number, number>();
   // Workers that die young are started again later and later: a fault that kills every worker
   // at start must not turn the primary into a fork loop.
   let quickDeaths = 0;
-  const fork = () => {
-    const worker = cluster.fork();
+  const fork = (slot: number) => {
+    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
     startedAt.set(worker.id, monotonicClock());
+    slots.set(worker.id, slot);
     worker.on('error', (error) =>
       logger.error({ err: error, pid: worker.process.pid }, 'worker error'),
     );
   };
-  for (let i = 0; i < config.workers; i++) fork();
+  for (let i = 0; i < config.workers; i++) fork(i);
   clusterAdmin(config, logger)
     .listen()
     .then(
@@ -121,7 +138,9 @@ function runPrimary(loaded: LoadResult): void {
     );
   cluster.on('exit', (worker, code, signal) => {
     const lived = monotonicClock() - (startedAt.get(worker.id) ?? 0);
+    const slot = slots.get(worker.id) ?? 0;
     startedAt.delete(worker.id);
+    slots.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
@@ -134,7 +153,7 @@ function runPrimary(loaded: LoadResult): void {
       'worker exited; starting another',
     );
     setTimeout(() => {
-      if (!stopping) fork();
+      if (!stopping) fork(slot);
     }, delayMs);
   });
   let signals = 0;
@@ -155,18 +174,8 @@ if (loaded.actions.help) {
   process.exit(0);
 }
 if (loaded.actions.checkConfig) {
-  const { config, sources, warnings } = loaded;
-  const shown = Object.fromEntries(
-    Object.entries(config).map(([key, value]) => [
-      key,
-      SECRET_SETTINGS.has(key as SettingKey)
-        ? value === undefined
-          ? undefined
-          : '[set]'
-        : String(value),
-    ]),
-  );
-  process.stdout.write(`${JSON.stringify({ config: shown, sources, warnings }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(configReport(loaded), null, 2)}
+`);
   process.exit(0);
 }
 if (loaded.config.workers > 1 && cluster.isPrimary) runPrimary(loaded);

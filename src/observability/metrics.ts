@@ -3,6 +3,7 @@
  * fault and rejection has a counter; label series that alerts watch are created at zero.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { REVOCATION_OUTCOMES } from '../odoo/revocation.js';
 import { operatorMetrics } from './operatorMetrics.js';
 
 const PREFIX = 'odoo_bus_sidecar_';
@@ -22,7 +23,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     registry,
     listenerUp: new Gauge({
       name: `${PREFIX}listener_up`,
-      help: '1 while the LISTEN connection is established',
+      help: '1 while the LISTEN connection is established and its round trip works',
       registers: [registry],
       // Each worker of a cluster holds one: the cluster's is up when every worker's is.
       aggregator: 'min',
@@ -112,6 +113,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     revocations: counter('session_revocations_total', 'Sessions or partners named by the addon', [
       'kind',
     ]),
+    // --- Revocation NOTIFYs (src/odoo/revocationHandler.ts) ---
+    revocationNotifies: counter(
+      'revocation_notifies_total',
+      'Revocation NOTIFYs by outcome: applied (signed), unverified (no secret configured), malformed, no_database, other_database, unsigned, bad_signature; only the first two act',
+      ['outcome'],
+    ),
+    revocationRechecks: counter(
+      'revocation_rechecks_total',
+      "Re-validations of named partners' sockets: immediate, deferred (to the end of the partner's interval), merged (into a deferred one), follow_up (asked again for workers behind)",
+      ['kind'],
+    ),
+    revocationRechecksDropped: counter(
+      'revocation_rechecks_dropped_total',
+      'Named partners not re-validated because the budget per interval was spent (left to the periodic re-check)',
+    ),
     pollsHeld: gauge('longpoll_held', 'Long polls (Odoo 12-15) waiting for a notification'),
     polls: counter(
       'longpoll_polls_total',
@@ -122,6 +138,42 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       'longpoll_presence_updates_total',
       "Long polls' presence updates, passed on to Odoo or left out (see the presence rule)",
       ['decision'],
+    ),
+    // --- LISTEN round trip, reader resets, frame sizes, ids ---------------------------------------
+    listenProbes: counter(
+      'listen_probes_total',
+      'LISTEN round trips: a NOTIFY sent on another connection came back (ok), did not in time (timeout, the listener is then down), or could not be sent (unsent)',
+      ['outcome'],
+    ),
+    listenRoundTripSeconds: gauge(
+      'listen_round_trip_seconds',
+      'Duration of the last successful LISTEN round trip',
+    ),
+    readerResets: counter(
+      'bus_reader_resets_total',
+      'Databases read again from the start: bus_bus sequence went backwards (sequence) or the database was re-created (database)',
+      ['reason'],
+    ),
+    readersFailing: gauge(
+      'bus_readers_failing',
+      'Databases whose bus_bus cannot be read or delivered right now',
+    ),
+    unrepresentableIds: counter(
+      'bus_ids_unrepresentable_total',
+      'Reads that met a bus_bus.id above 2^53 - 1, which JSON clients cannot represent (the database is marked failing)',
+    ),
+    oversizedRows: counter(
+      'bus_oversized_rows_total',
+      'bus_bus rows larger than maxFrameBytes: sent alone in a frame of their own (alone), or larger than maxRowBytes and skipped (skipped)',
+      ['outcome'],
+    ),
+    framesSplit: counter(
+      'bus_deliveries_split_total',
+      'Deliveries to a group of subscribers split into several frames to stay under maxFrameBytes',
+    ),
+    restartRows: counter(
+      'bus_rows_committed_while_down_total',
+      'Rows that were watched as late-commit holes when the sidecar stopped and had committed by its next start',
     ),
     sessionHandovers: counter(
       'session_handovers_total',
@@ -150,6 +202,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       ['event'],
     ),
 
+    // --- Readiness: what delivery needs, as `/readyz` sees it (`ready`: the operator's view) -----
+    readCheckUp: gauge(
+      'read_check_up',
+      '1 while the readiness check reads bus_bus in this served database (or the notify database)',
+      ['database'],
+    ),
+    odooUp: gauge(
+      'odoo_up',
+      "1 while Odoo answers the sidecar's checks (version_info or the addon)",
+    ),
+    addonUp: gauge(
+      'addon_up',
+      "1 while the bus_sidecar addon's info route answers (stays 0 without a secret)",
+    ),
+
     // --- The operator's view (build, readiness, hub, traffic, latency, pools) -----------------
     ...operatorMetrics(registry, PREFIX, written),
   };
@@ -168,6 +235,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     metrics.closes.labels(code).inc(0);
   }
   for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);
+  for (const outcome of ['ok', 'timeout', 'unsent']) metrics.listenProbes.labels(outcome).inc(0);
+  for (const reason of ['sequence', 'database']) metrics.readerResets.labels(reason).inc(0);
+  for (const outcome of ['alone', 'skipped']) metrics.oversizedRows.labels(outcome).inc(0);
+  for (const outcome of REVOCATION_OUTCOMES) metrics.revocationNotifies.labels(outcome).inc(0);
+  for (const kind of ['immediate', 'deferred', 'merged', 'follow_up'])
+    metrics.revocationRechecks.labels(kind).inc(0);
   for (const kind of ['unhandledRejection', 'uncaughtException'])
     metrics.lastResortErrors.labels(kind).inc(0);
   for (const outcome of ['immediate', 'notified', 'timeout', 'revoked', 'aborted', 'error'])

@@ -69,7 +69,7 @@ export function operatorMetrics(registry: Registry, prefix: string, written: { b
     buildInfo,
     ready: viewGauge(
       'ready',
-      '1 while /readyz answers 200 (with workers: every worker is ready)',
+      '1 while /readyz answers 200, ready or degraded (with workers: every worker is ready)',
       [],
       async (g) => g.set((await views.ready()) ? 1 : 0),
       'min',

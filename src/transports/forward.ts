@@ -24,10 +24,15 @@ import { REQUEST_ID_HEADER } from '../observability/requestId.js';
 import { SECRET_HEADER } from '../odoo/addonContract.js';
 import type { OdooClient } from '../odoo/client.js';
 import { busRoutesOf } from './busRoutes.js';
+import {
+  CLIENT_IDENTITY_HEADERS,
+  clientIdentity,
+  identityHeaders,
+  type ProxyTrust,
+} from './clientIdentity.js';
 import type { TransportDependencies } from './dependencies.js';
 import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, NOT_FOUND_PAGE, sendPage } from './errorPages.js';
 import { normalisedPath, readTarget } from './requestTarget.js';
-import { firstForwarded } from './websocket/handshake.js';
 
 /** Headers of one connection, never of the request (RFC 9110 7.6.1, and their old spellings). */
 const HOP_BY_HOP = new Set([
@@ -48,7 +53,8 @@ const SECRET = SECRET_HEADER.toLowerCase();
 
 export interface Forwarding {
   odoo: OdooClient;
-  proxyMode: boolean;
+  /** Whose forwarding headers are believed (see `clientIdentity`). */
+  proxyTrust: ProxyTrust;
   odooMajor: () => number | undefined;
   maxAnswerBytes: number;
   metrics: Metrics;
@@ -59,7 +65,7 @@ export interface Forwarding {
 export function forwardingOf(deps: TransportDependencies): Forwarding {
   return {
     odoo: deps.odoo,
-    proxyMode: deps.config.proxyMode,
+    proxyTrust: deps.proxyTrust,
     odooMajor: deps.odooMajor,
     maxAnswerBytes: deps.config.maxOdooAnswerBytes,
     metrics: deps.metrics,
@@ -145,7 +151,7 @@ function refuse(
   page: string,
 ): FastifyReply {
   forwarding.metrics.httpRefused.labels(reason).inc();
-  const ip = firstForwarded(request.headers['x-forwarded-for']) ?? request.ip;
+  const ip = clientIdentity(request.raw, forwarding.proxyTrust).address;
   forwarding.logLimiter.log('http-refused', ip, (note) =>
     request.log.info(
       { reason, status, method: request.method, path: request.url, ip, ...note },
@@ -170,10 +176,9 @@ export async function forward(
     return refuse(request, reply, forwarding, 'not-a-bus-route', 404, NOT_FOUND_PAGE);
   }
   const headers = requestHeaders(request);
-  if (!forwarding.proxyMode || headers['x-forwarded-for'] === undefined)
-    headers['x-forwarded-for'] = request.ip;
-  headers['x-forwarded-host'] ??= request.headers.host ?? '';
-  headers['x-forwarded-proto'] ??= request.protocol;
+  // Who the client is, as the sidecar believes it: never the client's own forwarding headers.
+  for (const name of CLIENT_IDENTITY_HEADERS) delete headers[name];
+  Object.assign(headers, identityHeaders(clientIdentity(request.raw, forwarding.proxyTrust)));
   // The id of this request in the sidecar's log (`reqId`), for the admin joining it to Odoo's.
   headers[REQUEST_ID_HEADER] = request.id;
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;

@@ -33,10 +33,10 @@ import { sessionIdFromCookie } from '../../odoo/cookies.js';
 import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pollAnswer.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
+import { browserContext, clientIdentity } from '../clientIdentity.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { type Forwarding, forward, forwardingOf } from '../forward.js';
 import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../websocket/clientMessage.js';
-import { firstForwarded } from '../websocket/handshake.js';
 import {
   batchPayload,
   errorEnvelope,
@@ -160,7 +160,7 @@ export class LongPollingServer {
     for (const hash of sessions) this.sessions.forget(hash);
     let answered = 0;
     for (const poll of [...this.held]) {
-      if (db !== undefined && poll.db !== db) continue;
+      if (poll.db !== db) continue;
       const bySession = poll.session !== undefined && sessions.has(poll.session.hash);
       const byPartner = [...partnerKeys].some((key) => poll.keys.has(key));
       if (bySession || byPartner) {
@@ -322,10 +322,20 @@ export class LongPollingServer {
     const continuous = session?.seq !== undefined && poll.last > 0;
     const since = continuous ? (session?.seq as number) : (readCounts.get(answer.db) ?? 0);
     const odooIds = new Set(answer.notifications.map((n) => n.id));
-    // The reader keeps its recent rows by its own clock (`Date.now()`, src/bus).
     const gap = reader.recent
-      .readSince(since, 0, poll.keys, Date.now())
+      .readSince(since, 0, poll.keys)
       .filter((row) => !odooIds.has(row.id) && deliverable(row, poll.last, session));
+    // A browser this sidecar has no memory of (first poll here, or a restart): rows below its
+    // `last` that committed late and were read since its memory would have lapsed, which Odoo's
+    // catch-up (above `last`) leaves out.
+    if (!continuous && poll.last > 0) {
+      const inGap = new Set(gap.map((row) => row.id));
+      const sessionTtlMs = this.options.config.recentRowsSeconds * 1000;
+      for (const row of reader.missedBelow(poll.last, poll.keys, sessionTtlMs))
+        if (!odooIds.has(row.id) && !inGap.has(row.id) && !session?.expected.has(row.id))
+          gap.push(row);
+      gap.sort((a, b) => a.id - b.id);
+    }
     const odooRows = answer.notifications.filter((n) => n.id >= 0);
     if (odooRows.length > 0 || gap.length > 0) {
       metrics.polls.labels('immediate').inc();
@@ -549,18 +559,7 @@ export class LongPollingServer {
   }
 
   private browserContext(request: FastifyRequest): BrowserContext {
-    const { proxyMode } = this.options.config;
-    const h = request.headers;
-    const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
-    const remote = request.raw.socket.remoteAddress;
-    return {
-      cookie: one(h.cookie) ?? '',
-      host: h.host,
-      forwardedFor: proxyMode ? (one(h['x-forwarded-for']) ?? remote) : remote,
-      forwardedHost: proxyMode ? (one(h['x-forwarded-host']) ?? h.host) : h.host,
-      forwardedProto: proxyMode ? (firstForwarded(h['x-forwarded-proto']) ?? 'http') : 'http',
-      userAgent: one(h['user-agent']),
-    };
+    return browserContext(request.raw, clientIdentity(request.raw, this.options.proxyTrust));
   }
 }
 
