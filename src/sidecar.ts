@@ -5,6 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+import { ConnectionCaps } from './capacity/connectionCaps.js';
+import { capacityLimits } from './capacity/limits.js';
+import { SubscriptionBudget } from './capacity/subscriptionBudget.js';
 import { type Config, servesDatabase } from './config/load.js';
 import { Listener } from './db/listener.js';
 import { ReadPools } from './db/readPools.js';
@@ -13,6 +16,7 @@ import { readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { REVOKE_CHANNEL } from './odoo/addonContract.js';
+import { callQueues } from './odoo/callBudget.js';
 import { OdooClient } from './odoo/client.js';
 import { OdooInfoSource } from './odoo/odooInfo.js';
 import { parseRevocation } from './odoo/revocation.js';
@@ -56,9 +60,9 @@ export function createSidecar(
   const hub = new Hub<HubSubscriber>({ config, logger, metrics, pools });
   const odoo = new OdooClient({
     baseUrl: config.odooUrl,
-    concurrency: config.odooConcurrency,
-    queueLimit: config.odooQueueLimit,
+    ...callQueues(config),
     timeoutMs: config.odooTimeoutMs,
+    maxAnswerBytes: config.odooMaxAnswerBytes,
     secret: config.secret,
     logger: logger.child({ component: 'odoo' }),
     metrics,
@@ -71,6 +75,15 @@ export function createSidecar(
     major: config.odooVersion === 'auto' ? undefined : config.odooVersion,
     logger: logger.child({ component: 'odoo-info' }),
   });
+  const limits = capacityLimits(config);
+  const connections = new ConnectionCaps(limits.connections, limits.connectionsPerAddress, (held) =>
+    metrics.connectionsHeld.set(held),
+  );
+  const subscriptions = new SubscriptionBudget(
+    limits.subscribedBytes,
+    limits.subscribedBytesPerAddress,
+    (held) => metrics.subscribedBytes.set(held),
+  );
   const transport: TransportDependencies = {
     config,
     logger,
@@ -79,6 +92,8 @@ export function createSidecar(
     odoo,
     servesDatabase: (db) => servesDatabase(config, db),
     odooMajor: () => odooInfo.major(),
+    connections,
+    subscriptions,
   };
   const websockets = new WebsocketServer({
     ...transport,
@@ -146,6 +161,10 @@ export function createSidecar(
   app.server.on('upgrade', (request, socket, head) =>
     websockets.handleUpgrade(request, socket, head),
   );
+  // Past this, Node closes new TCP connections at once: the last open files stay for the
+  // connections the sidecar makes itself (PostgreSQL, Odoo), whatever clients hold.
+  if (limits.tcpConnections !== undefined) app.server.maxConnections = limits.tcpConnections;
+  app.server.on('drop', () => metrics.tcpDropped.inc());
 
   let shutdownPromise: Promise<void> | undefined;
   const release = async () => {
@@ -176,6 +195,8 @@ export function createSidecar(
           port,
           odooUrl: config.odooUrl,
           listen: `${config.listenDbHost}:${config.listenDbPort}`,
+          maxConnections: limits.connections,
+          openFiles: limits.openFiles.known ? limits.openFiles.limit : 'unknown',
         },
         'odoo-bus-sidecar listening',
       );

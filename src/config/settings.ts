@@ -157,12 +157,42 @@ export const settings = {
   odooConcurrency: setting(
     positiveInt.max(256).default(4),
     { env: ['SIDECAR_ODOO_CONCURRENCY'], flag: 'odoo-concurrency' },
-    "Calls to Odoo's HTTP workers in flight at once; keep it below Odoo's `workers`.",
+    "The sidecar's own calls to Odoo's HTTP workers (subscribe, presence, disconnect, poll) in flight at once, for the whole sidecar (its `workers` processes share them). Each holds one of Odoo's `workers`, which also serve the browsers' pages: keep it below them.",
   ),
   odooQueueLimit: setting(
     positiveInt.default(5000),
     { env: ['SIDECAR_ODOO_QUEUE_LIMIT'], flag: 'odoo-queue-limit' },
-    'Calls waiting for a free slot; past it a subscribe is refused with close code 1013.',
+    "The sidecar's own calls waiting for a free slot; past it a subscribe is refused with close code 1013 (a long poll with a JSON-RPC error, which its client retries).",
+  ),
+  odooQueueWaitMs: setting(
+    positiveInt.default(30_000),
+    { env: ['SIDECAR_ODOO_QUEUE_WAIT_MS'], flag: 'odoo-queue-wait-ms' },
+    'Longest wait of a call or forwarded request for a free slot; past it, it is refused as when the queue is full (a forwarded request with 503).',
+  ),
+  odooSlotsPerAddress: setting(
+    positiveInt.optional(),
+    { env: ['SIDECAR_ODOO_SLOTS_PER_ADDRESS'], flag: 'odoo-slots-per-address' },
+    "Slots one client address may hold at once, in each queue (the sidecar's calls, forwarded requests): slow requests of one client never take every slot. Default: half of the queue's slots, at least 1.",
+  ),
+  odooQueuePerAddress: setting(
+    positiveInt.optional(),
+    { env: ['SIDECAR_ODOO_QUEUE_PER_ADDRESS'], flag: 'odoo-queue-per-address' },
+    "Places one client address may hold in each queue; past it its calls are refused as when the queue is full. Waiting calls are served round-robin between addresses, and within one between sessions. Default: a tenth of the queue's places, at least 1.",
+  ),
+  forwardConcurrency: setting(
+    positiveInt.max(256).default(2),
+    { env: ['SIDECAR_FORWARD_CONCURRENCY'], flag: 'forward-concurrency' },
+    'Browser requests forwarded to Odoo (the `/websocket/*` and `/longpolling/*` routes the sidecar does not serve) in flight at once: a queue of their own, so they never wait behind subscribes, nor subscribes behind them.',
+  ),
+  forwardQueueLimit: setting(
+    positiveInt.default(500),
+    { env: ['SIDECAR_FORWARD_QUEUE_LIMIT'], flag: 'forward-queue-limit' },
+    'Forwarded requests waiting for a free slot (each holds its connection); past it the answer is 503.',
+  ),
+  odooMaxAnswerBytes: setting(
+    positiveInt.min(64 * 1024).default(8 * 1024 * 1024),
+    { env: ['SIDECAR_ODOO_MAX_ANSWER_BYTES'], flag: 'odoo-max-answer-bytes' },
+    'Bytes of one answer of Odoo read at most. A larger catch-up (a subscribe with an old `last`) is delivered in parts: the rows that fit, then close 4002, after which the client at once subscribes again from the last row it got; a long poll answers with the rows that fit and the next poll goes on. A single notification larger than this cannot be delivered: logged, and the socket closes with 1014.',
   ),
   odooTimeoutMs: setting(
     positiveInt.default(15_000),
@@ -227,6 +257,28 @@ export const settings = {
     positiveInt.default(2000),
     { env: ['SIDECAR_MAX_CHANNELS'], flag: 'max-channels' },
     'Channel strings accepted in one `subscribe`; larger ones are refused and logged.',
+  ),
+
+  // --- Capacity ---------------------------------------------------------------------------------
+  maxConnections: setting(
+    positiveInt.optional(),
+    { env: ['SIDECAR_MAX_CONNECTIONS'], flag: 'max-connections' },
+    "Websockets and long polls held at once by one process; past it a handshake gets 503 (the client retries with backoff), a poll a JSON-RPC error. Default: 90% of the process's open-file limit (read from `/proc/self/limits`; 4096 assumed elsewhere), so the rest keeps `/healthz`, `/readyz`, `/metrics`, forwarded requests and the connections to PostgreSQL and Odoo working.",
+  ),
+  maxConnectionsPerAddress: setting(
+    positiveInt.default(1000),
+    { env: ['SIDECAR_MAX_CONNECTIONS_PER_ADDRESS'], flag: 'max-connections-per-address' },
+    'Websockets and long polls one client address may hold at once in one process (answered as above). Raise it when many users share an address (a NAT); Odoo 16+ opens one websocket per browser, not per tab.',
+  ),
+  maxSubscribedBytesPerAddress: setting(
+    positiveInt.default(8 * 1024 * 1024),
+    { env: ['SIDECAR_MAX_SUBSCRIBED_BYTES_PER_ADDRESS'], flag: 'max-subscribed-bytes-per-address' },
+    'Bytes of channel names (each counted with 64 bytes of overhead) that the sockets and polls of one client address may hold subscribed together; a subscribe past it closes its socket with 1013, a poll gets a JSON-RPC error. Many small sockets from one address add up to this.',
+  ),
+  maxSubscribedBytes: setting(
+    positiveInt.optional(),
+    { env: ['SIDECAR_MAX_SUBSCRIBED_BYTES'], flag: 'max-subscribed-bytes' },
+    "The same for all clients of one process together. Default: an eighth of the JavaScript heap limit (Node's `--max-old-space-size`); what is held per byte of channel name is about three times that.",
   ),
 
   // --- Long polling (Odoo 12-15) -----------------------------------------------------------------

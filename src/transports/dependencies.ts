@@ -1,4 +1,6 @@
 /** What every transport (websocket, long polling) is built from; wired once in `sidecar.ts`. */
+import type { ConnectionCaps } from '../capacity/connectionCaps.js';
+import type { SubscriptionBudget } from '../capacity/subscriptionBudget.js';
 import type { Config } from '../config/load.js';
 import type { Hub, HubSubscriber } from '../hub/hub.js';
 import type { Logger } from '../observability/logger.js';
@@ -15,4 +17,8 @@ export interface TransportDependencies {
   servesDatabase: (db: string) => boolean;
   /** Odoo's major version when known (settings, the addon's info route, Odoo's version_info). */
   odooMajor: () => number | undefined;
+  /** Connections held by websockets and long polls together, overall and per client address. */
+  connections: ConnectionCaps;
+  /** Channel lists held by websockets and long polls together, overall and per client address. */
+  subscriptions: SubscriptionBudget;
 }

@@ -7,6 +7,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { OdooClient } from '../odoo/client.js';
+import { sessionIdFromCookie } from '../odoo/cookies.js';
+import { CallAbandonedError, QueueFullError } from '../odoo/limiter.js';
+import { clientAddress } from './clientAddress.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -58,12 +61,21 @@ export async function forward(
   headers['x-forwarded-host'] ??= request.headers.host ?? '';
   headers['x-forwarded-proto'] ??= request.protocol;
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+  // A browser that goes away while its request waits for a slot leaves the queue.
+  const gone = new AbortController();
+  reply.raw.once('close', () => gone.abort());
+  const client = {
+    address: clientAddress(request.raw, proxyMode),
+    session: sessionIdFromCookie(headers.cookie) ?? '',
+  };
   try {
     const answer = await odoo.forward({
       path: request.url,
       method: request.method as Dispatcher.HttpMethod,
       headers,
       body,
+      client,
+      signal: gone.signal,
     });
     reply.code(answer.statusCode);
     for (const [name, value] of Object.entries(answer.headers)) {
@@ -71,6 +83,17 @@ export async function forward(
     }
     return reply.send(Buffer.from(await answer.body.arrayBuffer()));
   } catch (error) {
+    if (error instanceof QueueFullError) {
+      // Too many requests of this client, or of all, wait for Odoo: werkzeug's 503, retried later.
+      return reply
+        .code(503)
+        .type('text/html; charset=utf-8')
+        .send(
+          '<!doctype html>\n<html lang=en>\n<title>503 Service Unavailable</title>\n<h1>Service Unavailable</h1>\n<p>Too many requests wait for Odoo; try again later.</p>\n',
+        );
+    }
+    // The browser left while its request waited: nobody to answer.
+    if (error instanceof CallAbandonedError) return reply;
     request.log.warn({ err: error, path: request.url.slice(0, 200) }, 'forwarding to Odoo failed');
     return reply
       .code(502)

@@ -32,9 +32,11 @@ import { sessionIdFromCookie } from '../../odoo/cookies.js';
 import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pollAnswer.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
+import { clientAddress } from '../clientAddress.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { forward } from '../forward.js';
 import { firstForwarded } from '../websocket/handshake.js';
+import { admitPoll } from './admission.js';
 import {
   batchPayload,
   errorEnvelope,
@@ -172,8 +174,14 @@ export class LongPollingServer {
       metrics.polls.labels('error').inc();
       return this.sendError(reply, id, unavailableError('The bus is restarting.'), major);
     }
+    const address = clientAddress(request.raw, config.proxyMode);
+    const refused = admitPoll(this.options, reply, address, params.channels);
+    if (refused !== undefined) {
+      metrics.polls.labels('error').inc();
+      return this.sendError(reply, id, unavailableError(refused), major);
+    }
     const now = Date.now();
-    const browser = this.browserContext(request);
+    const browser = this.browserContext(request, address);
     const sid = sessionIdFromCookie(browser.cookie);
     let session = sid === undefined ? undefined : this.sessions.get(sessionHash(sid), now);
     const options = isObject(params.options) ? params.options : undefined;
@@ -217,7 +225,7 @@ export class LongPollingServer {
     const result = outcome as Extract<RpcOutcome, { kind: 'result' }>;
     let answer: PollAnswer;
     try {
-      answer = readPollAnswer(result.text, result.result);
+      answer = readPollAnswer(result.text, result.result, result.cut);
     } catch (error) {
       this.log.warn(
         { err: error instanceof PollAnswerError ? error.message : error },
@@ -284,7 +292,12 @@ export class LongPollingServer {
       done: false,
     };
     this.expect(poll, answer.notifications, now);
-    if (options?.peek || last === undefined) {
+    if (answer.partial) {
+      // Odoo's catch-up was larger than one answer may be: its first rows are answered alone (the
+      // rows read since are newer), and the browser's next poll, from the last of them, goes on.
+      metrics.catchUpParts.labels('longpolling').inc();
+    }
+    if (options?.peek || last === undefined || answer.partial) {
       // A peek answers at once (`{"notifications", "channels"}`); so does a `last` the sidecar
       // cannot compare ids with, which Odoo alone can judge.
       const items = answer.notifications.map((n) => n.text).join(', ');
@@ -399,7 +412,8 @@ export class LongPollingServer {
       { ...poll.sent, options, force_status: true },
       poll.browser,
     );
-    if (outcome.kind === 'result') {
+    // An answer cut short (`odooMaxAnswerBytes`) gives no im_status items: the rows go alone.
+    if (outcome.kind === 'result' && outcome.cut === undefined) {
       try {
         const answer = readPollAnswer(outcome.text, outcome.result);
         this.expect(poll, answer.notifications, Date.now());
@@ -508,12 +522,13 @@ export class LongPollingServer {
     }
   }
 
-  private browserContext(request: FastifyRequest): BrowserContext {
+  private browserContext(request: FastifyRequest, address: string): BrowserContext {
     const { proxyMode } = this.options.config;
     const h = request.headers;
     const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
     const remote = request.raw.socket.remoteAddress;
     return {
+      address,
       cookie: one(h.cookie) ?? '',
       host: h.host,
       forwardedFor: proxyMode ? (one(h['x-forwarded-for']) ?? remote) : remote,

@@ -133,6 +133,20 @@ export function serviceUnavailable(): HandshakeRejection {
   );
 }
 
+/**
+ * A connection cap is reached. Odoo's web client (16-19) takes a failed handshake like a dropped
+ * connection and retries with its backoff; no socket is opened, so nothing more is held.
+ */
+export function tooManyConnections(cap: 'total' | 'address'): HandshakeRejection {
+  return reject(
+    503,
+    'Service Unavailable',
+    'Too many connections, try again later.',
+    cap === 'total' ? 'connections-total' : 'connections-per-address',
+    { 'Retry-After': '10' },
+  );
+}
+
 export function notFound(): HandshakeRejection {
   return reject(
     404,

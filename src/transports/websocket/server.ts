@@ -11,6 +11,7 @@ import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
+import { clientAddress } from '../clientAddress.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
 import {
@@ -22,6 +23,7 @@ import {
   isSameOrigin,
   notFound,
   serviceUnavailable,
+  tooManyConnections,
 } from './handshake.js';
 import { OdooSocket, type SocketContext, socketOf, tagSocket } from './odooSocket.js';
 
@@ -111,6 +113,7 @@ export class WebsocketServer {
       odoo: options.odoo,
       logger: options.logger.child({ component: 'websocket' }),
       metrics: options.metrics,
+      subscriptions: options.subscriptions,
       servesDatabase: options.servesDatabase,
       odooMajor: options.odooMajor,
       routes: { onClosedMissing: false, presenceMissing: false },
@@ -159,8 +162,15 @@ export class WebsocketServer {
       this.refuse(socket, invalid, request);
       return;
     }
+    const address = intern(clientAddress(request, this.options.config.proxyMode)) as string;
+    const full = this.options.connections.takeFor(socket, address);
+    if (full !== undefined) {
+      this.options.metrics.connectionsRefused.labels('websocket', full).inc();
+      this.refuse(socket, tooManyConnections(full), request);
+      return;
+    }
 
-    const browser = this.browserContext(request);
+    const browser = this.browserContext(request, address);
     const crossOrigin = !this.isSameOrigin(request);
     if (crossOrigin) {
       if (this.options.config.crossOrigin === 'reject') {
@@ -348,13 +358,14 @@ export class WebsocketServer {
     socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
   }
 
-  private browserContext(request: IncomingMessage): BrowserContext {
+  private browserContext(request: IncomingMessage, address: string): BrowserContext {
     const { proxyMode } = this.options.config;
     const h = request.headers;
     const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
     // Kept for the socket's life: the values many sockets share (host, user agent, the proxy's
     // address) are kept once.
     return {
+      address,
       cookie: one(h.cookie) ?? '',
       host: intern(h.host),
       forwardedFor: intern(
@@ -401,6 +412,7 @@ export class WebsocketServer {
   private forget(socket: OdooSocket): void {
     this.options.hub.unsubscribe(socket);
     this.unindexSession(socket);
+    socket.releaseSubscription();
   }
 
   private sweep(): void {
