@@ -23,9 +23,11 @@ export interface SidecarProcess {
 
 export async function spawnSidecar(
   values: Partial<Record<SettingKey, unknown>>,
+  /** Node's own options, e.g. `--max-old-space-size` to run under a memory bound. */
+  options: { nodeArgs?: string[] } = {},
 ): Promise<SidecarProcess> {
   const port = await freePort();
-  const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts')];
+  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', resolve(repoRoot, 'src/main.ts')];
   for (const [key, value] of Object.entries({ ...values, port, host: '127.0.0.1' })) {
     if (value !== undefined)
       args.push(`--${settings[key as SettingKey].source.flag}=${String(value)}`);
