@@ -62,7 +62,7 @@ export function createSidecar(
     baseUrl: config.odooUrl,
     ...callQueues(config),
     timeoutMs: config.odooTimeoutMs,
-    maxAnswerBytes: config.odooMaxAnswerBytes,
+    maxAnswerBytes: config.maxOdooAnswerBytes,
     secret: config.secret,
     logger: logger.child({ component: 'odoo' }),
     metrics,

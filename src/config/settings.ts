@@ -189,9 +189,9 @@ export const settings = {
     { env: ['SIDECAR_FORWARD_QUEUE_LIMIT'], flag: 'forward-queue-limit' },
     'Forwarded requests waiting for a free slot (each holds its connection); past it the answer is 503.',
   ),
-  odooMaxAnswerBytes: setting(
+  maxOdooAnswerBytes: setting(
     positiveInt.min(64 * 1024).default(8 * 1024 * 1024),
-    { env: ['SIDECAR_ODOO_MAX_ANSWER_BYTES'], flag: 'odoo-max-answer-bytes' },
+    { env: ['SIDECAR_MAX_ODOO_ANSWER_BYTES'], flag: 'max-odoo-answer-bytes' },
     'Bytes of one answer of Odoo read at most. A larger catch-up (a subscribe with an old `last`) is delivered in parts: the rows that fit, then close 4002, after which the client at once subscribes again from the last row it got; a long poll answers with the rows that fit and the next poll goes on. A single notification larger than this cannot be delivered: logged, and the socket closes with 1014.',
   ),
   odooTimeoutMs: setting(

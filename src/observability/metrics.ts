@@ -126,7 +126,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     forwardQueued: gauge('odoo_forward_queued', 'Forwarded requests waiting for a slot'),
     odooAnswersCut: counter(
       'odoo_answers_cut_total',
-      'Answers of Odoo larger than odooMaxAnswerBytes, read up to the bound',
+      'Answers of Odoo larger than maxOdooAnswerBytes, read up to the bound',
       ['route'],
     ),
     catchUpParts: counter(

@@ -8,8 +8,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SettingKey } from '../../src/config/settings.js';
 import { items, LongPollClient } from '../helpers/longPollClient.js';
+import { metricValue, scrapeMetrics } from '../helpers/metricsText.js';
 import type { OdooWriter } from '../helpers/odooWriter.js';
-import { metricValue, processMemory } from '../helpers/processProbe.js';
+import {
+  peakResidentBytes,
+  residentBytes,
+  startPeakMeasurement,
+} from '../helpers/processMemory.js';
 import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
 import { CAPS_LIFTED, type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
@@ -61,6 +66,8 @@ async function sidecarWith(
     {
       ...sidecarSettings(on.pg, on.bouncer, on.router.url),
       ...DEFAULT_CAPS,
+      // The test clients stand behind a proxy on 127.0.0.1 that reports their addresses.
+      proxyMode: true,
       logLevel: 'warn',
       ...settings,
     },
@@ -68,6 +75,11 @@ async function sidecarWith(
   );
   running.push(sidecar);
   return sidecar;
+}
+
+/** The headers of a proxy (nginx's configuration) forwarding a request of a client at `address`. */
+function proxied(sidecar: SidecarProcess, address: string): Record<string, string> {
+  return { 'x-forwarded-for': address, 'x-forwarded-host': `127.0.0.1:${sidecar.port}` };
 }
 
 /** A socket as a browser behind the proxy at `address` opens it (the proxy reports the address). */
@@ -78,7 +90,7 @@ async function socketFrom(
 ): Promise<OdooSocket> {
   const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
     ...(cookie === undefined ? {} : { cookie }),
-    headers: { 'x-forwarded-for': address },
+    headers: proxied(sidecar, address),
   });
   open.push(socket);
   return socket;
@@ -87,6 +99,14 @@ async function socketFrom(
 function peeksFrom(address: string): number {
   return stack.odoo.callsTo(PEEK).filter((c) => c.headers['x-forwarded-for']?.includes(address))
     .length;
+}
+
+async function metric(
+  sidecar: SidecarProcess,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  return metricValue(await scrapeMetrics(`http://127.0.0.1:${sidecar.port}`), name, labels);
 }
 
 function alive(sidecar: SidecarProcess): boolean {
@@ -123,9 +143,7 @@ describe('calls to Odoo: fair between clients (item 4)', () => {
     try {
       for (let i = 0; i < 12; i++) (await socketFrom(sidecar, attacker)).subscribe([], 0);
       // Odoo is slow for the attacker: its first calls hold their slots, the rest wait.
-      await waitFor(
-        async () => (await metricValue(sidecar.port, 'odoo_bus_sidecar_odoo_queued')) > 0,
-      );
+      await waitFor(async () => (await metric(sidecar, 'odoo_bus_sidecar_odoo_queued')) > 0);
       const heldByAttacker = peeksFrom(attacker);
       const { cookie } = stack.login();
       const user = await socketFrom(sidecar, '198.51.100.7', cookie);
@@ -137,9 +155,7 @@ describe('calls to Odoo: fair between clients (item 4)', () => {
       expect(peeksFrom(attacker)).toBe(heldByAttacker);
       // The attacker holds at most half of the 4 slots (odooSlotsPerAddress' default).
       expect(heldByAttacker).toBeLessThanOrEqual(2);
-      expect(await metricValue(sidecar.port, 'odoo_bus_sidecar_odoo_queued')).toBe(
-        12 - heldByAttacker,
-      );
+      expect(await metric(sidecar, 'odoo_bus_sidecar_odoo_queued')).toBe(12 - heldByAttacker);
       await userStillServed(sidecar, '198.51.100.8');
     } finally {
       slow.release();
@@ -155,7 +171,7 @@ describe('calls to Odoo: fair between clients (item 4)', () => {
       (r) => r.path === PEEK && (r.headers['x-forwarded-for'] ?? '').includes(attacker),
     );
     const refused = (reason: string) =>
-      metricValue(sidecar.port, 'odoo_bus_sidecar_odoo_queue_refused_total', {
+      metric(sidecar, 'odoo_bus_sidecar_odoo_queue_refused_total', {
         queue: 'calls',
         reason,
       });
@@ -179,12 +195,10 @@ describe('calls to Odoo: fair between clients (item 4)', () => {
         Array.from({ length: 3 }, () => socketFrom(sidecar, attacker)),
       );
       for (const socket of leaving) socket.subscribe([], 0);
-      await waitFor(
-        async () => (await metricValue(sidecar.port, 'odoo_bus_sidecar_odoo_queued')) === 3,
-      );
+      await waitFor(async () => (await metric(sidecar, 'odoo_bus_sidecar_odoo_queued')) === 3);
       await Promise.all(leaving.map((s) => s.terminate()));
       await waitFor(async () => (await refused('abandoned')) === 3);
-      expect(await metricValue(sidecar.port, 'odoo_bus_sidecar_odoo_queued')).toBe(0);
+      expect(await metric(sidecar, 'odoo_bus_sidecar_odoo_queued')).toBe(0);
       await userStillServed(sidecar, '198.51.100.9');
     } finally {
       slow.release();
@@ -218,10 +232,10 @@ describe('connection caps (item 6)', () => {
     for (const path of ['/healthz', '/readyz', '/metrics']) {
       expect((await fetch(`http://127.0.0.1:${sidecar.port}${path}`)).status).toBe(200);
     }
-    const held = () => metricValue(sidecar.port, 'odoo_bus_sidecar_connections_held');
+    const held = () => metric(sidecar, 'odoo_bus_sidecar_connections_held');
     expect(await held()).toBe(9);
     const refused = (cap: string) =>
-      metricValue(sidecar.port, 'odoo_bus_sidecar_connections_refused_total', {
+      metric(sidecar, 'odoo_bus_sidecar_connections_refused_total', {
         transport: 'websocket',
         cap,
       });
@@ -257,7 +271,7 @@ describe('subscription memory per client address (item 5)', () => {
     const CHANNELS = 1000;
     const channelOf = (socket: number, i: number) => `${socket}-${i}-`.padEnd(100, 'x');
     await userStillServed(sidecar, '198.51.100.20');
-    const before = processMemory(sidecar.child.pid as number).rss;
+    const before = await residentBytes(sidecar.child.pid as number);
     const flood: OdooSocket[] = [];
     for (let batch = 0; batch < SOCKETS / 50; batch++) {
       const sockets = await Promise.all(
@@ -277,19 +291,19 @@ describe('subscription memory per client address (item 5)', () => {
       };
       await waitFor(settled, { timeoutMs: 30_000, message: 'every subscribe applied or refused' });
     }
-    const grown = processMemory(sidecar.child.pid as number).rss - before;
+    const grown = (await residentBytes(sidecar.child.pid as number)) - before;
     // 600 x 100 KB of channel names would hold about 170 MiB (over the heap bound: the process
     // would die); the address may hold 8 MiB. What grows beyond is garbage and buffers.
     expect(grown).toBeLessThan(160 * MiB);
     expect(
-      await metricValue(sidecar.port, 'odoo_bus_sidecar_subscriptions_refused_total', {
+      await metric(sidecar, 'odoo_bus_sidecar_subscriptions_refused_total', {
         transport: 'websocket',
         cap: 'address',
       }),
     ).toBeGreaterThan(0);
-    expect(
-      await metricValue(sidecar.port, 'odoo_bus_sidecar_subscribed_bytes'),
-    ).toBeLessThanOrEqual(8 * MiB + 100_000);
+    expect(await metric(sidecar, 'odoo_bus_sidecar_subscribed_bytes')).toBeLessThanOrEqual(
+      8 * MiB + 100_000,
+    );
     const refusedCodes = await Promise.all(
       flood.filter((s) => s.ws.readyState === s.ws.CLOSED).map((s) => s.closed),
     );
@@ -300,7 +314,7 @@ describe('subscription memory per client address (item 5)', () => {
 });
 
 describe('a huge catch-up (item 9)', () => {
-  it('is delivered whole, in parts no larger than odooMaxAnswerBytes, with bounded memory', async () => {
+  it('is delivered whole, in parts no larger than maxOdooAnswerBytes, with bounded memory', async () => {
     const sidecar = await sidecarWith({}, stack, HEAP_BOUND);
     const ROWS = 100_000;
     const partner = 99;
@@ -317,7 +331,7 @@ describe('a huge catch-up (item 9)', () => {
     );
     const bystander = '198.51.100.30';
     await userStillServed(sidecar, bystander);
-    const peakBefore = processMemory(sidecar.child.pid as number).peak;
+    const peakBefore = await startPeakMeasurement(sidecar.child.pid as number);
     const { cookie } = stack.login({ partnerId: partner });
     const [{ lastRow }] = (await stack.pg.query<{ lastRow: number }>(
       stack.db,
@@ -359,13 +373,15 @@ describe('a huge catch-up (item 9)', () => {
       expect(received[i]).toBeGreaterThan(received[i - 1] as number);
     expect(Math.max(...frameBytes)).toBeLessThanOrEqual(8 * MiB);
     expect(
-      await metricValue(sidecar.port, 'odoo_bus_sidecar_catchup_parts_total', {
+      await metric(sidecar, 'odoo_bus_sidecar_catchup_parts_total', {
         transport: 'websocket',
       }),
     ).toBeGreaterThan(0);
     // 45 MiB read whole and parsed at once took over 300 MiB (over the heap bound: the process
     // would die); in parts, far less.
-    expect(processMemory(sidecar.child.pid as number).peak - peakBefore).toBeLessThan(150 * MiB);
+    expect((await peakResidentBytes(sidecar.child.pid as number)) - peakBefore).toBeLessThan(
+      150 * MiB,
+    );
     expect(health).toBeGreaterThan(0);
     await userStillServed(sidecar, bystander);
     expect(alive(sidecar)).toBe(true);
@@ -389,7 +405,7 @@ describe('long polling (Odoo 12-15)', () => {
     new LongPollClient({
       baseUrl: `http://127.0.0.1:${sidecar.port}`,
       ...(cookie === undefined ? {} : { cookie }),
-      headers: { 'x-forwarded-for': address },
+      headers: proxied(sidecar, address),
     });
 
   it('refuses polls past the per-address cap with a JSON-RPC error, other addresses still held and answered (item 6)', async () => {
@@ -401,9 +417,7 @@ describe('long polling (Odoo 12-15)', () => {
         .call({ channels: [], last: 0, options: {} }, { signal: c.signal })
         .catch(() => undefined),
     );
-    await waitFor(
-      async () => (await metricValue(sidecar.port, 'odoo_bus_sidecar_longpoll_held')) === 3,
-    );
+    await waitFor(async () => (await metric(sidecar, 'odoo_bus_sidecar_longpoll_held')) === 3);
     const refused = await poller(sidecar, '192.0.2.10', cookie).call({
       channels: [],
       last: 0,
@@ -417,15 +431,13 @@ describe('long polling (Odoo 12-15)', () => {
       last: 0,
       options: {},
     });
-    await waitFor(
-      async () => (await metricValue(sidecar.port, 'odoo_bus_sidecar_longpoll_held')) === 4,
-    );
+    await waitFor(async () => (await metric(sidecar, 'odoo_bus_sidecar_longpoll_held')) === 4);
     const [id] = await lp
       .writer(DB)
       .sendmany([{ channel: ['res.partner', 3], type: 'held', payload: {} }]);
     expect(items(await polling).map((n) => n.id)).toContain(id);
     expect(
-      await metricValue(sidecar.port, 'odoo_bus_sidecar_connections_refused_total', {
+      await metric(sidecar, 'odoo_bus_sidecar_connections_refused_total', {
         transport: 'longpolling',
         cap: 'address',
       }),
@@ -443,7 +455,7 @@ describe('long polling (Odoo 12-15)', () => {
       const flood = Array.from({ length: 8 }, (_, i) =>
         fetch(`http://127.0.0.1:${sidecar.port}/longpolling/im_status`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-forwarded-for': `203.0.113.${i}` },
+          headers: { 'content-type': 'application/json', ...proxied(sidecar, `203.0.113.${i}`) },
           body: JSON.stringify({
             jsonrpc: '2.0',
             method: 'call',
@@ -462,7 +474,7 @@ describe('long polling (Odoo 12-15)', () => {
       );
       expect(answer.body?.result).toBeDefined();
       expect(slow.held).toBe(2);
-      expect(await metricValue(sidecar.port, 'odoo_bus_sidecar_odoo_forward_queued')).toBe(6);
+      expect(await metric(sidecar, 'odoo_bus_sidecar_odoo_forward_queued')).toBe(6);
       slow.release();
       await Promise.all(flood);
     } finally {

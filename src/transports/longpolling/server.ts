@@ -412,7 +412,7 @@ export class LongPollingServer {
       { ...poll.sent, options, force_status: true },
       poll.browser,
     );
-    // An answer cut short (`odooMaxAnswerBytes`) gives no im_status items: the rows go alone.
+    // An answer cut short (`maxOdooAnswerBytes`) gives no im_status items: the rows go alone.
     if (outcome.kind === 'result' && outcome.cut === undefined) {
       try {
         const answer = readPollAnswer(outcome.text, outcome.result);

@@ -503,7 +503,7 @@ export class OdooSocket implements HubSubscriber {
   }
 
   /**
-   * Odoo's catch-up was larger than one answer may be (`odooMaxAnswerBytes`): its first rows, in
+   * Odoo's catch-up was larger than one answer may be (`maxOdooAnswerBytes`): its first rows, in
    * id order, are all this socket can be sent without a gap. They are sent, then the socket
    * closes with 4002, on which Odoo's client reconnects at once and subscribes again with the last
    * id it received, and Odoo answers the next part. Meanwhile the socket takes no live row: a newer
