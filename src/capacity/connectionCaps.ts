@@ -55,6 +55,8 @@ export class ConnectionCaps {
    * whatever happens to it meanwhile (an upgrade that never completes included).
    */
   takeFor(connection: Duplex, address: string): ConnectionRefusal | undefined {
+    // Already closed, it would never give its place back; it holds nothing either.
+    if (connection.closed) return undefined;
     const refusal = this.take(address);
     if (refusal !== undefined) return refusal;
     (connection as Holder)[HELD_BY] = address;

@@ -447,6 +447,39 @@ describe('long polling (Odoo 12-15)', () => {
     expect(alive(sidecar)).toBe(true);
   });
 
+  it('answers a catch-up larger than one answer of Odoo in parts; the polls that follow get the rest (item 9)', async () => {
+    const sidecar = await sidecarWith({ odooVersion: 15, maxOdooAnswerBytes: 256 * 1024 }, lp);
+    const partner = 77;
+    const channel = JSON.stringify([DB, 'res.partner', partner]);
+    const [{ last }] = (await lp.pg.query<{ last: number }>(
+      DB,
+      'SELECT coalesce(max(id), 0) AS last FROM bus_bus',
+    )) as [{ last: number }];
+    await lp.pg.query(
+      DB,
+      `INSERT INTO bus_bus (channel, message, create_date)
+       SELECT $1, json_build_object('type', 'catch-up', 'payload', json_build_object('n', g, 'body', repeat('x', 400)))::text, now() at time zone 'UTC'
+       FROM generate_series(1, 3000) AS g`,
+      [channel],
+    );
+    const { cookie } = lp.login({ db: DB, partnerId: partner });
+    const browser = poller(sidecar, '198.51.100.50', cookie);
+    browser.last = last;
+    const received: number[] = [];
+    for (let polls = 0; received.length < 3000 && polls < 40; polls++) {
+      const answer = await browser.poll([], {});
+      received.push(...items(answer).map((n) => n.id as number));
+    }
+    expect(received).toHaveLength(3000);
+    expect(new Set(received).size).toBe(3000);
+    expect([...received].sort((a, b) => a - b)).toEqual(received);
+    expect(
+      await metric(sidecar, 'odoo_bus_sidecar_catchup_parts_total', { transport: 'longpolling' }),
+    ).toBeGreaterThan(2);
+    await lp.pg.query(DB, 'DELETE FROM bus_bus WHERE channel = $1', [channel]);
+    expect(alive(sidecar)).toBe(true);
+  });
+
   it('forwarded requests have their own slots: slow ones never hold up polls (item 4)', async () => {
     const sidecar = await sidecarWith({ odooVersion: 15 }, lp);
     const slow = lp.odoo.hold((r) => r.path === '/longpolling/im_status');

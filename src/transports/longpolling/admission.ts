@@ -26,6 +26,8 @@ export function admitPoll(
   channels: unknown,
 ): string | undefined {
   const { connections, subscriptions, metrics } = deps;
+  // A browser already gone would never give its place back; its poll holds nothing either.
+  if (reply.raw.closed) return undefined;
   const full = connections.take(address);
   if (full !== undefined) {
     metrics.connectionsRefused.labels('longpolling', full).inc();
