@@ -9,8 +9,15 @@ import cluster from 'node:cluster';
 import { ConfigError, type LoadResult, loadConfig } from './config/load.js';
 import { OdooConfError } from './config/odooConf.js';
 import { settings } from './config/settings.js';
+import { backoffDelay } from './lifecycle/backoff.js';
+import { monotonicClock } from './lifecycle/clock.js';
+import { installLastResort } from './lifecycle/lastResort.js';
 import { createLogger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
 import { createSidecar } from './sidecar.js';
+
+/** A worker that lived this long ended for its own reasons: the next one starts at once. */
+const WORKER_STABLE_MS = 30_000;
 
 function usage(): string {
   const lines = [
@@ -45,7 +52,9 @@ async function runWorker(loaded: LoadResult): Promise<void> {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
   for (const warning of loaded.warnings) logger.warn(warning);
-  const sidecar = createSidecar(config, logger);
+  const metrics = createMetrics();
+  installLastResort(logger, metrics);
+  const sidecar = createSidecar(config, logger, { metrics });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -82,16 +91,38 @@ async function runWorker(loaded: LoadResult): Promise<void> {
 function runPrimary(loaded: LoadResult): void {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
+  installLastResort(logger);
   logger.info({ workers: config.workers }, 'starting worker processes');
   let stopping = false;
-  for (let i = 0; i < config.workers; i++) cluster.fork();
+  const startedAt = new Map<number, number>();
+  // Workers that die young are started again later and later: a fault that kills every worker
+  // at start must not turn the primary into a fork loop.
+  let quickDeaths = 0;
+  const fork = () => {
+    const worker = cluster.fork();
+    startedAt.set(worker.id, monotonicClock());
+    worker.on('error', (error) =>
+      logger.error({ err: error, pid: worker.process.pid }, 'worker error'),
+    );
+  };
+  for (let i = 0; i < config.workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
+    const lived = monotonicClock() - (startedAt.get(worker.id) ?? 0);
+    startedAt.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
     }
-    logger.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting another');
-    cluster.fork();
+    quickDeaths = lived >= WORKER_STABLE_MS ? 0 : quickDeaths + 1;
+    const delayMs =
+      quickDeaths === 0 ? 0 : backoffDelay(quickDeaths - 1, { baseMs: 500, maxMs: 30_000 });
+    logger.error(
+      { pid: worker.process.pid, code, signal, restartInMs: delayMs },
+      'worker exited; starting another',
+    );
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, delayMs);
   });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -126,4 +157,9 @@ if (loaded.actions.checkConfig) {
   process.exit(0);
 }
 if (loaded.config.workers > 1 && cluster.isPrimary) runPrimary(loaded);
-else void runWorker(loaded);
+else {
+  runWorker(loaded).catch((error: unknown) => {
+    process.stderr.write(`odoo-bus-sidecar: cannot start: ${String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -189,10 +189,10 @@ export const settings = {
     { env: ['SIDECAR_FORWARD_QUEUE_LIMIT'], flag: 'forward-queue-limit' },
     'Forwarded requests waiting for a free slot (each holds its connection); past it the answer is 503.',
   ),
-  maxOdooAnswerBytes: setting(
+  maxCallAnswerBytes: setting(
     positiveInt.min(64 * 1024).default(8 * 1024 * 1024),
-    { env: ['SIDECAR_MAX_ODOO_ANSWER_BYTES'], flag: 'max-odoo-answer-bytes' },
-    'Bytes of one answer of Odoo read at most. A larger catch-up (a subscribe with an old `last`) is delivered in parts: the rows that fit, then close 4002, after which the client at once subscribes again from the last row it got; a long poll answers with the rows that fit and the next poll goes on. A single notification larger than this cannot be delivered: logged, and the socket closes with 1014.',
+    { env: ['SIDECAR_MAX_CALL_ANSWER_BYTES'], flag: 'max-call-answer-bytes' },
+    "Bytes read of one answer of Odoo to the sidecar's own calls (subscribe, poll, presence), which are parsed whole, in slices. A larger catch-up (a subscribe with an old `last`) is delivered in parts: the rows that fit, then close 4002, after which the client at once subscribes again from the last row it got; a long poll answers with the rows that fit and the next poll goes on. A single notification larger than this cannot be delivered: logged, and the socket closes with 1014.",
   ),
   odooTimeoutMs: setting(
     positiveInt.default(15_000),
@@ -257,6 +257,28 @@ export const settings = {
     positiveInt.default(2000),
     { env: ['SIDECAR_MAX_CHANNELS'], flag: 'max-channels' },
     'Channel strings accepted in one `subscribe`; larger ones are refused and logged.',
+  ),
+
+  // --- Input limits ------------------------------------------------------------------------------
+  maxChannelLength: setting(
+    positiveInt.default(512),
+    { env: ['SIDECAR_MAX_CHANNEL_LENGTH'], flag: 'max-channel-length' },
+    "Characters of one channel string in a `subscribe` (Odoo 19's presence channels have about 100); a longer one refuses the whole subscribe, as Odoo refuses a subscribe with a channel that is not a string.",
+  ),
+  maxSubscribeBytes: setting(
+    positiveInt.default(256 * 1024),
+    { env: ['SIDECAR_MAX_SUBSCRIBE_BYTES'], flag: 'max-subscribe-bytes' },
+    'Bytes of one `subscribe` message; a larger one is refused and logged. Any message over 1 MiB closes the socket with 1009, as in Odoo.',
+  ),
+  maxRequestBodyBytes: setting(
+    positiveInt.default(256 * 1024),
+    { env: ['SIDECAR_MAX_REQUEST_BODY_BYTES'], flag: 'max-request-body-bytes' },
+    "Bytes of a request body on the bus routes (forwarded to Odoo, or a long poll); larger ones get werkzeug's 413 and are not read further.",
+  ),
+  maxOdooAnswerBytes: setting(
+    positiveInt.default(64 * 1024 * 1024),
+    { env: ['SIDECAR_MAX_ODOO_ANSWER_BYTES'], flag: 'max-odoo-answer-bytes' },
+    "Bytes of one forwarded answer from Odoo. Forwarded answers are streamed, never held whole: one announced larger gets 502, one that streams past it is cut. The sidecar's own calls have their own bound (`maxCallAnswerBytes`).",
   ),
 
   // --- Capacity ---------------------------------------------------------------------------------

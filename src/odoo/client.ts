@@ -68,7 +68,14 @@ export type RpcOutcome =
   | { kind: 'notFound' }
   | {
       kind: 'unavailable';
-      reason: 'queueFull' | 'timeout' | 'connect' | 'http' | 'badResponse' | 'abandoned';
+      reason:
+        | 'queueFull'
+        | 'timeout'
+        | 'connect'
+        | 'http'
+        | 'badResponse'
+        | 'abandoned'
+        | 'unserializable';
       detail: string;
     };
 
@@ -149,7 +156,14 @@ export class OdooClient {
     browser: BrowserContext,
     signal?: AbortSignal,
   ): Promise<RpcOutcome> {
-    const body = JSON.stringify({ jsonrpc: '2.0', method: 'call', params, id: ++this.rpcId });
+    let body: string;
+    try {
+      body = JSON.stringify({ jsonrpc: '2.0', method: 'call', params, id: ++this.rpcId });
+    } catch (error) {
+      // Parameters come from checked client messages; should one still not serialize, the call
+      // fails like any other instead of throwing into its caller.
+      return { kind: 'unavailable', reason: 'unserializable', detail: String(error) };
+    }
     const started = performance.now();
     const key = { address: browser.address, session: sessionIdFromCookie(browser.cookie) ?? '' };
     const outcome = await this.send(route, body, browser, key, signal);

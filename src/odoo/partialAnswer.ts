@@ -1,5 +1,5 @@
 /**
- * The notifications of an answer cut short by the size bound (`maxOdooAnswerBytes`). Odoo reads
+ * The notifications of an answer cut short by the size bound (`maxCallAnswerBytes`). Odoo reads
  * them in id order (`bus.bus` sorts by id, in `_poll` of every version), so the ones read whole are
  * the first rows of the catch-up, and the rest are exactly the rows after the last of them: the
  * client gets these, then asks again from the last one (see the transports). Lost rows are worse

@@ -14,7 +14,7 @@ export interface PeekResult {
   database: string | undefined;
   notifications: Array<{ id: number; message: string }>;
   /**
-   * The answer was cut short (`maxOdooAnswerBytes`): `notifications` are the first rows of the
+   * The answer was cut short (`maxCallAnswerBytes`): `notifications` are the first rows of the
    * catch-up, in id order, and more follow them in Odoo's table.
    */
   partial: boolean;
@@ -61,7 +61,7 @@ export function readPeekResult(
       : notificationsNode.items;
     if (items === undefined) {
       throw new PeekResultError(
-        'the answer is larger than maxOdooAnswerBytes and its first notification alone does not fit, or its notifications are not in id order',
+        'the answer is larger than maxCallAnswerBytes and its first notification alone does not fit, or its notifications are not in id order',
       );
     }
     for (const item of items) {

@@ -26,7 +26,7 @@ export interface PollAnswer {
   /** Odoo's major version, as the addon reports it (absent from an answer cut short). */
   version: number | undefined;
   /**
-   * The answer was cut short (`maxOdooAnswerBytes`): `notifications` are its first ones, in id
+   * The answer was cut short (`maxCallAnswerBytes`): `notifications` are its first ones, in id
    * order, and more follow them in Odoo's table.
    */
   partial: boolean;
@@ -70,4 +70,4 @@ export function readPollAnswer(
 }
 
 const PARTIAL_REFUSED =
-  'the answer is larger than maxOdooAnswerBytes and its first notification alone does not fit, or its notifications are not in id order';
+  'the answer is larger than maxCallAnswerBytes and its first notification alone does not fit, or its notifications are not in id order';

@@ -3,7 +3,10 @@ import type { ConnectionCaps } from '../capacity/connectionCaps.js';
 import type { SubscriptionBudget } from '../capacity/subscriptionBudget.js';
 import type { Config } from '../config/load.js';
 import type { Hub, HubSubscriber } from '../hub/hub.js';
+import type { Clock } from '../lifecycle/clock.js';
+import type { CaughtErrors } from '../observability/caught.js';
 import type { Logger } from '../observability/logger.js';
+import type { LogLimiter } from '../observability/logLimiter.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { OdooClient } from '../odoo/client.js';
 
@@ -21,4 +24,10 @@ export interface TransportDependencies {
   connections: ConnectionCaps;
   /** Channel lists held by websockets and long polls together, overall and per client address. */
   subscriptions: SubscriptionBudget;
+  /** The clock of every deadline (monotonic; tests may step it). */
+  clock: Clock;
+  /** Bounds the lines a client can make the log repeat. */
+  logLimiter: LogLimiter;
+  /** Where listeners and background tasks hand what they did not expect. */
+  caught: CaughtErrors;
 }

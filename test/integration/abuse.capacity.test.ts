@@ -314,7 +314,7 @@ describe('subscription memory per client address (item 5)', () => {
 });
 
 describe('a huge catch-up (item 9)', () => {
-  it('is delivered whole, in parts no larger than maxOdooAnswerBytes, with bounded memory', async () => {
+  it('is delivered whole, in parts no larger than maxCallAnswerBytes, with bounded memory', async () => {
     const sidecar = await sidecarWith({}, stack, HEAP_BOUND);
     const ROWS = 100_000;
     const partner = 99;
@@ -448,7 +448,7 @@ describe('long polling (Odoo 12-15)', () => {
   });
 
   it('answers a catch-up larger than one answer of Odoo in parts; the polls that follow get the rest (item 9)', async () => {
-    const sidecar = await sidecarWith({ odooVersion: 15, maxOdooAnswerBytes: 256 * 1024 }, lp);
+    const sidecar = await sidecarWith({ odooVersion: 15, maxCallAnswerBytes: 256 * 1024 }, lp);
     const partner = 77;
     const channel = JSON.stringify([DB, 'res.partner', partner]);
     const [{ last }] = (await lp.pg.query<{ last: number }>(

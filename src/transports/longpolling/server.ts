@@ -25,6 +25,7 @@ import type { BusReader } from '../../bus/reader.js';
 import type { BusRow } from '../../bus/types.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
 import { member, parseJson } from '../../json/rawJson.js';
+import { guarded } from '../../observability/caught.js';
 import type { Logger } from '../../observability/logger.js';
 import { POLL_ROUTE } from '../../odoo/addonContract.js';
 import type { BrowserContext, RpcOutcome } from '../../odoo/client.js';
@@ -34,7 +35,8 @@ import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import { clientAddress } from '../clientAddress.js';
 import type { TransportDependencies } from '../dependencies.js';
-import { forward } from '../forward.js';
+import { type Forwarding, forward, forwardingOf } from '../forward.js';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../websocket/clientMessage.js';
 import { firstForwarded } from '../websocket/handshake.js';
 import { admitPoll } from './admission.js';
 import {
@@ -94,18 +96,23 @@ export class LongPollingServer {
   private readonly rule: PresenceRule;
   private readonly log: Logger;
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly forwarding: Forwarding;
   private closing = false;
   private addonMissingLogged = false;
 
   constructor(private readonly options: LongPollingOptions) {
     const { config } = options;
     this.log = options.logger.child({ component: 'longpolling' });
+    this.forwarding = forwardingOf(options);
     this.sessions = new PollSessions(config.recentRowsSeconds * 1000);
     this.rule = presenceRule(config.presenceRefreshSeconds * 1000);
-    this.sweepTimer = setInterval(
-      () => this.sessions.sweep(Date.now(), config.lateCommitWindowSeconds * 1000),
-      SWEEP_INTERVAL_MS,
-    );
+    this.sweepTimer = setInterval(() => {
+      try {
+        this.sessions.sweep(options.clock(), config.lateCommitWindowSeconds * 1000);
+      } catch (error) {
+        options.caught('longpoll-sweep', error);
+      }
+    }, SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
@@ -160,27 +167,27 @@ export class LongPollingServer {
   // --- One poll ---------------------------------------------------------------------------------
 
   private async handle(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const { metrics, config, odoo } = this.options;
+    const { metrics, odoo, clock } = this.options;
     const major = this.options.odooMajor();
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const envelope = major !== undefined && major >= 16 ? undefined : readCall(request, body);
     if (envelope === undefined) {
       // Odoo 16+ has no long polling, and malformed calls fail at once in Odoo: its own answer.
       metrics.polls.labels('forwarded').inc();
-      return forward(request, reply, odoo, config.proxyMode);
+      return forward(request, reply, this.forwarding);
     }
     const { id, params } = envelope;
     if (this.closing) {
       metrics.polls.labels('error').inc();
       return this.sendError(reply, id, unavailableError('The bus is restarting.'), major);
     }
-    const address = clientAddress(request.raw, config.proxyMode);
+    const address = clientAddress(request.raw, this.options.config.proxyMode);
     const refused = admitPoll(this.options, reply, address, params.channels);
     if (refused !== undefined) {
       metrics.polls.labels('error').inc();
       return this.sendError(reply, id, unavailableError(refused), major);
     }
-    const now = Date.now();
+    const now = clock();
     const browser = this.browserContext(request, address);
     const sid = sessionIdFromCookie(browser.cookie);
     let session = sid === undefined ? undefined : this.sessions.get(sessionHash(sid), now);
@@ -313,8 +320,9 @@ export class LongPollingServer {
     const continuous = session?.seq !== undefined && poll.last > 0;
     const since = continuous ? (session?.seq as number) : (readCounts.get(answer.db) ?? 0);
     const odooIds = new Set(answer.notifications.map((n) => n.id));
+    // The reader keeps its recent rows by its own clock (`Date.now()`, src/bus).
     const gap = reader.recent
-      .readSince(since, 0, poll.keys, now)
+      .readSince(since, 0, poll.keys, Date.now())
       .filter((row) => !odooIds.has(row.id) && deliverable(row, poll.last, session));
     const odooRows = answer.notifications.filter((n) => n.id >= 0);
     if (odooRows.length > 0 || gap.length > 0) {
@@ -332,16 +340,22 @@ export class LongPollingServer {
       poll.subscriber = new LongPoll(answer.db, poll.last, session, (batch) =>
         this.answerBatch(poll, batch),
       );
-      reply.raw.on('close', () => {
-        if (!poll.done) {
-          // The browser went away (or changed its channels and polls again): nothing is kept.
-          metrics.polls.labels('aborted').inc();
-          this.release(poll);
-          poll.done = true;
-          resolve(reply);
-        }
-      });
-      poll.timer = setTimeout(() => this.answerRows(poll, [], 'timeout'), holdMs);
+      reply.raw.on(
+        'close',
+        guarded(this.options.caught, 'longpoll', () => {
+          if (!poll.done) {
+            // The browser went away (or changed its channels and polls again): nothing is kept.
+            metrics.polls.labels('aborted').inc();
+            poll.done = true;
+            resolve(reply);
+            this.release(poll);
+          }
+        }),
+      );
+      poll.timer = setTimeout(
+        guarded(this.options.caught, 'longpoll', () => this.answerRows(poll, [], 'timeout')),
+        holdMs,
+      );
       this.held.add(poll);
       metrics.pollsHeld.set(this.held.size);
       this.options.hub.subscribe(poll.subscriber, poll.keys);
@@ -404,7 +418,15 @@ export class LongPollingServer {
     return poll.version === 12 && Array.isArray(partners) && partners.length > 0 && !this.closing;
   }
 
-  private async withPresenceItems(poll: Poll, rows: BusRow[]): Promise<unknown> {
+  /** Started from timers and deliveries: ends in an answer whatever happens. */
+  private withPresenceItems(poll: Poll, rows: BusRow[]): Promise<unknown> {
+    return this.presenceItemsAnswer(poll, rows).catch((error: unknown) => {
+      this.options.caught('longpoll', error);
+      return this.answerItems(poll, [], rows);
+    });
+  }
+
+  private async presenceItemsAnswer(poll: Poll, rows: BusRow[]): Promise<unknown> {
     this.release(poll);
     const { bus_inactivity: _presence, ...options } = poll.options ?? {};
     const outcome = await this.options.odoo.rpc(
@@ -412,11 +434,11 @@ export class LongPollingServer {
       { ...poll.sent, options, force_status: true },
       poll.browser,
     );
-    // An answer cut short (`maxOdooAnswerBytes`) gives no im_status items: the rows go alone.
+    // An answer cut short (`maxCallAnswerBytes`) gives no im_status items: the rows go alone.
     if (outcome.kind === 'result' && outcome.cut === undefined) {
       try {
         const answer = readPollAnswer(outcome.text, outcome.result);
-        this.expect(poll, answer.notifications, Date.now());
+        this.expect(poll, answer.notifications, this.options.clock());
         return this.answerItems(poll, answer.notifications, rows);
       } catch (error) {
         this.log.debug({ err: error }, 'no im_status items: unreadable answer');
@@ -553,9 +575,12 @@ function readCall(
 ): { id: string; params: Record<string, unknown> } | undefined {
   const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (!JSON_TYPES.has(type)) return undefined;
+  const text = body.toString('utf8');
+  // Nothing this deep is a poll; Odoo gives such a body its own answer.
+  if (nestsDeeperThan(text, MAX_MESSAGE_DEPTH)) return undefined;
   let call: unknown;
   try {
-    call = JSON.parse(body.toString('utf8'));
+    call = JSON.parse(text);
   } catch {
     return undefined;
   }

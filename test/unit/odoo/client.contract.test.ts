@@ -71,7 +71,7 @@ beforeAll(async () => {
     calls: { slots: 2, places: 10, slotsPerAddress: 2, placesPerAddress: 10, waitMs: 5000 },
     forwarding: { slots: 1, places: 10, slotsPerAddress: 1, placesPerAddress: 10, waitMs: 5000 },
     timeoutMs: 5000,
-    maxAnswerBytes: 8 * 1024 * 1024,
+    maxAnswerBytes: 1024 * 1024,
     logger: createLogger('silent'),
     metrics: createMetrics({ defaultMetrics: false }),
   });
