@@ -11,12 +11,15 @@ import { Agent, type Dispatcher, request } from 'undici';
 import type { JsonNode } from '../json/rawJson.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+
 import { INFO_ROUTE, SECRET_HEADER } from './addonContract.js';
 import { readBoundedBody } from './boundedBody.js';
 import type { QueueLimits } from './callBudget.js';
 import { sessionIdFromCookie } from './cookies.js';
 import { type CallKey, Limiter } from './limiter.js';
 import { BadResponse, classifyFailure, readRpcAnswer } from './rpcAnswer.js';
+
+type Gauge = Metrics['odooInFlight'];
 
 /** Headers describing the browser's request, forwarded so that Odoo sees the same client. */
 export interface BrowserContext {
@@ -128,22 +131,27 @@ export class OdooClient {
       bodyTimeout: options.timeoutMs,
       connect: { timeout: Math.min(options.timeoutMs, 5_000) },
     });
-    this.limiter = new Limiter({
-      ...calls,
-      onChange: (active, queued) => {
-        metrics.odooInFlight.set(active);
-        metrics.odooQueued.set(queued);
-      },
-      onRefused: (refusal) => metrics.odooQueueRefused.labels('calls', refusal).inc(),
-    });
-    this.forwarding = new Limiter({
-      ...forwarding,
-      onChange: (active, queued) => {
-        metrics.forwardInFlight.set(active);
-        metrics.forwardQueued.set(queued);
-      },
-      onRefused: (refusal) => metrics.odooQueueRefused.labels('forwarding', refusal).inc(),
-    });
+    const queue = (
+      limits: QueueLimits,
+      name: 'calls' | 'forwarding',
+      inFlight: Gauge,
+      queued: Gauge,
+    ) =>
+      new Limiter({
+        ...limits,
+        onChange: (active, waiting) => {
+          inFlight.set(active);
+          queued.set(waiting);
+        },
+        onRefused: (refusal) => metrics.odooQueueRefused.labels(name, refusal).inc(),
+      });
+    this.limiter = queue(calls, 'calls', metrics.odooInFlight, metrics.odooQueued);
+    this.forwarding = queue(
+      forwarding,
+      'forwarding',
+      metrics.forwardInFlight,
+      metrics.forwardQueued,
+    );
   }
 
   /**

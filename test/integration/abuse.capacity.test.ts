@@ -119,17 +119,22 @@ async function userStillServed(sidecar: SidecarProcess, address: string): Promis
   const user = await socketFrom(sidecar, address, cookie);
   user.subscribe([], 0);
   await waitFor(() => stack.odoo.callsTo(PEEK).some((c) => c.headers.cookie === cookie));
-  // The subscription is applied once Odoo answered; a row written after that reaches it.
+  await receivesNewRows(user);
+}
+
+/**
+ * Writes broadcast rows until `socket` has one: its subscription is applied once Odoo answered,
+ * and a row written after that reaches it.
+ */
+async function receivesNewRows(socket: OdooSocket): Promise<void> {
   const written: number[] = [];
   await waitFor(
     async () => {
-      const [id] = await writer().sendmany([
-        { channel: 'broadcast', type: 'still-served', payload: {} },
-      ]);
+      const [id] = await writer().sendmany([{ channel: 'broadcast', type: 'new', payload: {} }]);
       written.push(id as number);
-      return user.notificationIds().some((n) => written.includes(n));
+      return socket.notificationIds().some((n) => written.includes(n));
     },
-    { intervalMs: 200, message: 'the user received a notification' },
+    { intervalMs: 200, message: 'the socket received a notification written after it subscribed' },
   );
 }
 
@@ -243,17 +248,7 @@ describe('connection caps (item 6)', () => {
     expect(await refused('total')).toBe(1);
     // Sockets held keep receiving.
     await waitFor(() => stack.odoo.callsTo(PEEK).some((c) => c.headers.cookie === cookie));
-    const written: number[] = [];
-    await waitFor(
-      async () => {
-        const [id] = await writer().sendmany([
-          { channel: 'broadcast', type: 'at-cap', payload: {} },
-        ]);
-        written.push(id as number);
-        return user.notificationIds().some((n) => written.includes(n));
-      },
-      { intervalMs: 200 },
-    );
+    await receivesNewRows(user);
     // A place given back is a place for someone else.
     await (fromA[0] as OdooSocket).close();
     await waitFor(async () => (await held()) === 8);

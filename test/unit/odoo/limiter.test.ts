@@ -86,6 +86,16 @@ function harness(options: Omit<LimiterOptions, 'now'>) {
 
 type Harness = ReturnType<typeof harness>;
 
+/** Slots and places, in all and per address, with a deadline no test reaches. */
+function limitsOf(
+  slots: number,
+  places: number,
+  slotsPerAddress: number,
+  placesPerAddress: number,
+) {
+  return { slots, places, slotsPerAddress, placesPerAddress, waitMs: 60_000 };
+}
+
 /** The caps that must hold at every moment. */
 function checkCaps(h: Harness, options: Omit<LimiterOptions, 'now'>) {
   const running = h.calls.filter((c) => c.state === 'running');
@@ -223,13 +233,7 @@ describe('Limiter (fair queue of calls to Odoo)', () => {
   });
 
   it('within one address, sessions take turns: one session flooding delays another by one call per turn', async () => {
-    const h = harness({
-      slots: 1,
-      places: 100,
-      slotsPerAddress: 1,
-      placesPerAddress: 100,
-      waitMs: 60_000,
-    });
+    const h = harness(limitsOf(1, 100, 1, 100));
     const first = h.submit('10.0.0.9', 'flooder');
     for (let i = 0; i < 20; i++) h.submit('10.0.0.9', 'flooder');
     const colleague = h.submit('10.0.0.9', 'colleague');
@@ -245,13 +249,7 @@ describe('Limiter (fair queue of calls to Odoo)', () => {
   });
 
   it("caps one address's slots: a slow client cannot take every slot from the others", async () => {
-    const h = harness({
-      slots: 4,
-      places: 100,
-      slotsPerAddress: 2,
-      placesPerAddress: 100,
-      waitMs: 60_000,
-    });
+    const h = harness(limitsOf(4, 100, 2, 100));
     for (let i = 0; i < 10; i++) h.submit('10.6.6.6');
     await flush();
     expect(h.limiter.clientLoad('10.6.6.6')).toEqual({ active: 2, queued: 8 });
@@ -264,13 +262,7 @@ describe('Limiter (fair queue of calls to Odoo)', () => {
   });
 
   it("caps one address's places, and all places together", async () => {
-    const h = harness({
-      slots: 1,
-      places: 5,
-      slotsPerAddress: 1,
-      placesPerAddress: 3,
-      waitMs: 60_000,
-    });
+    const h = harness(limitsOf(1, 5, 1, 3));
     for (let i = 0; i < 5; i++) h.submit('10.6.6.6');
     for (let i = 0; i < 4; i++) h.submit('10.7.7.7');
     await flush();
@@ -330,13 +322,7 @@ describe('Limiter (fair queue of calls to Odoo)', () => {
   it('drops a waiting call whose client left, at once and without running it', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.boolean(), { minLength: 1, maxLength: 30 }), async (leaves) => {
-        const h = harness({
-          slots: 1,
-          places: 100,
-          slotsPerAddress: 1,
-          placesPerAddress: 100,
-          waitMs: 60_000,
-        });
+        const h = harness(limitsOf(1, 100, 1, 100));
         const blocker = h.submit('10.0.0.1');
         const queued = leaves.map((_, i) => h.submit(`10.0.2.${i % 5}`, String(i % 3)));
         await flush();
