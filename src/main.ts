@@ -8,6 +8,7 @@
 import cluster from 'node:cluster';
 import { ConfigError, type LoadResult, loadConfig } from './config/load.js';
 import { OdooConfError } from './config/odooConf.js';
+import { configReport, startupSummary } from './config/report.js';
 import { settings } from './config/settings.js';
 import { backoffDelay } from './lifecycle/backoff.js';
 import { monotonicClock } from './lifecycle/clock.js';
@@ -51,7 +52,11 @@ function load(): LoadResult {
 async function runWorker(loaded: LoadResult): Promise<void> {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
-  for (const warning of loaded.warnings) logger.warn(warning);
+  // With several workers the primary said all this once already.
+  if (cluster.isPrimary) {
+    logger.info({ settings: startupSummary(loaded) }, 'configuration read');
+    for (const warning of loaded.warnings) logger.warn(warning);
+  }
   const metrics = createMetrics();
   installLastResort(logger, metrics);
   const sidecar = createSidecar(config, logger, { metrics });
@@ -92,6 +97,8 @@ function runPrimary(loaded: LoadResult): void {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
   installLastResort(logger);
+  logger.info({ settings: startupSummary(loaded) }, 'configuration read');
+  for (const warning of loaded.warnings) logger.warn(warning);
   logger.info({ workers: config.workers }, 'starting worker processes');
   let stopping = false;
   const startedAt = new Map<number, number>();
@@ -142,18 +149,7 @@ if (loaded.actions.help) {
   process.exit(0);
 }
 if (loaded.actions.checkConfig) {
-  const { config, sources, warnings } = loaded;
-  const shown = Object.fromEntries(
-    Object.entries(config).map(([key, value]) => [
-      key,
-      key === 'dbPassword' || key === 'secret'
-        ? value === undefined
-          ? undefined
-          : '[set]'
-        : String(value),
-    ]),
-  );
-  process.stdout.write(`${JSON.stringify({ config: shown, sources, warnings }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(configReport(loaded), null, 2)}\n`);
   process.exit(0);
 }
 if (loaded.config.workers > 1 && cluster.isPrimary) runPrimary(loaded);

@@ -1,7 +1,7 @@
 /**
- * The queues of calls to Odoo of one process, from the settings. Odoo's `workers` are processes
- * that each serve one request at a time: the settings give what the whole sidecar may hold of
- * them, and each of its worker processes (`workers`) takes its part (at least one slot each).
+ * The queues of calls to Odoo of one process, from the settings (per worker process: the default
+ * of `odooConcurrency` already takes Odoo's `workers` and the sidecar's into account), with the
+ * share one client address may hold of each.
  */
 import type { Config } from '../config/load.js';
 import type { LimiterOptions } from './limiter.js';
@@ -12,7 +12,6 @@ export type QueueLimits = Pick<
 >;
 
 export function callQueues(config: Config): { calls: QueueLimits; forwarding: QueueLimits } {
-  const perProcess = (total: number) => Math.max(1, Math.floor(total / config.workers));
   const queue = (slots: number, places: number): QueueLimits => ({
     slots,
     places,
@@ -27,7 +26,7 @@ export function callQueues(config: Config): { calls: QueueLimits; forwarding: Qu
     waitMs: config.odooQueueWaitMs,
   });
   return {
-    calls: queue(perProcess(config.odooConcurrency), perProcess(config.odooQueueLimit)),
-    forwarding: queue(perProcess(config.forwardConcurrency), perProcess(config.forwardQueueLimit)),
+    calls: queue(config.odooConcurrency, config.odooQueueLimit),
+    forwarding: queue(config.forwardConcurrency, config.forwardQueueLimit),
   };
 }

@@ -25,7 +25,13 @@ import type { OdooClient } from '../odoo/client.js';
 import { sessionIdFromCookie } from '../odoo/cookies.js';
 import { CallAbandonedError, QueueFullError } from '../odoo/limiter.js';
 import { busRoutesOf } from './busRoutes.js';
-import { clientAddress } from './clientAddress.js';
+import { addressGroup } from './clientAddress.js';
+import {
+  CLIENT_IDENTITY_HEADERS,
+  clientIdentity,
+  identityHeaders,
+  type ProxyTrust,
+} from './clientIdentity.js';
 import type { TransportDependencies } from './dependencies.js';
 import {
   BAD_GATEWAY_PAGE,
@@ -35,7 +41,6 @@ import {
   sendPage,
 } from './errorPages.js';
 import { normalisedPath, readTarget } from './requestTarget.js';
-import { firstForwarded } from './websocket/handshake.js';
 
 /** Headers of one connection, never of the request (RFC 9110 7.6.1, and their old spellings). */
 const HOP_BY_HOP = new Set([
@@ -56,7 +61,8 @@ const SECRET = SECRET_HEADER.toLowerCase();
 
 export interface Forwarding {
   odoo: OdooClient;
-  proxyMode: boolean;
+  /** Whose forwarding headers are believed (see `clientIdentity`). */
+  proxyTrust: ProxyTrust;
   odooMajor: () => number | undefined;
   maxAnswerBytes: number;
   metrics: Metrics;
@@ -67,7 +73,7 @@ export interface Forwarding {
 export function forwardingOf(deps: TransportDependencies): Forwarding {
   return {
     odoo: deps.odoo,
-    proxyMode: deps.config.proxyMode,
+    proxyTrust: deps.proxyTrust,
     odooMajor: deps.odooMajor,
     maxAnswerBytes: deps.config.maxOdooAnswerBytes,
     metrics: deps.metrics,
@@ -153,7 +159,7 @@ function refuse(
   page: string,
 ): FastifyReply {
   forwarding.metrics.httpRefused.labels(reason).inc();
-  const ip = firstForwarded(request.headers['x-forwarded-for']) ?? request.ip;
+  const ip = clientIdentity(request.raw, forwarding.proxyTrust).address;
   forwarding.logLimiter.log('http-refused', ip, (note) =>
     request.log.info(
       { reason, status, method: request.method, path: request.url, ip, ...note },
@@ -178,16 +184,16 @@ export async function forward(
     return refuse(request, reply, forwarding, 'not-a-bus-route', 404, NOT_FOUND_PAGE);
   }
   const headers = requestHeaders(request);
-  if (!forwarding.proxyMode || headers['x-forwarded-for'] === undefined)
-    headers['x-forwarded-for'] = request.ip;
-  headers['x-forwarded-host'] ??= request.headers.host ?? '';
-  headers['x-forwarded-proto'] ??= request.protocol;
+  // Who the client is, as the sidecar believes it: never the client's own forwarding headers.
+  for (const name of CLIENT_IDENTITY_HEADERS) delete headers[name];
+  const identity = clientIdentity(request.raw, forwarding.proxyTrust);
+  Object.assign(headers, identityHeaders(identity));
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
   // A browser that goes away while its request waits for a slot leaves the queue.
   const gone = new AbortController();
   reply.raw.once('close', () => gone.abort());
   const client = {
-    address: clientAddress(request.raw, forwarding.proxyMode),
+    address: addressGroup(identity.address),
     session: sessionIdFromCookie(headers.cookie) ?? '',
   };
   let answer: Dispatcher.ResponseData;

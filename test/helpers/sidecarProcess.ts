@@ -21,20 +21,36 @@ export interface SidecarProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+export interface SpawnOptions {
+  /** Node's own options, e.g. `--max-old-space-size` to run under a memory bound. */
+  nodeArgs?: readonly string[];
+  /** More command-line arguments (`--odoo-config`...). */
+  args?: readonly string[];
+  /** More environment variables (`PGHOST`...); the process gets only these and PATH. */
+  env?: Readonly<Record<string, string>>;
+  /** Resolve once `/readyz` answers 200 (default); false: once it answers at all. */
+  waitReady?: boolean;
+}
+
 export async function spawnSidecar(
   values: Partial<Record<SettingKey, unknown>>,
-  /** Node's own options, e.g. `--max-old-space-size` to run under a memory bound. */
-  options: { nodeArgs?: string[] } = {},
+  options: SpawnOptions = {},
 ): Promise<SidecarProcess> {
   const port = await freePort();
-  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', resolve(repoRoot, 'src/main.ts')];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    '--import',
+    'tsx',
+    resolve(repoRoot, 'src/main.ts'),
+    ...(options.args ?? []),
+  ];
   for (const [key, value] of Object.entries({ ...values, port, host: '127.0.0.1' })) {
     if (value !== undefined)
       args.push(`--${settings[key as SettingKey].source.flag}=${String(value)}`);
   }
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH },
+    env: { PATH: process.env.PATH, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -50,13 +66,19 @@ export async function spawnSidecar(
         done({ code, signal, at: Date.now() });
       }),
   );
+  const wanted = options.waitReady === false ? [200, 503] : [200];
   await waitFor(
     async () =>
-      (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
+      wanted.includes(
+        (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status ?? 0,
+      ),
     {
       // tsx compiles at start, in every worker too: slow on a loaded machine.
       timeoutMs: 60_000,
-      message: 'the sidecar process became ready',
+      message:
+        options.waitReady === false
+          ? 'the sidecar process answered /readyz'
+          : 'the sidecar process became ready',
     },
   ).catch((error: unknown) => {
     child.kill('SIGKILL');
@@ -69,4 +91,24 @@ export async function spawnSidecar(
     exited,
     kill: (signal = 'SIGTERM') => child.kill(signal),
   };
+}
+
+/**
+ * Runs `run` against a sidecar process started with `values`, then kills it. A failure carries the
+ * process's log, which is where a test of what the sidecar says looks first.
+ */
+export async function withSidecarProcess(
+  values: Partial<Record<SettingKey, unknown>>,
+  options: SpawnOptions,
+  run: (sidecar: SidecarProcess) => Promise<void>,
+): Promise<void> {
+  const sidecar = await spawnSidecar(values, options);
+  try {
+    await run(sidecar);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`, { cause: error });
+  } finally {
+    sidecar.kill('SIGKILL');
+    await sidecar.exited;
+  }
 }

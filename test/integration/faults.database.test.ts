@@ -24,6 +24,7 @@ function keepWriting(channelId: number) {
   const writer = stack.writer();
   let stopped = false;
   let failures = 0;
+  let written = 0;
   const done = (async () => {
     let n = 0;
     while (!stopped) {
@@ -31,6 +32,7 @@ function keepWriting(channelId: number) {
         await writer.sendmany([
           { channel: ['discuss.channel', channelId], type: 'tick', payload: n++ },
         ]);
+        written++;
       } catch {
         failures++;
         await sleep(50);
@@ -41,6 +43,10 @@ function keepWriting(channelId: number) {
   return {
     get failures() {
       return failures;
+    },
+    /** Commits made so far: tests wait for some rather than for a time (a busy machine is slow). */
+    get written() {
+      return written;
     },
     async stop() {
       stopped = true;
@@ -75,7 +81,7 @@ describe('PostgreSQL restarted while notifications are written', () => {
       const channelId = mode === 'fast' ? 101 : 102;
       const socket = await subscribed(channelId);
       const writing = keepWriting(channelId);
-      await sleep(300);
+      await waitFor(() => writing.written >= 3, { timeoutMs: 20_000 });
       const listener = stack.sidecar.listener;
       let sawUnready = false;
       const watch = setInterval(() => {
@@ -87,7 +93,8 @@ describe('PostgreSQL restarted while notifications are written', () => {
       expect(during.status).toBe(503);
       await restart;
       await waitFor(() => listener.isUp, { timeoutMs: 20_000 });
-      await sleep(300);
+      const afterRestart = writing.written;
+      await waitFor(() => writing.written >= afterRestart + 3, { timeoutMs: 20_000 });
       await writing.stop();
       clearInterval(watch);
       expect(sawUnready).toBe(true);

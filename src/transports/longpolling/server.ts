@@ -33,11 +33,10 @@ import { sessionIdFromCookie } from '../../odoo/cookies.js';
 import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pollAnswer.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
-import { clientAddress } from '../clientAddress.js';
+import { browserContext, clientIdentity } from '../clientIdentity.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { type Forwarding, forward, forwardingOf } from '../forward.js';
 import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../websocket/clientMessage.js';
-import { firstForwarded } from '../websocket/handshake.js';
 import { admitPoll } from './admission.js';
 import {
   batchPayload,
@@ -153,7 +152,7 @@ export class LongPollingServer {
     for (const hash of sessions) this.sessions.forget(hash);
     let answered = 0;
     for (const poll of [...this.held]) {
-      if (db !== undefined && poll.db !== db) continue;
+      if (poll.db !== db) continue;
       const bySession = poll.session !== undefined && sessions.has(poll.session.hash);
       const byPartner = [...partnerKeys].some((key) => poll.keys.has(key));
       if (bySession || byPartner) {
@@ -181,14 +180,13 @@ export class LongPollingServer {
       metrics.polls.labels('error').inc();
       return this.sendError(reply, id, unavailableError('The bus is restarting.'), major);
     }
-    const address = clientAddress(request.raw, this.options.config.proxyMode);
-    const refused = admitPoll(this.options, reply, address, params.channels);
+    const browser = this.browserContext(request);
+    const refused = admitPoll(this.options, reply, browser.address, params.channels);
     if (refused !== undefined) {
       metrics.polls.labels('error').inc();
       return this.sendError(reply, id, unavailableError(refused), major);
     }
     const now = clock();
-    const browser = this.browserContext(request, address);
     const sid = sessionIdFromCookie(browser.cookie);
     let session = sid === undefined ? undefined : this.sessions.get(sessionHash(sid), now);
     const options = isObject(params.options) ? params.options : undefined;
@@ -544,20 +542,8 @@ export class LongPollingServer {
     }
   }
 
-  private browserContext(request: FastifyRequest, address: string): BrowserContext {
-    const { proxyMode } = this.options.config;
-    const h = request.headers;
-    const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
-    const remote = request.raw.socket.remoteAddress;
-    return {
-      address,
-      cookie: one(h.cookie) ?? '',
-      host: h.host,
-      forwardedFor: proxyMode ? (one(h['x-forwarded-for']) ?? remote) : remote,
-      forwardedHost: proxyMode ? (one(h['x-forwarded-host']) ?? h.host) : h.host,
-      forwardedProto: proxyMode ? (firstForwarded(h['x-forwarded-proto']) ?? 'http') : 'http',
-      userAgent: one(h['user-agent']),
-    };
+  private browserContext(request: FastifyRequest): BrowserContext {
+    return browserContext(request.raw, clientIdentity(request.raw, this.options.proxyTrust));
   }
 }
 

@@ -7,29 +7,36 @@ import { parseOpenFileLimit } from '../../../src/capacity/openFileLimit.js';
 import { SubscriptionBudget, subscriptionCost } from '../../../src/capacity/subscriptionBudget.js';
 import { configFrom } from '../../../src/config/load.js';
 import { callQueues } from '../../../src/odoo/callBudget.js';
-import { addressGroup, clientAddress } from '../../../src/transports/clientAddress.js';
+import { addressGroup } from '../../../src/transports/clientAddress.js';
+import {
+  browserContext,
+  clientIdentity,
+  ProxyTrust,
+} from '../../../src/transports/clientIdentity.js';
 
-function request(remoteAddress: string | undefined, forwardedFor?: string | string[]) {
-  return {
-    socket: { remoteAddress },
-    headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor },
-  } as unknown as IncomingMessage;
+function request(remoteAddress: string, headers: Record<string, string> = {}) {
+  return { socket: { remoteAddress }, headers } as unknown as IncomingMessage;
 }
 
-describe('clientAddress', () => {
-  it("is the peer, or the last X-Forwarded-For entry (the nearest proxy's) when trusted", () => {
-    expect(clientAddress(request('10.0.0.1', '1.2.3.4'), false)).toBe('10.0.0.1');
-    expect(clientAddress(request('127.0.0.1', '6.6.6.6, 198.51.100.7'), true)).toBe('198.51.100.7');
-    expect(clientAddress(request('127.0.0.1', ['6.6.6.6', '7.7.7.7, 198.51.100.8']), true)).toBe(
-      '198.51.100.8',
-    );
-    expect(clientAddress(request('127.0.0.1'), true)).toBe('127.0.0.1');
-    expect(clientAddress(request(undefined), true)).toBe('unknown');
+describe('the address caps count by', () => {
+  const trust = new ProxyTrust(true, ['127.0.0.0/8']);
+  const addressOf = (from: string, headers: Record<string, string> = {}) =>
+    browserContext(request(from, headers), clientIdentity(request(from, headers), trust)).address;
+
+  it("is the peer, or the last X-Forwarded-For entry (the nearest proxy's) of a trusted proxy", () => {
+    const proxied = {
+      'x-forwarded-host': 'odoo.example',
+      'x-forwarded-for': '6.6.6.6, 198.51.100.7',
+    };
+    expect(addressOf('127.0.0.1', proxied)).toBe('198.51.100.7');
+    expect(addressOf('203.0.113.9', proxied)).toBe('203.0.113.9');
+    expect(addressOf('127.0.0.1', { 'x-forwarded-for': '198.51.100.7' })).toBe('127.0.0.1');
   });
 
-  it('never takes a forged entry that is not an address, nor a huge one', () => {
-    expect(clientAddress(request('127.0.0.1', 'x'.repeat(15_000)), true)).toBe('127.0.0.1');
-    expect(clientAddress(request('127.0.0.1', '1.2.3.4, evil'), true)).toBe('127.0.0.1');
+  it('never keeps a forged entry that is not an address, nor a huge one', () => {
+    const forged = { 'x-forwarded-host': 'odoo.example', 'x-forwarded-for': 'x'.repeat(15_000) };
+    expect(addressOf('127.0.0.1', forged)).toBe('invalid');
+    expect(addressGroup(undefined)).toBe('unknown');
   });
 
   it('counts IPv6 by /64 and IPv4-mapped addresses as IPv4', () => {
@@ -120,18 +127,16 @@ describe('limits from the settings and the process', () => {
     expect([set.connections, set.subscribedBytes]).toEqual([50, 1000]);
   });
 
-  it("splits the calls to Odoo between the sidecar's processes; a client holds half the slots", () => {
-    const one = callQueues(configFrom({}));
-    expect(one.calls).toMatchObject({
+  it('gives one client address half the slots and a tenth of the places of each queue', () => {
+    const queues = callQueues(configFrom({}));
+    expect(queues.calls).toMatchObject({
       slots: 4,
       places: 5000,
       slotsPerAddress: 2,
       placesPerAddress: 500,
     });
-    expect(one.forwarding).toMatchObject({ slots: 2, places: 500, slotsPerAddress: 1 });
-    const four = callQueues(configFrom({ workers: 4, odooConcurrency: 8 }));
-    expect(four.calls).toMatchObject({ slots: 2, slotsPerAddress: 1 });
-    const few = callQueues(configFrom({ workers: 4, odooConcurrency: 1, odooSlotsPerAddress: 9 }));
-    expect(few.calls).toMatchObject({ slots: 1, slotsPerAddress: 1 });
+    expect(queues.forwarding).toMatchObject({ slots: 2, places: 500, slotsPerAddress: 1 });
+    const one = callQueues(configFrom({ odooConcurrency: 1, odooSlotsPerAddress: 9 }));
+    expect(one.calls).toMatchObject({ slots: 1, slotsPerAddress: 1 });
   });
 });
