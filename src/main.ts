@@ -19,6 +19,8 @@ import { createSidecar } from './sidecar.js';
 
 /** A worker that lived this long ended for its own reasons: the next one starts at once. */
 const WORKER_STABLE_MS = 30_000;
+/** Set by the primary for each worker process (not a setting). */
+const WORKER_SLOT_ENV = 'ODOO_BUS_SIDECAR_WORKER_SLOT';
 
 function usage(): string {
   const lines = [
@@ -59,7 +61,12 @@ async function runWorker(loaded: LoadResult): Promise<void> {
   }
   const metrics = createMetrics();
   installLastResort(logger, metrics);
-  const sidecar = createSidecar(config, logger, { metrics });
+  // A worker's place among its siblings, kept by its replacement: its restart journal is found again.
+  const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
+  const sidecar = createSidecar(config, logger, {
+    metrics,
+    slot: Number.isInteger(slot) ? slot : 0,
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -102,20 +109,24 @@ function runPrimary(loaded: LoadResult): void {
   logger.info({ workers: config.workers }, 'starting worker processes');
   let stopping = false;
   const startedAt = new Map<number, number>();
+  const slots = new Map<number, number>();
   // Workers that die young are started again later and later: a fault that kills every worker
   // at start must not turn the primary into a fork loop.
   let quickDeaths = 0;
-  const fork = () => {
-    const worker = cluster.fork();
+  const fork = (slot: number) => {
+    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
     startedAt.set(worker.id, monotonicClock());
+    slots.set(worker.id, slot);
     worker.on('error', (error) =>
       logger.error({ err: error, pid: worker.process.pid }, 'worker error'),
     );
   };
-  for (let i = 0; i < config.workers; i++) fork();
+  for (let i = 0; i < config.workers; i++) fork(i);
   cluster.on('exit', (worker, code, signal) => {
     const lived = monotonicClock() - (startedAt.get(worker.id) ?? 0);
+    const slot = slots.get(worker.id) ?? 0;
     startedAt.delete(worker.id);
+    slots.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
@@ -128,7 +139,7 @@ function runPrimary(loaded: LoadResult): void {
       'worker exited; starting another',
     );
     setTimeout(() => {
-      if (!stopping) fork();
+      if (!stopping) fork(slot);
     }, delayMs);
   });
   let signals = 0;

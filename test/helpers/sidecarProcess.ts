@@ -30,13 +30,15 @@ export interface SpawnOptions {
   env?: Readonly<Record<string, string>>;
   /** Resolve once `/readyz` answers 200 (default); false: once it answers at all. */
   waitReady?: boolean;
+  /** A port of its own choosing: the same one again is a restart (default: a free one). */
+  port?: number;
 }
 
 export async function spawnSidecar(
   values: Partial<Record<SettingKey, unknown>>,
   options: SpawnOptions = {},
 ): Promise<SidecarProcess> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const args = [
     ...(options.nodeArgs ?? []),
     '--import',
