@@ -26,6 +26,8 @@ export interface SidecarProcess {
 }
 
 export interface SpawnOptions {
+  /** Node's own options, e.g. `--max-old-space-size` to run under a memory bound. */
+  nodeArgs?: readonly string[];
   /** More command-line arguments (`--odoo-config`...). */
   args?: readonly string[];
   /** More environment variables (`PGHOST`...); the process gets only these and PATH. */
@@ -45,7 +47,13 @@ export async function spawnSidecar(
   const adminPort = Number(values.adminPort ?? 0) || (await freePort());
   const chosen = { ...values, adminPort, port, host: '127.0.0.1' };
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts'), ...(options.args ?? [])];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    '--import',
+    'tsx',
+    resolve(repoRoot, 'src/main.ts'),
+    ...(options.args ?? []),
+  ];
   for (const [key, value] of Object.entries(chosen)) {
     if (value !== undefined)
       args.push(`--${settings[key as SettingKey].source.flag}=${String(value)}`);

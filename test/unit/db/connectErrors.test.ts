@@ -109,7 +109,7 @@ describe('classifyConnectError', () => {
 
 describe('FailureLog', () => {
   it('says each cause once (error when permanent), repeats at debug, the recovery once', () => {
-    const lines: Array<{ level: number; msg: string; stack?: unknown }> = [];
+    const lines: Array<{ level: string; msg: string; stack?: unknown }> = [];
     const logger = createLogger(
       'debug',
       new Writable({
