@@ -9,6 +9,7 @@
  */
 import type { OdooWriter } from './odooWriter.js';
 import type { Stack } from './stack.js';
+import { waitFor } from './waitFor.js';
 import type { OdooSocket } from './wsClient.js';
 
 /** The `type` of marker rows, for tests that leave them out of what they compare. */
@@ -57,4 +58,13 @@ export async function settled(
   const id = await barrier(stack, sockets, db);
   await stack.sidecar.hub.existingReader(db)?.idle();
   return id;
+}
+
+/** Resolves once the sidecar has no call to Odoo in flight or waiting for a slot. */
+export async function odooIdle(stack: Pick<Stack, 'sidecar'>): Promise<void> {
+  const gauge = async (name: 'odooInFlight' | 'odooQueued') =>
+    (await stack.sidecar.metrics[name].get()).values[0]?.value ?? 0;
+  await waitFor(async () => (await gauge('odooInFlight')) + (await gauge('odooQueued')) === 0, {
+    message: 'no call to Odoo in flight or queued',
+  });
 }
