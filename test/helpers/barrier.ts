@@ -68,3 +68,17 @@ export async function odooIdle(stack: Pick<Stack, 'sidecar'>): Promise<void> {
     message: 'no call to Odoo in flight or queued',
   });
 }
+
+/**
+ * Resolves once the sidecar's reader of `db` has read row `id` and handed it to its subscribers
+ * (long polls are answered then, or not at all).
+ */
+export async function readPast(
+  stack: Pick<Stack, 'sidecar'>,
+  db: string,
+  id: number,
+): Promise<void> {
+  await waitFor(() => (stack.sidecar.hub.existingReader(db)?.position ?? 0) >= id, {
+    message: `the reader of ${db} past row ${id}`,
+  });
+}
