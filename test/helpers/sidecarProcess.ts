@@ -44,10 +44,7 @@ export async function spawnSidecar(
   await waitFor(
     async () =>
       (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
-    {
-      timeoutMs: 20_000,
-      message: 'the sidecar process became ready',
-    },
+    { timeoutMs: 60_000, message: 'the sidecar process became ready' },
   ).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${output.join('')}`);
