@@ -70,7 +70,7 @@ async function openPage(cdp: CdpConnection): Promise<BrowserPage> {
         () =>
           cdp.events.filter((e) => e.sessionId === sessionId && e.method === 'Page.loadEventFired')
             .length > loadsBefore,
-        { timeoutMs: 15_000, message: `the load event of ${url}` },
+        { message: `the load event of ${url}` },
       );
     },
     async evaluate<T>(expression: string) {

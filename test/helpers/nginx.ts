@@ -136,7 +136,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
       await output.close();
     }
     const started = server;
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     for (const port of ports) {
       while (!(await accepting(port))) {
         if (!started.running || Date.now() > deadline) {

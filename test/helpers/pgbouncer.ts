@@ -89,7 +89,7 @@ class RunningPgBouncer implements PgBouncer {
     await this.waitUntilAccepting();
   }
 
-  private async waitUntilAccepting(timeoutMs = 15_000): Promise<void> {
+  private async waitUntilAccepting(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.process?.running !== true) {
