@@ -3,18 +3,22 @@
  * Process entry: read the configuration once (flags > environment > odoo.conf > defaults), start
  * one sidecar — or, with `workers > 1`, that many worker processes sharing the port, each with its
  * own LISTEN connection and reader — and own the signals. First SIGTERM/SIGINT: graceful shutdown
- * (see `Sidecar.shutdown`), bounded by `shutdownTimeout`; a second signal exits at once.
+ * (see `Sidecar.shutdown`), bounded by `shutdownTimeout`; a second signal exits at once. The
+ * primary of several workers replaces a worker that exits, with a backoff, and gives up when they
+ * keep failing to start (`lifecycle/workerRestarts.ts`).
  */
 import cluster from 'node:cluster';
 import { ConfigError, type LoadResult, loadConfig } from './config/load.js';
 import { OdooConfError } from './config/odooConf.js';
 import { settings } from './config/settings.js';
+import { WorkerRestarts } from './lifecycle/workerRestarts.js';
 import { createLogger } from './observability/logger.js';
 import { createSidecar } from './sidecar.js';
+import { VERSION } from './version.js';
 
 function usage(): string {
   const lines = [
-    'Usage: odoo-bus-sidecar [--odoo-config /etc/odoo/odoo.conf] [--check-config] [--<setting> value ...]',
+    'Usage: odoo-bus-sidecar [--odoo-config /etc/odoo/odoo.conf] [--check-config] [--version] [--<setting> value ...]',
     '',
     "Serves Odoo's bus (/websocket) from one direct LISTEN connection. Settings (flag, environment, odoo.conf):",
   ];
@@ -44,6 +48,7 @@ function load(): LoadResult {
 async function runWorker(loaded: LoadResult): Promise<void> {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
+  if (cluster.isPrimary) logger.info({ version: VERSION }, 'odoo-bus-sidecar starting');
   for (const warning of loaded.warnings) logger.warn(warning);
   const sidecar = createSidecar(config, logger);
   let signals = 0;
@@ -75,36 +80,79 @@ async function runWorker(loaded: LoadResult): Promise<void> {
     await sidecar.start();
   } catch (error) {
     logger.fatal({ err: error }, 'cannot start');
-    process.exit(1);
+    // A worker tells the primary why, so that its giving up can say it.
+    if (process.send) process.send({ startFailed: String(error) }, () => process.exit(1));
+    else process.exit(1);
   }
 }
 
 function runPrimary(loaded: LoadResult): void {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
-  logger.info({ workers: config.workers }, 'starting worker processes');
+  logger.info({ version: VERSION, workers: config.workers }, 'starting worker processes');
+  const restarts = new WorkerRestarts({ backoff: { baseMs: 500, maxMs: 30_000 } });
+  const pending = new Set<NodeJS.Timeout>();
   let stopping = false;
-  for (let i = 0; i < config.workers; i++) cluster.fork();
+  /** 0 after a signal, 1 once the primary gave up. */
+  let exitCode = 0;
+  const fork = () => restarts.started(cluster.fork().id);
+  const stopWorkers = (signal: NodeJS.Signals) => {
+    for (const timer of pending) clearTimeout(timer);
+    pending.clear();
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  };
+  cluster.on('listening', (worker) => restarts.listening(worker.id));
+  cluster.on('message', (worker, message: unknown) => {
+    if (typeof message === 'object' && message !== null && 'startFailed' in message) {
+      restarts.failedWith(worker.id, String(message.startFailed));
+    }
+  });
+  for (let i = 0; i < config.workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
       return;
     }
-    logger.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting another');
-    cluster.fork();
+    const decision = restarts.exited(worker.id, { code, signal });
+    if (decision.action === 'give-up') {
+      logger.fatal(
+        { failedStarts: decision.failedStarts, reason: decision.reason },
+        `worker processes failed to start ${decision.failedStarts} times in a row (last: ${decision.reason}); giving up`,
+      );
+      stopping = true;
+      exitCode = 1;
+      stopWorkers('SIGTERM');
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
+      return;
+    }
+    logger.error(
+      { workerPid: worker.process.pid, code, signal, restartInMs: Math.round(decision.delayMs) },
+      'worker exited; starting another',
+    );
+    const timer = setTimeout(() => {
+      pending.delete(timer);
+      if (!stopping) fork();
+    }, decision.delayMs);
+    pending.add(timer);
   });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {}))
-      worker?.process.kill(signals > 1 ? 'SIGKILL' : signal);
+    stopWorkers(signals > 1 ? 'SIGKILL' : signal);
+    // No worker left to wait for (one was due to be restarted): nothing else will end the process.
     if (signals > 1) process.exit(1);
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
 
+// Before the configuration: the version is asked for without one.
+if (process.argv.slice(2).includes('--version')) {
+  process.stdout.write(`odoo-bus-sidecar ${VERSION}\n`);
+  process.exit(0);
+}
 const loaded = load();
 if (loaded.actions.help) {
   process.stdout.write(`${usage()}\n`);

@@ -21,12 +21,16 @@ export interface SidecarProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export async function spawnSidecar(
+/**
+ * Starts `src/main.ts` with these settings (a free port unless `values.port` names one, not 0) and
+ * returns at once, ready or not: for tests of a process that is meant to fail.
+ */
+export async function launchSidecar(
   values: Partial<Record<SettingKey, unknown>>,
 ): Promise<SidecarProcess> {
-  const port = await freePort();
+  const port = typeof values.port === 'number' && values.port > 0 ? values.port : await freePort();
   const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts')];
-  for (const [key, value] of Object.entries({ ...values, port, host: '127.0.0.1' })) {
+  for (const [key, value] of Object.entries({ host: '127.0.0.1', ...values, port })) {
     if (value !== undefined)
       args.push(`--${settings[key as SettingKey].source.flag}=${String(value)}`);
   }
@@ -41,14 +45,6 @@ export async function spawnSidecar(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>(
     (done) => child.once('exit', (code, signal) => done({ code, signal, at: Date.now() })),
   );
-  await waitFor(
-    async () =>
-      (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
-    { timeoutMs: 60_000, message: 'the sidecar process became ready' },
-  ).catch((error: unknown) => {
-    child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${output.join('')}`);
-  });
   return {
     child,
     port,
@@ -56,4 +52,21 @@ export async function spawnSidecar(
     exited,
     kill: (signal = 'SIGTERM') => child.kill(signal),
   };
+}
+
+/** Starts `src/main.ts` with these settings and resolves once its `/readyz` answers 200. */
+export async function spawnSidecar(
+  values: Partial<Record<SettingKey, unknown>>,
+): Promise<SidecarProcess> {
+  const sidecar = await launchSidecar(values);
+  await waitFor(
+    async () =>
+      (await fetch(`http://127.0.0.1:${sidecar.port}/readyz`).catch(() => undefined))?.status ===
+      200,
+    { timeoutMs: 60_000, message: 'the sidecar process became ready' },
+  ).catch((error: unknown) => {
+    sidecar.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`);
+  });
+  return sidecar;
 }
