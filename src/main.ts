@@ -11,8 +11,11 @@ import cluster from 'node:cluster';
 import { ConfigError, type LoadResult, loadConfig } from './config/load.js';
 import { OdooConfError } from './config/odooConf.js';
 import { settings } from './config/settings.js';
+import { monotonicClock } from './lifecycle/clock.js';
+import { installLastResort } from './lifecycle/lastResort.js';
 import { WorkerRestarts } from './lifecycle/workerRestarts.js';
 import { createLogger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
 import { createSidecar } from './sidecar.js';
 import { VERSION } from './version.js';
 
@@ -50,7 +53,9 @@ async function runWorker(loaded: LoadResult): Promise<void> {
   const logger = createLogger(config.logLevel);
   if (cluster.isPrimary) logger.info({ version: VERSION }, 'odoo-bus-sidecar starting');
   for (const warning of loaded.warnings) logger.warn(warning);
-  const sidecar = createSidecar(config, logger);
+  const metrics = createMetrics();
+  installLastResort(logger, metrics);
+  const sidecar = createSidecar(config, logger, { metrics });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -89,13 +94,26 @@ async function runWorker(loaded: LoadResult): Promise<void> {
 function runPrimary(loaded: LoadResult): void {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
+  installLastResort(logger);
   logger.info({ version: VERSION, workers: config.workers }, 'starting worker processes');
-  const restarts = new WorkerRestarts({ backoff: { baseMs: 500, maxMs: 30_000 } });
+  // Workers that die young are started again later and later, and workers that keep failing to
+  // start make the primary give up: a fault that kills every worker at start must not turn the
+  // primary into a fork loop.
+  const restarts = new WorkerRestarts({
+    backoff: { baseMs: 500, maxMs: 30_000 },
+    now: monotonicClock,
+  });
   const pending = new Set<NodeJS.Timeout>();
   let stopping = false;
   /** 0 after a signal, 1 once the primary gave up. */
   let exitCode = 0;
-  const fork = () => restarts.started(cluster.fork().id);
+  const fork = () => {
+    const worker = cluster.fork();
+    restarts.started(worker.id);
+    worker.on('error', (error) =>
+      logger.error({ err: error, workerPid: worker.process.pid }, 'worker error'),
+    );
+  };
   const stopWorkers = (signal: NodeJS.Signals) => {
     for (const timer of pending) clearTimeout(timer);
     pending.clear();
@@ -174,4 +192,9 @@ if (loaded.actions.checkConfig) {
   process.exit(0);
 }
 if (loaded.config.workers > 1 && cluster.isPrimary) runPrimary(loaded);
-else void runWorker(loaded);
+else {
+  runWorker(loaded).catch((error: unknown) => {
+    process.stderr.write(`odoo-bus-sidecar: cannot start: ${String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -9,14 +9,18 @@ import { type Config, servesDatabase } from './config/load.js';
 import { Listener } from './db/listener.js';
 import { ReadPools } from './db/readPools.js';
 import { Hub, type HubSubscriber } from './hub/hub.js';
+import { type Clock, monotonicClock } from './lifecycle/clock.js';
+import { caughtErrors, guarded } from './observability/caught.js';
 import { readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
+import { LogLimiter } from './observability/logLimiter.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { REVOKE_CHANNEL } from './odoo/addonContract.js';
 import { OdooClient } from './odoo/client.js';
 import { OdooInfoSource } from './odoo/odooInfo.js';
 import { parseRevocation } from './odoo/revocation.js';
 import type { TransportDependencies } from './transports/dependencies.js';
+import { forwardingOf } from './transports/forward.js';
 import { LongPollingServer } from './transports/longpolling/server.js';
 import { WebsocketServer } from './transports/websocket/server.js';
 
@@ -42,9 +46,15 @@ export interface Sidecar {
 export function createSidecar(
   config: Config,
   logger: Logger,
-  options: { metrics?: Metrics } = {},
+  options: { metrics?: Metrics; clock?: Clock } = {},
 ): Sidecar {
   const metrics = options.metrics ?? createMetrics();
+  const clock = options.clock ?? monotonicClock;
+  const logLimiter = new LogLimiter({
+    clock,
+    onSuppressed: (event) => metrics.logSuppressed.labels(event).inc(),
+  });
+  const caught = caughtErrors(logger, metrics, logLimiter);
   const pools = new ReadPools({
     host: config.readDbHost,
     port: config.readDbPort,
@@ -59,6 +69,7 @@ export function createSidecar(
     concurrency: config.odooConcurrency,
     queueLimit: config.odooQueueLimit,
     timeoutMs: config.odooTimeoutMs,
+    maxAnswerBytes: config.maxOdooAnswerBytes,
     secret: config.secret,
     logger: logger.child({ component: 'odoo' }),
     metrics,
@@ -70,6 +81,7 @@ export function createSidecar(
     workerVersion: config.workerVersion,
     major: config.odooVersion === 'auto' ? undefined : config.odooVersion,
     logger: logger.child({ component: 'odoo-info' }),
+    clock,
   });
   const transport: TransportDependencies = {
     config,
@@ -79,6 +91,9 @@ export function createSidecar(
     odoo,
     servesDatabase: (db) => servesDatabase(config, db),
     odooMajor: () => odooInfo.major(),
+    clock,
+    logLimiter,
+    caught,
   };
   const websockets = new WebsocketServer({
     ...transport,
@@ -97,7 +112,8 @@ export function createSidecar(
     channels: [IMBUS_CHANNEL, REVOKE_CHANNEL],
     logger: logger.child({ component: 'listener' }),
     metrics,
-    onNotification: (channel, payload) => {
+    // Called from the LISTEN connection's events: a fault there must not end the process.
+    onNotification: guarded(caught, 'notification', (channel: string, payload: string) => {
       metrics.notifications.labels(channel).inc();
       if (channel === IMBUS_CHANNEL) hub.onImbus(payload);
       else if (channel === REVOKE_CHANNEL) {
@@ -119,7 +135,7 @@ export function createSidecar(
           longPolling.revoke(revocation);
         }
       }
-    },
+    }),
     onUp: (reconnected) => hub.onListenerUp(reconnected),
     onDown: () => hub.onListenerDown(),
   });
@@ -128,8 +144,9 @@ export function createSidecar(
   const app = buildApp({
     logger,
     metrics,
-    odoo,
+    forwarding: forwardingOf(transport),
     proxyMode: config.proxyMode,
+    maxRequestBodyBytes: config.maxRequestBodyBytes,
     plugins: [(instance) => longPolling.register(instance)],
     readiness: () =>
       readiness({
@@ -137,7 +154,8 @@ export function createSidecar(
         readsHealthy: hub.readersHealthy,
         shuttingDown,
         odooInfoFresh: odooInfo.required
-          ? Date.now() - odooInfo.answeredAt < config.infoRefreshSeconds * 3000
+          ? odooInfo.answeredAt !== undefined &&
+            clock() - odooInfo.answeredAt < config.infoRefreshSeconds * 3000
           : undefined,
         sockets: websockets.openCount,
         readConnections: pools.totalCount,
@@ -193,8 +211,8 @@ export function createSidecar(
         const serverClosed = app.close();
         await websockets.shutdown(config.shutdownWindowSeconds * 1000);
         // Give clients a moment to answer the close frames, then drop what is left.
-        const deadline = Date.now() + 2000;
-        while (websockets.openCount > 0 && Date.now() < deadline) {
+        const deadline = clock() + 2000;
+        while (websockets.openCount > 0 && clock() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         websockets.terminateAll();

@@ -229,6 +229,28 @@ export const settings = {
     'Channel strings accepted in one `subscribe`; larger ones are refused and logged.',
   ),
 
+  // --- Input limits ------------------------------------------------------------------------------
+  maxChannelLength: setting(
+    positiveInt.default(512),
+    { env: ['SIDECAR_MAX_CHANNEL_LENGTH'], flag: 'max-channel-length' },
+    "Characters of one channel string in a `subscribe` (Odoo 19's presence channels have about 100); a longer one refuses the whole subscribe, as Odoo refuses a subscribe with a channel that is not a string.",
+  ),
+  maxSubscribeBytes: setting(
+    positiveInt.default(256 * 1024),
+    { env: ['SIDECAR_MAX_SUBSCRIBE_BYTES'], flag: 'max-subscribe-bytes' },
+    'Bytes of one `subscribe` message; a larger one is refused and logged. Any message over 1 MiB closes the socket with 1009, as in Odoo.',
+  ),
+  maxRequestBodyBytes: setting(
+    positiveInt.default(256 * 1024),
+    { env: ['SIDECAR_MAX_REQUEST_BODY_BYTES'], flag: 'max-request-body-bytes' },
+    "Bytes of a request body on the bus routes (forwarded to Odoo, or a long poll); larger ones get werkzeug's 413 and are not read further.",
+  ),
+  maxOdooAnswerBytes: setting(
+    positiveInt.default(64 * 1024 * 1024),
+    { env: ['SIDECAR_MAX_ODOO_ANSWER_BYTES'], flag: 'max-odoo-answer-bytes' },
+    "Bytes of one answer from Odoo. Forwarded answers are streamed, never held whole: one announced larger gets 502, one that streams past it is cut. The sidecar's own calls fail past it.",
+  ),
+
   // --- Long polling (Odoo 12-15) -----------------------------------------------------------------
   longpollingTimeoutSeconds: setting(
     positiveInt.max(55).default(50),

@@ -120,6 +120,28 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       'session_handovers_total',
       'Handshakes that handed the browser the new id of a session Odoo rotated in answer to the sidecar (19)',
     ),
+
+    // --- Hostile input ---------------------------------------------------------------------------
+    errorsCaught: counter(
+      'errors_caught_total',
+      'Unexpected errors caught where a listener, timer or background task meets the event loop; the process went on (each is logged)',
+      ['site'],
+    ),
+    lastResortErrors: counter(
+      'last_resort_errors_total',
+      'Errors that reached the process-wide handlers (a rejected promise nobody handled); should stay 0',
+      ['kind'],
+    ),
+    httpRefused: counter(
+      'http_refused_total',
+      'Requests on the bus paths answered by the sidecar, never reaching Odoo: not a bus route (404), a body over the cap (413), an answer over the cap (502)',
+      ['reason'],
+    ),
+    logSuppressed: counter(
+      'log_lines_suppressed_total',
+      "Log lines left out because one client repeated one event; the event's own metric still counts each",
+      ['event'],
+    ),
   };
   for (const code of [
     '1000',
@@ -136,6 +158,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     metrics.closes.labels(code).inc(0);
   }
   for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);
+  for (const kind of ['unhandledRejection', 'uncaughtException'])
+    metrics.lastResortErrors.labels(kind).inc(0);
   for (const outcome of ['immediate', 'notified', 'timeout', 'revoked', 'aborted', 'error'])
     metrics.polls.labels(outcome).inc(0);
   return metrics;

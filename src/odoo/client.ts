@@ -56,7 +56,14 @@ export type RpcOutcome =
   | { kind: 'notFound' }
   | {
       kind: 'unavailable';
-      reason: 'queueFull' | 'timeout' | 'connect' | 'http' | 'badResponse' | 'abandoned';
+      reason:
+        | 'queueFull'
+        | 'timeout'
+        | 'connect'
+        | 'http'
+        | 'badResponse'
+        | 'abandoned'
+        | 'unserializable';
       detail: string;
     };
 
@@ -73,6 +80,8 @@ export interface OdooClientOptions {
   concurrency: number;
   queueLimit: number;
   timeoutMs: number;
+  /** Bytes of one answer read (the sidecar's own calls); past it the call fails. */
+  maxAnswerBytes: number;
   /**
    * The addon's shared secret: sent on the calls made for browsers too, so that Odoo (with the
    * addon) knows them from the browser's own requests (it does not rotate sessions for them).
@@ -84,7 +93,6 @@ export interface OdooClientOptions {
 
 const SESSION_EXPIRED = 'odoo.http.SessionExpiredException';
 const VERSION_INFO_ROUTE = '/web/webclient/version_info';
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export class OdooClient {
   readonly limiter: Limiter;
@@ -114,7 +122,14 @@ export class OdooClient {
     browser: BrowserContext,
     signal?: AbortSignal,
   ): Promise<RpcOutcome> {
-    const body = JSON.stringify({ jsonrpc: '2.0', method: 'call', params, id: ++this.rpcId });
+    let body: string;
+    try {
+      body = JSON.stringify({ jsonrpc: '2.0', method: 'call', params, id: ++this.rpcId });
+    } catch (error) {
+      // Parameters come from checked client messages; should one still not serialize, the call
+      // fails like any other instead of throwing into its caller.
+      return { kind: 'unavailable', reason: 'unserializable', detail: String(error) };
+    }
     const started = performance.now();
     const outcome = await this.send(route, body, browser, signal);
     this.options.metrics.odooCallSeconds
@@ -137,7 +152,7 @@ export class OdooClient {
           signal: AbortSignal.timeout(this.options.timeoutMs),
         }),
       );
-      const text = await response.body.text();
+      const text = await readText(response.body, this.options.maxAnswerBytes);
       if (response.statusCode !== 200) {
         this.options.logger.warn(
           { status: response.statusCode, route: INFO_ROUTE },
@@ -253,14 +268,9 @@ export class OdooClient {
           body,
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });
-        const length = Number(response.headers['content-length'] ?? 0);
-        if (length > MAX_BODY_BYTES) {
-          await response.body.dump();
-          throw new BadResponse(`answer of ${length} bytes`);
-        }
         return {
           status: response.statusCode,
-          text: await response.body.text(),
+          text: await readText(response.body, this.options.maxAnswerBytes),
           setCookie: response.headers['set-cookie'],
         };
       }, signal));
@@ -313,6 +323,21 @@ export class OdooClient {
 }
 
 class BadResponse extends Error {}
+
+/** The whole body as UTF-8 text, refused (and the connection dropped) once it passes `max`. */
+async function readText(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > max) {
+      body.destroy();
+      throw new BadResponse(`answer over ${max} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, bytes).toString('utf8');
+}
 
 function classifyFailure(error: unknown): RpcOutcome {
   if (error instanceof CallAbandonedError)

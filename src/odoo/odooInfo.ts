@@ -8,6 +8,7 @@
  *   `/web/webclient/version_info` (no session, no database, no addon needed). The worker version
  *   cannot be learned that way: unknown, there is no version check and old clients keep working.
  */
+import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { FEATURE_KEEPS_SESSION_IDS } from './addonContract.js';
 import type { OdooClient, OdooInfo } from './client.js';
@@ -21,6 +22,8 @@ export interface OdooInfoOptions {
   workerVersion: string | undefined;
   major: number | undefined;
   logger: Logger;
+  /** Clock of `answeredAt` (monotonic by default). */
+  clock?: Clock;
 }
 
 type Source = 'addon' | 'version_info';
@@ -29,7 +32,7 @@ export class OdooInfoSource {
   private info: OdooInfo | undefined;
   private source: Source | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private lastAnswerAt = 0;
+  private lastAnswerAt: number | undefined;
   private stopped = false;
 
   constructor(private readonly options: OdooInfoOptions) {}
@@ -53,14 +56,18 @@ export class OdooInfoSource {
    */
   private schedule(): void {
     const waiting =
-      this.options.secret !== undefined ? this.lastAnswerAt === 0 : this.info === undefined;
+      this.options.secret !== undefined ? this.lastAnswerAt === undefined : this.info === undefined;
     const delay = waiting
       ? Math.min(FIRST_ANSWER_RETRY_MS, this.options.refreshMs)
       : this.options.refreshMs;
     this.timer = setTimeout(() => {
-      void this.refresh().finally(() => {
-        if (!this.stopped) this.schedule();
-      });
+      this.refresh()
+        .catch((error: unknown) =>
+          this.options.logger.warn({ err: error }, 'asking Odoo for its version failed'),
+        )
+        .finally(() => {
+          if (!this.stopped) this.schedule();
+        });
     }, delay);
     this.timer.unref();
   }
@@ -93,8 +100,11 @@ export class OdooInfoSource {
     return this.source;
   }
 
-  /** When the addon's info route last answered (0: never); readiness uses it when a secret is set. */
-  get answeredAt(): number {
+  /**
+   * When the addon's info route last answered, on the clock of the options (undefined: never);
+   * readiness uses it when a secret is set.
+   */
+  get answeredAt(): number | undefined {
     return this.lastAnswerAt;
   }
 
@@ -108,7 +118,7 @@ export class OdooInfoSource {
     let source: Source = 'addon';
     if (secret !== undefined) {
       info = await odoo.info(secret);
-      if (info) this.lastAnswerAt = Date.now();
+      if (info) this.lastAnswerAt = (this.options.clock ?? monotonicClock)();
     }
     if (info === undefined) {
       // Without the addon (or while it does not answer), Odoo itself tells the major version.

@@ -1,7 +1,10 @@
 /** What every transport (websocket, long polling) is built from; wired once in `sidecar.ts`. */
 import type { Config } from '../config/load.js';
 import type { Hub, HubSubscriber } from '../hub/hub.js';
+import type { Clock } from '../lifecycle/clock.js';
+import type { CaughtErrors } from '../observability/caught.js';
 import type { Logger } from '../observability/logger.js';
+import type { LogLimiter } from '../observability/logLimiter.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { OdooClient } from '../odoo/client.js';
 
@@ -15,4 +18,10 @@ export interface TransportDependencies {
   servesDatabase: (db: string) => boolean;
   /** Odoo's major version when known (settings, the addon's info route, Odoo's version_info). */
   odooMajor: () => number | undefined;
+  /** The clock of every deadline (monotonic; tests may step it). */
+  clock: Clock;
+  /** Bounds the lines a client can make the log repeat. */
+  logLimiter: LogLimiter;
+  /** Where listeners and background tasks hand what they did not expect. */
+  caught: CaughtErrors;
 }

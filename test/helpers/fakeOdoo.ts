@@ -103,6 +103,8 @@ export interface FakeOdooOptions {
 export interface RecordedCall {
   method: string;
   path: string;
+  /** The request target exactly as it arrived (path and query, not normalised). */
+  target: string;
   /** Lower-case names; repeated headers joined with ", " (cookies with "; "). */
   headers: Record<string, string>;
   /** Parsed JSON when the body is JSON, else the text; undefined when empty. */
@@ -152,6 +154,8 @@ export interface FakeOdoo {
   readonly warnings: readonly string[];
   /** Overrides (or adds) the answer of one method + path. */
   route(method: string, path: string, handler: RouteHandler): void;
+  /** Gives one method + path its usual answer again. */
+  unroute(method: string, path: string): void;
   /**
    * `down`: the listening socket is closed (connections refused) and open connections are cut;
    * `ok` listens again on the same port. `slow` delays every answer by `delayMs` (default 1000);
@@ -271,6 +275,7 @@ class FakeOdooServer implements FakeOdoo {
       this.calls.push({
         method: fake.method,
         path: fake.path,
+        target: request.url ?? '',
         headers: fake.headers,
         body: parsedBody(rawBody),
         at: Date.now(),
@@ -364,6 +369,10 @@ class FakeOdooServer implements FakeOdoo {
 
   route(method: string, path: string, handler: RouteHandler): void {
     this.custom.set(`${method.toUpperCase()} ${path}`, handler);
+  }
+
+  unroute(method: string, path: string): void {
+    this.custom.delete(`${method.toUpperCase()} ${path}`);
   }
 
   private stopListening(): Promise<void> {

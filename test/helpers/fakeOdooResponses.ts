@@ -14,7 +14,8 @@ export interface FakeResponse {
   reason: string;
   /** In wire order; repeated names allowed (several `Set-Cookie`). */
   headers: Array<[string, string]>;
-  body: string;
+  /** Text, or bytes for large answers (sent as they are). */
+  body: string | Buffer;
 }
 
 export const SERVER_HEADER = 'Werkzeug/2.2.2 Python/3.11.2';

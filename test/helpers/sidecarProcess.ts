@@ -42,8 +42,15 @@ export async function launchSidecar(
   const output: string[] = [];
   child.stdout?.on('data', (chunk: Buffer) => output.push(String(chunk)));
   child.stderr?.on('data', (chunk: Buffer) => output.push(String(chunk)));
+  // A test that times out never reaches its own cleanup: the process must not outlive the runner.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>(
-    (done) => child.once('exit', (code, signal) => done({ code, signal, at: Date.now() })),
+    (done) =>
+      child.once('exit', (code, signal) => {
+        process.off('exit', killOnExit);
+        done({ code, signal, at: Date.now() });
+      }),
   );
   return {
     child,
@@ -63,6 +70,7 @@ export async function spawnSidecar(
     async () =>
       (await fetch(`http://127.0.0.1:${sidecar.port}/readyz`).catch(() => undefined))?.status ===
       200,
+    // tsx compiles at start, in every worker too: slow on a loaded machine.
     { timeoutMs: 60_000, message: 'the sidecar process became ready' },
   ).catch((error: unknown) => {
     sidecar.kill('SIGKILL');

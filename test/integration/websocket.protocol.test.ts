@@ -115,16 +115,27 @@ describe('handshake', () => {
     expect(await health.text()).toBe('{"status": "pass"}');
   });
 
-  it('forwards other /websocket/ routes to Odoo', async () => {
+  it("forwards Odoo's own /websocket/ routes, and answers werkzeug's 404 to others without asking Odoo", async () => {
+    const { cookie } = stack.login();
+    const presence = await fetch(`${stack.httpUrl}/websocket/update_bus_presence?x=1`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', cookie },
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'call', id: 5, params: {} }),
+    });
+    expect(presence.status).toBe(200);
+    expect(((await presence.json()) as { id: unknown }).id).toBe(5);
+    expect(stack.odoo.calls.at(-1)?.target).toBe('/websocket/update_bus_presence?x=1');
     stack.odoo.route('GET', '/websocket/custom_route', () => ({
       status: 200,
       reason: 'OK',
       headers: [['Content-Type', 'text/plain']],
       body: 'from odoo',
     }));
-    const answer = await fetch(`${stack.httpUrl}/websocket/custom_route?x=1`);
-    expect(answer.status).toBe(200);
-    expect(await answer.text()).toBe('from odoo');
+    const callsBefore = stack.odoo.calls.length;
+    const other = await fetch(`${stack.httpUrl}/websocket/custom_route?x=1`);
+    expect(other.status).toBe(404);
+    expect(await other.text()).toContain('<title>404 Not Found</title>');
+    expect(stack.odoo.calls.length).toBe(callsBefore);
   });
 });
 

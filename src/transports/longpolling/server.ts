@@ -25,6 +25,7 @@ import type { BusReader } from '../../bus/reader.js';
 import type { BusRow } from '../../bus/types.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
 import { member, parseJson } from '../../json/rawJson.js';
+import { guarded } from '../../observability/caught.js';
 import type { Logger } from '../../observability/logger.js';
 import { POLL_ROUTE } from '../../odoo/addonContract.js';
 import type { BrowserContext, RpcOutcome } from '../../odoo/client.js';
@@ -33,7 +34,8 @@ import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pol
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import type { TransportDependencies } from '../dependencies.js';
-import { forward } from '../forward.js';
+import { type Forwarding, forward, forwardingOf } from '../forward.js';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../websocket/clientMessage.js';
 import { firstForwarded } from '../websocket/handshake.js';
 import {
   batchPayload,
@@ -92,18 +94,23 @@ export class LongPollingServer {
   private readonly rule: PresenceRule;
   private readonly log: Logger;
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly forwarding: Forwarding;
   private closing = false;
   private addonMissingLogged = false;
 
   constructor(private readonly options: LongPollingOptions) {
     const { config } = options;
     this.log = options.logger.child({ component: 'longpolling' });
+    this.forwarding = forwardingOf(options);
     this.sessions = new PollSessions(config.recentRowsSeconds * 1000);
     this.rule = presenceRule(config.presenceRefreshSeconds * 1000);
-    this.sweepTimer = setInterval(
-      () => this.sessions.sweep(Date.now(), config.lateCommitWindowSeconds * 1000),
-      SWEEP_INTERVAL_MS,
-    );
+    this.sweepTimer = setInterval(() => {
+      try {
+        this.sessions.sweep(options.clock(), config.lateCommitWindowSeconds * 1000);
+      } catch (error) {
+        options.caught('longpoll-sweep', error);
+      }
+    }, SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
@@ -158,21 +165,21 @@ export class LongPollingServer {
   // --- One poll ---------------------------------------------------------------------------------
 
   private async handle(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const { metrics, config, odoo } = this.options;
+    const { metrics, odoo, clock } = this.options;
     const major = this.options.odooMajor();
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const envelope = major !== undefined && major >= 16 ? undefined : readCall(request, body);
     if (envelope === undefined) {
       // Odoo 16+ has no long polling, and malformed calls fail at once in Odoo: its own answer.
       metrics.polls.labels('forwarded').inc();
-      return forward(request, reply, odoo, config.proxyMode);
+      return forward(request, reply, this.forwarding);
     }
     const { id, params } = envelope;
     if (this.closing) {
       metrics.polls.labels('error').inc();
       return this.sendError(reply, id, unavailableError('The bus is restarting.'), major);
     }
-    const now = Date.now();
+    const now = clock();
     const browser = this.browserContext(request);
     const sid = sessionIdFromCookie(browser.cookie);
     let session = sid === undefined ? undefined : this.sessions.get(sessionHash(sid), now);
@@ -300,8 +307,9 @@ export class LongPollingServer {
     const continuous = session?.seq !== undefined && poll.last > 0;
     const since = continuous ? (session?.seq as number) : (readCounts.get(answer.db) ?? 0);
     const odooIds = new Set(answer.notifications.map((n) => n.id));
+    // The reader keeps its recent rows by its own clock (`Date.now()`, src/bus).
     const gap = reader.recent
-      .readSince(since, 0, poll.keys, now)
+      .readSince(since, 0, poll.keys, Date.now())
       .filter((row) => !odooIds.has(row.id) && deliverable(row, poll.last, session));
     const odooRows = answer.notifications.filter((n) => n.id >= 0);
     if (odooRows.length > 0 || gap.length > 0) {
@@ -319,16 +327,22 @@ export class LongPollingServer {
       poll.subscriber = new LongPoll(answer.db, poll.last, session, (batch) =>
         this.answerBatch(poll, batch),
       );
-      reply.raw.on('close', () => {
-        if (!poll.done) {
-          // The browser went away (or changed its channels and polls again): nothing is kept.
-          metrics.polls.labels('aborted').inc();
-          this.release(poll);
-          poll.done = true;
-          resolve(reply);
-        }
-      });
-      poll.timer = setTimeout(() => this.answerRows(poll, [], 'timeout'), holdMs);
+      reply.raw.on(
+        'close',
+        guarded(this.options.caught, 'longpoll', () => {
+          if (!poll.done) {
+            // The browser went away (or changed its channels and polls again): nothing is kept.
+            metrics.polls.labels('aborted').inc();
+            poll.done = true;
+            resolve(reply);
+            this.release(poll);
+          }
+        }),
+      );
+      poll.timer = setTimeout(
+        guarded(this.options.caught, 'longpoll', () => this.answerRows(poll, [], 'timeout')),
+        holdMs,
+      );
       this.held.add(poll);
       metrics.pollsHeld.set(this.held.size);
       this.options.hub.subscribe(poll.subscriber, poll.keys);
@@ -391,7 +405,15 @@ export class LongPollingServer {
     return poll.version === 12 && Array.isArray(partners) && partners.length > 0 && !this.closing;
   }
 
-  private async withPresenceItems(poll: Poll, rows: BusRow[]): Promise<unknown> {
+  /** Started from timers and deliveries: ends in an answer whatever happens. */
+  private withPresenceItems(poll: Poll, rows: BusRow[]): Promise<unknown> {
+    return this.presenceItemsAnswer(poll, rows).catch((error: unknown) => {
+      this.options.caught('longpoll', error);
+      return this.answerItems(poll, [], rows);
+    });
+  }
+
+  private async presenceItemsAnswer(poll: Poll, rows: BusRow[]): Promise<unknown> {
     this.release(poll);
     const { bus_inactivity: _presence, ...options } = poll.options ?? {};
     const outcome = await this.options.odoo.rpc(
@@ -402,7 +424,7 @@ export class LongPollingServer {
     if (outcome.kind === 'result') {
       try {
         const answer = readPollAnswer(outcome.text, outcome.result);
-        this.expect(poll, answer.notifications, Date.now());
+        this.expect(poll, answer.notifications, this.options.clock());
         return this.answerItems(poll, answer.notifications, rows);
       } catch (error) {
         this.log.debug({ err: error }, 'no im_status items: unreadable answer');
@@ -538,9 +560,12 @@ function readCall(
 ): { id: string; params: Record<string, unknown> } | undefined {
   const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (!JSON_TYPES.has(type)) return undefined;
+  const text = body.toString('utf8');
+  // Nothing this deep is a poll; Odoo gives such a body its own answer.
+  if (nestsDeeperThan(text, MAX_MESSAGE_DEPTH)) return undefined;
   let call: unknown;
   try {
-    call = JSON.parse(body.toString('utf8'));
+    call = JSON.parse(text);
   } catch {
     return undefined;
   }

@@ -55,6 +55,20 @@ function reject(
   };
 }
 
+/** The whole HTTP response of a refusal, written on the raw socket (the connection then ends). */
+export function rejectionResponse(rejection: HandshakeRejection): Buffer {
+  const body = Buffer.from(rejection.body, 'utf8');
+  const headers = {
+    ...rejection.headers,
+    'Content-Length': String(body.length),
+    Connection: 'close',
+  };
+  const head = `HTTP/1.1 ${rejection.status} ${rejection.statusText}\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
 export const GENERIC_BAD_REQUEST =
   'The browser (or proxy) sent a request that this server could not understand.';
 
@@ -131,6 +145,11 @@ export function serviceUnavailable(): HandshakeRejection {
     'The bus is restarting, try again shortly.',
     'shutting-down',
   );
+}
+
+/** A request target parsers would read differently (`//host:port`, `%zz`): werkzeug's 400. */
+export function badTarget(): HandshakeRejection {
+  return reject(400, 'Bad Request', GENERIC_BAD_REQUEST, 'bad-target');
 }
 
 export function notFound(): HandshakeRejection {

@@ -25,17 +25,23 @@ import type { WebSocket } from 'ws';
 import type { BusRow, Notification } from '../../bus/types.js';
 import { EncodedBatch } from '../../hub/encodedBatch.js';
 import type { Hub, HubSubscriber } from '../../hub/hub.js';
-import type { Logger } from '../../observability/logger.js';
+import type { Clock } from '../../lifecycle/clock.js';
+import type { CaughtErrors, CaughtSite } from '../../observability/caught.js';
+import { capLoggedFields, type Logger } from '../../observability/logger.js';
+import type { LogLimiter } from '../../observability/logLimiter.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.js';
 import { isSoftRotation, withSessionId } from '../../odoo/cookies.js';
 import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
 import { CloseCode } from '../closeCodes.js';
+import { type MessageLimits, type PresenceData, readClientMessage } from './clientMessage.js';
 import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
+import { firstForwarded } from './handshake.js';
 
 export interface SocketSettings {
   maxBufferedBytes: number;
-  maxChannelsPerSubscribe: number;
+  /** The caps of a client message, one object for every socket. */
+  messageLimits: MessageLimits;
   pingAfterMs: number;
   pongTimeoutMs: number;
   sessionRecheckMs: number;
@@ -57,6 +63,10 @@ export interface SocketContext {
   odooMajor: () => number | undefined;
   /** Set once Odoo answered 404 to `/websocket/on_closed` (16.0 and early 17.0 builds). */
   routes: { onClosedMissing: boolean; presenceMissing: boolean };
+  /** The clock of every deadline of the socket (monotonic). */
+  clock: Clock;
+  logLimiter: LogLimiter;
+  caught: CaughtErrors;
   /** Called when Odoo hands the socket a new session id, to keep the revocation index current. */
   onSessionChange: (socket: OdooSocket, sessionId: string | undefined) => void;
   /**
@@ -93,7 +103,6 @@ interface SubscribeRequest {
 const PEEK = '/websocket/peek_notifications';
 const PRESENCE = '/websocket/update_bus_presence';
 const ON_CLOSED = '/websocket/on_closed';
-const MAX_LOGGED_REJECTIONS = 5;
 /** How long a slow consumer's close frame may wait behind its unsent data before the drop. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
@@ -119,7 +128,7 @@ export class OdooSocket implements HubSubscriber {
   private subscribing = false;
   private pendingSubscribe: SubscribeRequest | undefined;
   private presenceRunning = false;
-  private pendingPresence: Record<string, unknown> | undefined;
+  private pendingPresence: PresenceData | undefined;
   /** Ids the hub handed this socket while a subscribe was out (see module comment). */
   private recording: Set<number> | undefined;
   /** Ids already sent by a catch-up that the reader may still deliver, with the time sent. */
@@ -134,7 +143,6 @@ export class OdooSocket implements HubSubscriber {
    * every idle socket otherwise).
    */
   private calls: { gone: AbortController; count: number } | undefined;
-  private rejections = 0;
   private logger: Logger | undefined;
   private readonly scanner = new FrameScanner();
   private readonly limiter: FrameRateLimiter;
@@ -144,11 +152,11 @@ export class OdooSocket implements HubSubscriber {
     readonly browser: BrowserContext,
     readonly remoteAddress: string | undefined,
     private readonly context: SocketContext,
-    now: number,
     sessionId: string | undefined,
     /** The session id the browser's own cookie held at the handshake. */
     readonly presentedSessionId: string | undefined = sessionId,
   ) {
+    const now = context.clock();
     this.lastActivity = now;
     this.sessionId = sessionId;
     const { keepAliveMs, rateLimitBurst, rateLimitWindowMs } = context.settings;
@@ -158,8 +166,26 @@ export class OdooSocket implements HubSubscriber {
 
   /** This socket's logger, made at the first line logged (most sockets never log one). */
   private get log(): Logger {
-    this.logger ??= this.context.logger.child({ socket: this.id, ip: this.remoteAddress });
+    // pino formats a child's bindings with no formatter of its parent's: cut them here.
+    this.logger ??= this.context.logger.child(
+      capLoggedFields({ socket: this.id, ip: this.remoteAddress }),
+    );
     return this.logger;
+  }
+
+  /** The client's own address (the first of a forwarded chain), for per-client log budgets. */
+  get clientAddress(): string | undefined {
+    return firstForwarded(this.remoteAddress);
+  }
+
+  /** Logs a line of `event` within the client's budget (see `LogLimiter`). */
+  private logLimited(event: string, write: (log: Logger, note: { suppressed?: number }) => void) {
+    this.context.logLimiter.log(event, this.clientAddress, (note) => write(this.log, note));
+  }
+
+  /** An error nobody foresaw, caught at one of the socket's boundaries. */
+  caught(site: CaughtSite, error: unknown): void {
+    this.context.caught(site, error);
   }
 
   private resolveFirstPeek(): void {
@@ -193,8 +219,9 @@ export class OdooSocket implements HubSubscriber {
     return this.recording === undefined && this.expected === undefined;
   }
 
-  send(batch: EncodedBatch, now: number): void {
-    this.write(batch, now);
+  /** The hub's `now` is its own clock's; the socket's deadlines read the socket's clock. */
+  send(batch: EncodedBatch, _now: number): void {
+    this.write(batch);
   }
 
   // --- Incoming ---------------------------------------------------------------------------------
@@ -203,9 +230,11 @@ export class OdooSocket implements HubSubscriber {
   rawData(chunk: Buffer): void {
     if (this.closing) return;
     this.scanner.push(chunk, () => {
-      if (this.limiter.hit(Date.now())) return true;
+      if (this.limiter.hit(this.context.clock())) return true;
       this.context.metrics.rateLimited.inc();
-      this.log.info({ db: this.db }, 'rate limit exceeded, socket closed');
+      this.logLimited('ws-rate-limited', (log, note) =>
+        log.info({ db: this.db, ...note }, 'rate limit exceeded, socket closed'),
+      );
       this.close(CloseCode.TRY_LATER, '');
       return false;
     });
@@ -213,13 +242,15 @@ export class OdooSocket implements HubSubscriber {
 
   /** Protocol errors (masking, UTF-8, size) are answered by `ws` with 1002/1007/1009. */
   protocolError(error: Error): void {
-    this.log.info({ reason: error.message }, 'websocket protocol error');
+    this.logLimited('ws-protocol-error', (log, note) =>
+      log.info({ reason: error.message, ...note }, 'websocket protocol error'),
+    );
     this.context.metrics.invalidMessages.labels('protocol').inc();
   }
 
   /** Any frame from the client (data, ping, pong) proves the connection alive. */
-  touch(now: number): void {
-    this.lastActivity = now;
+  touch(): void {
+    this.lastActivity = this.context.clock();
     this.pingSentAt = 0;
   }
 
@@ -234,85 +265,38 @@ export class OdooSocket implements HubSubscriber {
       this.refuse('binary-not-utf8', 'binary frame is not UTF-8 text');
       return;
     }
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      this.refuse('invalid-json', 'message is not JSON');
-      return;
-    }
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-      this.refuse('not-an-object', 'message is not a JSON object');
-      return;
-    }
-    const { event_name: eventName, data: payload } = message as {
-      event_name?: unknown;
-      data?: unknown;
-    };
-    if (typeof eventName !== 'string') {
-      this.refuse('missing-event-name', "key 'event_name' is missing from the message");
-      return;
-    }
-    switch (eventName) {
+    const message = readClientMessage(text, data.length, this.context.settings.messageLimits);
+    switch (message.kind) {
+      case 'refused':
+        this.refuse(message.reason, message.text);
+        return;
       case 'subscribe':
         this.context.metrics.clientMessages.labels('subscribe').inc();
-        this.onSubscribe(payload);
+        this.clientChannels = message.channels;
+        this.queueSubscribe({
+          channels: message.channels,
+          last: Math.max(0, message.last),
+          recheck: false,
+        });
         return;
       case 'update_presence':
         this.context.metrics.clientMessages.labels('update_presence').inc();
-        this.onUpdatePresence(payload);
+        // Only the latest state matters: a presence waiting behind a running one is replaced.
+        this.pendingPresence = message.data;
+        if (!this.presenceRunning) this.startPresence();
         return;
-      default:
+      case 'other':
         // Odoo 16-18 ignore unknown events; 19 hands them to modules that have no HTTP route.
         this.context.metrics.clientMessages.labels('other').inc();
-        this.log.debug({ event: eventName.slice(0, 64) }, 'unknown websocket event ignored');
+        this.log.debug({ event: message.event.slice(0, 64) }, 'unknown websocket event ignored');
     }
-  }
-
-  private onSubscribe(payload: unknown): void {
-    if (typeof payload !== 'object' || payload === null) {
-      this.refuse('subscribe-data', 'subscribe without data');
-      return;
-    }
-    const { channels, last } = payload as { channels?: unknown; last?: unknown };
-    if (!Array.isArray(channels) || !channels.every((c): c is string => typeof c === 'string')) {
-      this.refuse('non-string-channel', 'bus.Bus only string channels are allowed.');
-      return;
-    }
-    if (channels.length > this.context.settings.maxChannelsPerSubscribe) {
-      this.refuse('too-many-channels', `subscribe with ${channels.length} channels refused`);
-      return;
-    }
-    if (typeof last !== 'number' || !Number.isSafeInteger(last)) {
-      this.refuse('subscribe-last', "subscribe without an integer 'last'");
-      return;
-    }
-    this.clientChannels = channels;
-    this.queueSubscribe({ channels, last: Math.max(0, last), recheck: false });
-  }
-
-  private onUpdatePresence(payload: unknown): void {
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-      this.refuse('presence-data', 'update_presence without data');
-      return;
-    }
-    const { inactivity_period: inactivity } = payload as { inactivity_period?: unknown };
-    // Odoo would answer such a call with a ValueError; do not spend a call on it.
-    if (typeof inactivity !== 'number' || !Number.isFinite(inactivity) || inactivity < 0) {
-      this.refuse('presence-data', "update_presence without a numeric 'inactivity_period'");
-      return;
-    }
-    // Only the latest state matters: a presence waiting behind a running one is replaced.
-    this.pendingPresence = payload as Record<string, unknown>;
-    if (!this.presenceRunning) void this.runPresence();
   }
 
   private refuse(reason: string, text: string): void {
     this.context.metrics.invalidMessages.labels(reason).inc();
-    this.rejections++;
-    if (this.rejections <= MAX_LOGGED_REJECTIONS) {
-      this.log.info({ reason, db: this.db }, `websocket message ignored: ${text}`);
-    }
+    this.logLimited('ws-message-refused', (log, note) =>
+      log.info({ reason, db: this.db, ...note }, `websocket message ignored: ${text}`),
+    );
   }
 
   // --- Subscribe and re-validation --------------------------------------------------------------
@@ -323,7 +307,15 @@ export class OdooSocket implements HubSubscriber {
       if (!request.recheck || this.pendingSubscribe === undefined) this.pendingSubscribe = request;
       return;
     }
-    void this.runSubscribe(request);
+    this.startSubscribe(request);
+  }
+
+  private startSubscribe(request: SubscribeRequest): void {
+    this.runSubscribe(request).catch((error: unknown) => this.caught('subscribe', error));
+  }
+
+  private startPresence(): void {
+    this.runPresence().catch((error: unknown) => this.caught('presence', error));
   }
 
   /** Asks Odoo again now (the addon named this user, or the periodic re-check is due). */
@@ -352,14 +344,14 @@ export class OdooSocket implements HubSubscriber {
       if (this.closing) return;
       await this.applyPeek(outcome, request, last, readCounts);
     } catch (error) {
-      this.log.error({ err: error, db: this.db }, 'subscribe failed');
+      this.caught('subscribe', error);
       this.close(CloseCode.SERVER_ERROR, '');
     } finally {
       this.recording = undefined;
       this.subscribing = false;
       const next = this.pendingSubscribe;
       this.pendingSubscribe = undefined;
-      if (next && !this.closing) void this.runSubscribe(next);
+      if (next && !this.closing) this.startSubscribe(next);
     }
   }
 
@@ -375,9 +367,11 @@ export class OdooSocket implements HubSubscriber {
       return;
     }
     if (outcome.kind === 'unavailable') {
-      this.log.warn(
-        { reason: outcome.reason, detail: outcome.detail, db: this.db },
-        'Odoo could not answer a subscribe',
+      this.logLimited('ws-subscribe-unavailable', (log, note) =>
+        log.warn(
+          { reason: outcome.reason, detail: outcome.detail, db: this.db, ...note },
+          'Odoo could not answer a subscribe',
+        ),
       );
       this.close(outcome.reason === 'queueFull' ? CloseCode.TRY_LATER : CloseCode.BAD_GATEWAY, '');
       return;
@@ -394,9 +388,11 @@ export class OdooSocket implements HubSubscriber {
       // Odoo logs such errors and keeps the socket open; so do we. The session may not have been
       // marked as a websocket session, so the next subscribe asks again as a first poll.
       this.resolveFirstPeek();
-      this.log.warn(
-        { code: outcome.code, error: outcome.name, message: outcome.message.slice(0, 200) },
-        'Odoo refused a subscribe',
+      this.logLimited('ws-subscribe-refused', (log, note) =>
+        log.warn(
+          { code: outcome.code, error: outcome.name, message: outcome.message, ...note },
+          'Odoo refused a subscribe',
+        ),
       );
       return;
     }
@@ -435,7 +431,7 @@ export class OdooSocket implements HubSubscriber {
     }
     this.context.hub.subscribe(this, result.channels);
 
-    const now = Date.now();
+    const now = this.context.clock();
     const channels = this.context.hub.registry.channelsOf(this);
     const sinceRead = readCounts.get(db) ?? 0;
     // Odoo replays nothing at or below a valid `last`; neither do we.
@@ -446,7 +442,8 @@ export class OdooSocket implements HubSubscriber {
       for (const n of result.notifications)
         if (!seen.has(n.id) && !this.expected?.has(n.id)) catchUp.set(n.id, n);
     }
-    for (const row of reader.recent.readSince(sinceRead, idFloor, channels, now)) {
+    // The reader keeps its recent rows by its own clock (`Date.now()`, src/bus).
+    for (const row of reader.recent.readSince(sinceRead, idFloor, channels, Date.now())) {
       if (!seen.has(row.id) && !this.expected?.has(row.id) && !catchUp.has(row.id))
         catchUp.set(row.id, row);
     }
@@ -459,14 +456,14 @@ export class OdooSocket implements HubSubscriber {
         this.expected.set(row.id, now);
       }
     }
-    this.write(new EncodedBatch(rows), now);
+    this.write(new EncodedBatch(rows));
   }
 
   private markPeeked(): void {
     if (!this.peeked) {
       this.peeked = true;
       const { sessionRecheckMs } = this.context.settings;
-      this.nextRecheckAt = Date.now() + sessionRecheckMs * (0.75 + Math.random() * 0.5);
+      this.nextRecheckAt = this.context.clock() + sessionRecheckMs * (0.75 + Math.random() * 0.5);
     }
     this.resolveFirstPeek();
   }
@@ -530,7 +527,7 @@ export class OdooSocket implements HubSubscriber {
     }
   }
 
-  private async forwardPresence(data: Record<string, unknown>): Promise<void> {
+  private async forwardPresence(data: PresenceData): Promise<void> {
     const params = presenceParams(data, this.context.odooMajor());
     const outcome = await this.call(PRESENCE, params);
     if (this.closing) return;
@@ -548,15 +545,19 @@ export class OdooSocket implements HubSubscriber {
         );
         return;
       case 'unavailable':
-        this.log.warn(
-          { reason: outcome.reason, detail: outcome.detail },
-          'presence update not delivered to Odoo',
+        this.logLimited('ws-presence-undelivered', (log, note) =>
+          log.warn(
+            { reason: outcome.reason, detail: outcome.detail, ...note },
+            'presence update not delivered to Odoo',
+          ),
         );
         return;
       case 'rpcError':
-        this.log.info(
-          { code: outcome.code, error: outcome.name },
-          'Odoo refused a presence update',
+        this.logLimited('ws-presence-refused', (log, note) =>
+          log.info(
+            { code: outcome.code, error: outcome.name, ...note },
+            'Odoo refused a presence update',
+          ),
         );
         return;
       default:
@@ -566,15 +567,18 @@ export class OdooSocket implements HubSubscriber {
 
   // --- Outgoing ---------------------------------------------------------------------------------
 
-  private write(batch: EncodedBatch<Notification>, now: number): void {
+  private write(batch: EncodedBatch<Notification>): void {
     if (this.closing || this.ws.readyState !== this.ws.OPEN) return;
     const frame = batch.websocketFrame;
     // What is still unsent from earlier frames decides: one large frame alone never makes a
     // client "slow", and memory stays bounded by the limit plus one frame.
     if (this.ws.bufferedAmount > this.context.settings.maxBufferedBytes) {
-      this.log.warn(
-        { buffered: this.ws.bufferedAmount, db: this.db },
-        'slow consumer closed: its unsent data passed the limit',
+      const buffered = this.ws.bufferedAmount;
+      this.logLimited('ws-slow-consumer', (log, note) =>
+        log.warn(
+          { buffered, db: this.db, ...note },
+          'slow consumer closed: its unsent data passed the limit',
+        ),
       );
       this.context.metrics.slowConsumers.inc();
       this.close(CloseCode.TRY_LATER, 'slow consumer');
@@ -588,7 +592,7 @@ export class OdooSocket implements HubSubscriber {
     const lastId = batch.lastId;
     if (lastId > this.lastSentId) this.lastSentId = lastId;
     this.sentAny = true;
-    this.lastActivity = now;
+    this.lastActivity = this.context.clock();
     // Plain numbers, taken by the Prometheus counters when scraped (see `metrics.written`).
     const written = this.context.metrics.written;
     written.frames++;
@@ -602,7 +606,9 @@ export class OdooSocket implements HubSubscriber {
     const { pingAfterMs, pongTimeoutMs, lateCommitWindowMs } = this.context.settings;
     if (this.pingSentAt > 0 && now - this.pingSentAt >= pongTimeoutMs) {
       // No answer to a ping: the TCP connection is dropped without a close frame, as Odoo does.
-      this.log.info({ db: this.db }, 'no pong in time, connection dropped');
+      this.logLimited('ws-no-pong', (log, note) =>
+        log.info({ db: this.db, ...note }, 'no pong in time, connection dropped'),
+      );
       this.close(CloseCode.KILL_NOW, '');
       return;
     }
@@ -671,7 +677,9 @@ export class OdooSocket implements HubSubscriber {
       this.context.onClosed(this);
     }
     this.resolveFirstPeek();
-    if (this.peeked && !this.context.routes.onClosedMissing) void this.notifyClosed();
+    if (this.peeked && !this.context.routes.onClosedMissing) {
+      this.notifyClosed().catch((error: unknown) => this.caught('on-closed', error));
+    }
   }
 
   private async notifyClosed(): Promise<void> {
@@ -696,7 +704,7 @@ export class OdooSocket implements HubSubscriber {
  *   page comes from the Odoo being served).
  */
 export function presenceParams(
-  data: Record<string, unknown>,
+  data: PresenceData,
   major: number | undefined,
 ): Record<string, unknown> {
   const params: Record<string, unknown> = { inactivity_period: data.inactivity_period };

@@ -4,16 +4,18 @@
  * re-check, instead of several timers per socket.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { guarded } from '../../observability/caught.js';
 import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
+import { readTarget } from '../requestTarget.js';
 import {
+  badTarget,
   checkHandshake,
   firstForwarded,
   forbiddenCrossOrigin,
@@ -21,48 +23,12 @@ import {
   isOutdatedClient,
   isSameOrigin,
   notFound,
+  rejectionResponse,
   serviceUnavailable,
 } from './handshake.js';
-import { OdooSocket, type SocketContext, socketOf, tagSocket } from './odooSocket.js';
-
-const interned = new Map<string, string>();
-
-/** One instance of a header value many sockets share; a bounded table, emptied when full. */
-function intern(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const known = interned.get(value);
-  if (known !== undefined) return known;
-  if (interned.size >= 4096) interned.clear();
-  interned.set(value, value);
-  return value;
-}
-
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
-function onWsError(this: WebSocket, error: Error): void {
-  socketOf(this)?.protocolError(error);
-}
-
-function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  const socket = socketOf(this);
-  if (!socket) return;
-  socket.touch(Date.now());
-  socket.handleMessage(data as Buffer, isBinary);
-}
-
-function onWsAlive(this: WebSocket): void {
-  socketOf(this)?.touch(Date.now());
-}
-
-function onWsClose(this: WebSocket): void {
-  socketOf(this)?.ended();
-}
-
-function onRawData(this: Socket, chunk: Buffer): void {
-  socketOf(this)?.rawData(chunk);
-}
+import { intern } from './intern.js';
+import { OdooSocket, type SocketContext, tagSocket } from './odooSocket.js';
+import { destroyOnError, listenTo } from './socketListeners.js';
 
 /** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
 export const MAX_MESSAGE_BYTES = 2 ** 20;
@@ -114,9 +80,16 @@ export class WebsocketServer {
       servesDatabase: options.servesDatabase,
       odooMajor: options.odooMajor,
       routes: { onClosedMissing: false, presenceMissing: false },
+      clock: options.clock,
+      logLimiter: options.logLimiter,
+      caught: options.caught,
       settings: {
         maxBufferedBytes: config.maxBufferedBytes,
-        maxChannelsPerSubscribe: config.maxChannelsPerSubscribe,
+        messageLimits: {
+          maxChannels: config.maxChannelsPerSubscribe,
+          maxChannelLength: config.maxChannelLength,
+          maxSubscribeBytes: config.maxSubscribeBytes,
+        },
         pingAfterMs: config.pingAfterSeconds * 1000,
         pongTimeoutMs: config.pongTimeoutSeconds * 1000,
         sessionRecheckMs: config.sessionRecheckSeconds * 1000,
@@ -142,11 +115,24 @@ export class WebsocketServer {
     this.sweepTimer.unref();
   }
 
-  /** Node's `upgrade` event of the HTTP server. */
+  /** Node's `upgrade` event of the HTTP server: never throws, whatever the request. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroyOnError);
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/websocket') {
+    try {
+      this.upgrade(request, socket, head);
+    } catch (error) {
+      this.options.caught('upgrade', error);
+      socket.destroy();
+    }
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const target = readTarget(request.url);
+    if (target === undefined) {
+      this.refuse(socket, badTarget(), request);
+      return;
+    }
+    if (target.path !== '/websocket') {
       this.refuse(socket, notFound(), request);
       return;
     }
@@ -170,15 +156,18 @@ export class WebsocketServer {
       if (this.options.config.crossOrigin === 'downgrade') {
         browser.cookie = '';
         this.options.metrics.crossOriginDowngraded.inc();
-        this.context.logger.info(
-          { ip: browser.forwardedFor, origin: String(request.headers.origin).slice(0, 200) },
-          'cross-origin websocket served as a public visitor',
+        const ip = firstForwarded(browser.forwardedFor);
+        this.options.logLimiter.log('ws-cross-origin', ip, (note) =>
+          this.context.logger.info(
+            { ip, origin: String(request.headers.origin), ...note },
+            'cross-origin websocket served as a public visitor',
+          ),
         );
       }
     }
     let presented = sessionIdFromCookie(browser.cookie);
     const rotation = presented === undefined ? undefined : this.rotations.get(presented);
-    if (rotation !== undefined && rotation.until > Date.now()) {
+    if (rotation !== undefined && rotation.until > this.options.clock()) {
       // Odoo rotated this session in answer to one of our calls: the browser gets the new id now
       // (browsers store a 101's cookies), and this socket uses it from the start.
       browser.cookie = withSessionId(browser.cookie, rotation.next);
@@ -189,7 +178,8 @@ export class WebsocketServer {
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       // From here on `ws` handles the socket's errors.
       socket.removeListener('error', destroyOnError);
-      this.accept(ws, request, browser, url.searchParams.get('version') ?? undefined, presented);
+      const version = new URLSearchParams(target.query).get('version') ?? undefined;
+      this.accept(ws, request, browser, version, presented);
     });
   }
 
@@ -214,7 +204,7 @@ export class WebsocketServer {
     next: string,
     setCookie: string,
   ): void {
-    const now = Date.now();
+    const now = this.options.clock();
     if (this.rotations.size < MAX_ROTATIONS || this.rotations.has(previous)) {
       this.rotations.set(previous, { next, setCookie, until: now + ROTATION_HANDOVER_MS });
     }
@@ -225,7 +215,11 @@ export class WebsocketServer {
       'Odoo rotated the session in answer to the sidecar: socket closed (4002) to hand the browser its new session id',
     );
     // After the answer being handled is applied: the client resubscribes with its last id.
-    setImmediate(() => socket.close(CloseCode.KEEP_ALIVE_TIMEOUT, ''));
+    setImmediate(
+      guarded(this.options.caught, 'ws-close', () =>
+        socket.close(CloseCode.KEEP_ALIVE_TIMEOUT, ''),
+      ),
+    );
   }
 
   /** Closes the sockets of revoked sessions at once, re-validates the sockets of named partners. */
@@ -261,11 +255,12 @@ export class WebsocketServer {
   async shutdown(windowMs: number): Promise<void> {
     this.closing = true;
     const sockets = [...this.sockets];
-    const started = Date.now();
+    const { clock } = this.options;
+    const started = clock();
     const step = sockets.length > 0 ? windowMs / sockets.length : 0;
     for (let i = 0; i < sockets.length; i++) {
       const due = started + i * step;
-      const wait = due - Date.now();
+      const wait = due - clock();
       if (wait > 10) await new Promise((resolve) => setTimeout(resolve, wait));
       sockets[i]?.close(CloseCode.RESTART, 'server restarting');
     }
@@ -295,7 +290,6 @@ export class WebsocketServer {
       browser,
       browser.forwardedFor ?? raw.remoteAddress,
       this.context,
-      Date.now(),
       sessionIdFromCookie(browser.cookie),
       presentedSessionId,
     );
@@ -308,18 +302,15 @@ export class WebsocketServer {
     // request) per connection.
     tagSocket(ws, socket);
     tagSocket(raw, socket);
-    ws.on('error', onWsError);
-    ws.on('message', onWsMessage);
-    ws.on('ping', onWsAlive);
-    ws.on('pong', onWsAlive);
-    ws.on('close', onWsClose);
-    raw.on('data', onRawData);
+    listenTo(ws, raw);
 
     const current = this.options.workerVersion();
     if (isOutdatedClient(current, version, request.headers['user-agent'])) {
-      this.context.logger.info(
-        { socket: socket.id, version: version?.slice(0, 40), current },
-        'outdated web client told to reload',
+      this.options.logLimiter.log('ws-outdated-client', socket.clientAddress, (note) =>
+        this.context.logger.info(
+          { socket: socket.id, version: version?.slice(0, 40), current, ...note },
+          'outdated web client told to reload',
+        ),
       );
       socket.close(CloseCode.CLEAN, OUTDATED_VERSION);
     }
@@ -327,25 +318,14 @@ export class WebsocketServer {
 
   private refuse(socket: Duplex, rejection: HandshakeRejection, request: IncomingMessage): void {
     this.options.metrics.handshakeRejected.labels(rejection.reason).inc();
-    this.context.logger.info(
-      {
-        status: rejection.status,
-        reason: rejection.reason,
-        ip: firstForwarded(request.headers['x-forwarded-for']) ?? request.socket.remoteAddress,
-        path: request.url?.slice(0, 200),
-      },
-      'websocket handshake refused',
+    const ip = firstForwarded(request.headers['x-forwarded-for']) ?? request.socket.remoteAddress;
+    this.options.logLimiter.log('ws-handshake-refused', ip, (note) =>
+      this.context.logger.info(
+        { status: rejection.status, reason: rejection.reason, ip, path: request.url, ...note },
+        'websocket handshake refused',
+      ),
     );
-    const body = Buffer.from(rejection.body, 'utf8');
-    const headers = {
-      ...rejection.headers,
-      'Content-Length': String(body.length),
-      Connection: 'close',
-    };
-    const head = `HTTP/1.1 ${rejection.status} ${rejection.statusText}\r\n${Object.entries(headers)
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('')}\r\n`;
-    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    socket.end(rejectionResponse(rejection));
   }
 
   private browserContext(request: IncomingMessage): BrowserContext {
@@ -404,8 +384,15 @@ export class WebsocketServer {
   }
 
   private sweep(): void {
-    const now = Date.now();
-    for (const socket of this.sockets) socket.sweep(now);
+    const now = this.options.clock();
+    for (const socket of this.sockets) {
+      // One socket's fault must not stop the sweep of all the others.
+      try {
+        socket.sweep(now);
+      } catch (error) {
+        socket.caught('ws-sweep', error);
+      }
+    }
     for (const [sid, rotation] of this.rotations) {
       if (rotation.until <= now) this.rotations.delete(sid);
     }

@@ -71,6 +71,7 @@ beforeAll(async () => {
     concurrency: 2,
     queueLimit: 10,
     timeoutMs: 5000,
+    maxAnswerBytes: 1024 * 1024,
     logger: createLogger('silent'),
     metrics: createMetrics({ defaultMetrics: false }),
   });
