@@ -45,7 +45,9 @@ describe('graceful shutdown', () => {
           )),
         );
       }
+      // 1,000 subscribes through a fake Odoo in this process: a minute or more on a busy machine.
       await waitFor(() => stack.odoo.callsTo('/websocket/peek_notifications').length >= 1000, {
+        timeoutMs: 150_000,
         message: '1,000 subscribes at Odoo',
       });
       const closedAt = new Map<OdooSocket, { code: number; at: number }>();
@@ -79,7 +81,7 @@ describe('graceful shutdown', () => {
       sidecar.kill('SIGKILL');
       await Promise.all(sockets.map((s) => s.terminate()));
     }
-  }, 120_000);
+  }, 240_000);
 
   it('exits at once on a second signal', async () => {
     const sidecar = await spawnSidecar({
