@@ -58,6 +58,17 @@ function handle(request: IncomingMessage, response: ServerResponse, raw: string)
     case '/websocket/on_closed':
       answer(response, 200, rpcResult(body.id, 'null'));
       return;
+    // The sidecar asks it at start and every `infoRefreshSeconds`: readiness needs Odoo to answer.
+    case '/web/webclient/version_info':
+      answer(
+        response,
+        200,
+        rpcResult(
+          body.id,
+          '{"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 0, ""], "server_serie": "17.0", "protocol_version": 1}',
+        ),
+      );
+      return;
     default:
       answer(response, 404, '{}');
   }

@@ -16,6 +16,7 @@ import Fastify, {
 import type { Readiness } from './observability/health.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
+import { clientIdentity } from './transports/clientIdentity.js';
 import {
   BAD_REQUEST_PAGE,
   NOT_FOUND_PAGE,
@@ -24,13 +25,11 @@ import {
   TOO_LARGE_PAGE,
 } from './transports/errorPages.js';
 import { type Forwarding, registerForwarding } from './transports/forward.js';
-import { firstForwarded } from './transports/websocket/handshake.js';
 
 export interface AppOptions {
   logger: Logger;
   metrics: Metrics;
   forwarding: Forwarding;
-  proxyMode: boolean;
   /** Largest request body read; past it, werkzeug's 413. */
   maxRequestBodyBytes: number;
   readiness: () => Readiness;
@@ -44,7 +43,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     loggerInstance: options.logger as FastifyBaseLogger,
     // Per-request lines would drown the bus's own logs (probes, metrics scrapes).
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: options.proxyMode,
+    // Forwarding headers are judged in one place (`clientIdentity`), never by fastify.
+    trustProxy: false,
     bodyLimit: options.maxRequestBodyBytes,
     // A target the router cannot decode (`%zz`): werkzeug's 400, like any bad request.
     frameworkErrors: (_error, request, reply) => refused(request, reply, 'bad-target', 400),
@@ -57,7 +57,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     status: number,
   ): FastifyReply {
     metrics.httpRefused.labels(reason).inc();
-    const ip = firstForwarded(request.headers['x-forwarded-for']) ?? request.ip;
+    const ip = clientIdentity(request.raw, forwarding.proxyTrust).address;
     forwarding.logLimiter.log('http-refused', ip, (note) =>
       request.log.info(
         { reason, status, method: request.method, path: request.url, ip, ...note },

@@ -10,6 +10,7 @@
 import cluster from 'node:cluster';
 import { ConfigError, type LoadResult, loadConfig } from './config/load.js';
 import { OdooConfError } from './config/odooConf.js';
+import { configReport, startupSummary } from './config/report.js';
 import { settings } from './config/settings.js';
 import { monotonicClock } from './lifecycle/clock.js';
 import { installLastResort } from './lifecycle/lastResort.js';
@@ -51,8 +52,12 @@ function load(): LoadResult {
 async function runWorker(loaded: LoadResult): Promise<void> {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
-  if (cluster.isPrimary) logger.info({ version: VERSION }, 'odoo-bus-sidecar starting');
-  for (const warning of loaded.warnings) logger.warn(warning);
+  // With several workers the primary said all this once already.
+  if (cluster.isPrimary) {
+    logger.info({ version: VERSION }, 'odoo-bus-sidecar starting');
+    logger.info({ settings: startupSummary(loaded) }, 'configuration read');
+    for (const warning of loaded.warnings) logger.warn(warning);
+  }
   const metrics = createMetrics();
   installLastResort(logger, metrics);
   const sidecar = createSidecar(config, logger, { metrics });
@@ -95,6 +100,8 @@ function runPrimary(loaded: LoadResult): void {
   const { config } = loaded;
   const logger = createLogger(config.logLevel);
   installLastResort(logger);
+  logger.info({ settings: startupSummary(loaded) }, 'configuration read');
+  for (const warning of loaded.warnings) logger.warn(warning);
   logger.info({ version: VERSION, workers: config.workers }, 'starting worker processes');
   // Workers that die young are started again later and later, and workers that keep failing to
   // start make the primary give up: a fault that kills every worker at start must not turn the
@@ -177,18 +184,7 @@ if (loaded.actions.help) {
   process.exit(0);
 }
 if (loaded.actions.checkConfig) {
-  const { config, sources, warnings } = loaded;
-  const shown = Object.fromEntries(
-    Object.entries(config).map(([key, value]) => [
-      key,
-      key === 'dbPassword' || key === 'secret'
-        ? value === undefined
-          ? undefined
-          : '[set]'
-        : String(value),
-    ]),
-  );
-  process.stdout.write(`${JSON.stringify({ config: shown, sources, warnings }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(configReport(loaded), null, 2)}\n`);
   process.exit(0);
 }
 if (loaded.config.workers > 1 && cluster.isPrimary) runPrimary(loaded);

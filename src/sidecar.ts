@@ -6,8 +6,10 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { type Config, servesDatabase } from './config/load.js';
+import { PgEndpoint } from './db/endpoint.js';
 import { Listener } from './db/listener.js';
 import { ReadPools } from './db/readPools.js';
+import { ReadProbe, type ReadTarget } from './db/readProbe.js';
 import { Hub, type HubSubscriber } from './hub/hub.js';
 import { type Clock, monotonicClock } from './lifecycle/clock.js';
 import { caughtErrors, guarded } from './observability/caught.js';
@@ -18,7 +20,8 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { REVOKE_CHANNEL } from './odoo/addonContract.js';
 import { OdooClient } from './odoo/client.js';
 import { OdooInfoSource } from './odoo/odooInfo.js';
-import { parseRevocation } from './odoo/revocation.js';
+import { RevocationHandler } from './odoo/revocationHandler.js';
+import { ProxyTrust } from './transports/clientIdentity.js';
 import type { TransportDependencies } from './transports/dependencies.js';
 import { forwardingOf } from './transports/forward.js';
 import { LongPollingServer } from './transports/longpolling/server.js';
@@ -55,6 +58,18 @@ export function createSidecar(
     onSuppressed: (event) => metrics.logSuppressed.labels(event).inc(),
   });
   const caught = caughtErrors(logger, metrics, logLimiter);
+  const tls = {
+    sslMode: config.dbSslMode,
+    sslRootCert: config.dbSslRootCert,
+    sslCert: config.dbSslCert,
+    sslKey: config.dbSslKey,
+  };
+  const readEndpoint = new PgEndpoint({ host: config.readDbHost, port: config.readDbPort, ...tls });
+  const listenEndpoint = new PgEndpoint({
+    host: config.listenDbHost,
+    port: config.listenDbPort,
+    ...tls,
+  });
   const pools = new ReadPools({
     host: config.readDbHost,
     port: config.readDbPort,
@@ -62,6 +77,7 @@ export function createSidecar(
     password: config.dbPassword,
     max: config.readPoolSize,
     logger: logger.child({ component: 'read-pool' }),
+    Client: readEndpoint.clientClass(),
   });
   const hub = new Hub<HubSubscriber>({ config, logger, metrics, pools });
   const odoo = new OdooClient({
@@ -81,14 +97,36 @@ export function createSidecar(
     workerVersion: config.workerVersion,
     major: config.odooVersion === 'auto' ? undefined : config.odooVersion,
     logger: logger.child({ component: 'odoo-info' }),
+    metrics,
+    odooUrl: config.odooUrl,
     clock,
   });
+  const EndpointClient = readEndpoint.clientClass();
+  const readProbe = new ReadProbe({
+    pools,
+    targets: readTargets(config),
+    client: (database) =>
+      new EndpointClient({
+        host: config.readDbHost,
+        port: config.readDbPort,
+        user: config.dbUser,
+        password: config.dbPassword,
+        database,
+        application_name: 'odoo-bus-sidecar-check',
+        connectionTimeoutMillis: 5_000,
+        query_timeout: 10_000,
+      }),
+    logger: logger.child({ component: 'read-check' }),
+    metrics,
+  });
+  const proxyTrust = new ProxyTrust(config.proxyMode, config.trustedProxies);
   const transport: TransportDependencies = {
     config,
     logger,
     metrics,
     hub,
     odoo,
+    proxyTrust,
     servesDatabase: (db) => servesDatabase(config, db),
     odooMajor: () => odooInfo.major(),
     clock,
@@ -101,6 +139,16 @@ export function createSidecar(
     keepsSessionIds: () => odooInfo.keepsSessionIds(),
   });
   const longPolling = new LongPollingServer(transport);
+  const revocations = new RevocationHandler({
+    secret: config.secret,
+    servesDatabase: (db) => servesDatabase(config, db),
+    targets: [websockets, longPolling],
+    partnerIntervalMs: config.revocationIntervalSeconds * 1000,
+    maxPartnersPerInterval: config.revocationMaxPartners,
+    logger: logger.child({ component: 'revocation' }),
+    metrics,
+    clock,
+  });
   const listener = new Listener({
     connection: {
       host: config.listenDbHost,
@@ -108,6 +156,10 @@ export function createSidecar(
       user: config.dbUser,
       password: config.dbPassword,
       database: config.notifyDatabase,
+      // Read at each connection: TLS as the server answered (see `PgEndpoint`).
+      get ssl() {
+        return listenEndpoint.ssl();
+      },
     },
     channels: [IMBUS_CHANNEL, REVOKE_CHANNEL],
     logger: logger.child({ component: 'listener' }),
@@ -116,25 +168,7 @@ export function createSidecar(
     onNotification: guarded(caught, 'notification', (channel: string, payload: string) => {
       metrics.notifications.labels(channel).inc();
       if (channel === IMBUS_CHANNEL) hub.onImbus(payload);
-      else if (channel === REVOKE_CHANNEL) {
-        const revocation = parseRevocation(payload);
-        if (revocation === undefined) {
-          metrics.notifyMalformed.inc();
-          logger.warn(
-            { channel, bytes: payload.length },
-            'revocation NOTIFY skipped: not a JSON object',
-          );
-        } else if (revocation.db !== undefined && !servesDatabase(config, revocation.db)) {
-          // Every Odoo on the cluster announces on this channel: another database's news is not ours.
-          logger.debug(
-            { db: revocation.db },
-            'session revocation for a database not served, ignored',
-          );
-        } else {
-          websockets.revoke(revocation);
-          longPolling.revoke(revocation);
-        }
-      }
+      else if (channel === REVOKE_CHANNEL) revocations.onNotify(payload);
     }),
     onUp: (reconnected) => hub.onListenerUp(reconnected),
     onDown: () => hub.onListenerDown(),
@@ -145,21 +179,22 @@ export function createSidecar(
     logger,
     metrics,
     forwarding: forwardingOf(transport),
-    proxyMode: config.proxyMode,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
     plugins: [(instance) => longPolling.register(instance)],
-    readiness: () =>
-      readiness({
+    readiness: () => {
+      const state = readiness({
         listenerUp: listener.isUp,
-        readsHealthy: hub.readersHealthy,
+        listenProblem: listener.problem,
+        readsHealthy: readProbe.healthy && hub.readersHealthy,
+        readProblems: readProbe.problems,
+        odoo: odooInfo.health(),
         shuttingDown,
-        odooInfoFresh: odooInfo.required
-          ? odooInfo.answeredAt !== undefined &&
-            clock() - odooInfo.answeredAt < config.infoRefreshSeconds * 3000
-          : undefined,
         sockets: websockets.openCount,
         readConnections: pools.totalCount,
-      }),
+      });
+      metrics.ready.set(state.ready ? 1 : 0);
+      return state;
+    },
   });
   app.server.on('upgrade', (request, socket, head) =>
     websockets.handleUpgrade(request, socket, head),
@@ -169,6 +204,8 @@ export function createSidecar(
   const release = async () => {
     hub.stop();
     odooInfo.stop();
+    revocations.stop();
+    readProbe.stop();
     await listener.stop();
     await pools.end();
     await odoo.close();
@@ -184,6 +221,9 @@ export function createSidecar(
     listener,
     odooInfo,
     async start() {
+      await Promise.all([listenEndpoint.negotiate(), readEndpoint.negotiate()]);
+      // Not awaited: /readyz answers 503, naming what fails, until the read checks pass.
+      void readProbe.start();
       await Promise.all([listener.start(), odooInfo.start()]);
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
@@ -194,6 +234,7 @@ export function createSidecar(
           port,
           odooUrl: config.odooUrl,
           listen: `${config.listenDbHost}:${config.listenDbPort}`,
+          tls: { listen: listenEndpoint.usesTls, reads: readEndpoint.usesTls },
         },
         'odoo-bus-sidecar listening',
       );
@@ -206,9 +247,10 @@ export function createSidecar(
           { sockets: websockets.openCount, windowSeconds: config.shutdownWindowSeconds },
           'shutting down',
         );
-        // Held polls are answered first: the server's close waits for every request in flight.
+        // The port stays open while sockets are closed: /readyz answers 503 ("draining"), a new
+        // websocket gets 503 and a new poll Odoo's "try again" error, so that the proxy and the
+        // load balancer see the drain. Held polls are answered at once.
         longPolling.shutdown();
-        const serverClosed = app.close();
         await websockets.shutdown(config.shutdownWindowSeconds * 1000);
         // Give clients a moment to answer the close frames, then drop what is left.
         const deadline = clock() + 2000;
@@ -216,6 +258,7 @@ export function createSidecar(
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         websockets.terminateAll();
+        const serverClosed = app.close();
         await hub.drain();
         await release();
         await serverClosed;
@@ -230,4 +273,11 @@ export function createSidecar(
       await Promise.all([app.close(), release()]);
     },
   };
+}
+
+/** What the read check reads: every served database, or the notify database when any is served. */
+function readTargets(config: Config): ReadTarget[] {
+  const served = config.databases.filter((db) => servesDatabase(config, db));
+  if (served.length > 0) return served.map((database) => ({ database, kind: 'odoo' }));
+  return [{ database: config.notifyDatabase, kind: 'notify' }];
 }

@@ -6,6 +6,8 @@ reads this file as text and fails when a value differs, so keep each one a plain
 This module imports nothing from Odoo, so that it can be loaded without it.
 """
 import hashlib
+import hmac
+import json
 
 #: Route that tells the sidecar Odoo's version and websocket worker version.
 INFO_ROUTE = '/bus_sidecar/info'
@@ -29,9 +31,13 @@ SECRET_ENV = 'BUS_SIDECAR_SECRET'
 
 #: LISTEN/NOTIFY channel, on the same database as ``imbus`` (``postgres``), on which this addon
 #: announces revoked sessions. Payload:
-#: ``{"db": <name>, "sessions": [<session hash>...], "partners": [<partner id>...]}``;
+#: ``{"db": <name>, "partners": [<partner id>...], "sessions": [<session hash>...], "sig": <hex>}``;
 #: the sockets of ``sessions`` are closed at once (4001), those of ``partners`` re-validated.
+#: ``sig`` is ``revocation_signature``, left out when no secret is configured.
 REVOKE_CHANNEL = 'bus_sidecar_revoke'
+
+#: Key of a revocation payload holding its HMAC-SHA256 under the shared secret.
+REVOCATION_SIGNATURE_FIELD = 'sig'
 
 #: A session is named by the lowercase hex SHA-256 of its first 42 characters, never by its id.
 #: Odoo 18+ session ids have 84 characters, of which Odoo stores the first 42 as the session
@@ -43,3 +49,23 @@ def session_hash(sid):
     """Name under which a revoked session is announced on ``REVOKE_CHANNEL``."""
     prefix = sid[:SESSION_HASH_PREFIX_LENGTH]
     return hashlib.sha256(prefix.encode('utf-8')).hexdigest()
+
+
+def revocation_signature(secret, db, sessions, partners):
+    """The ``sig`` of a revocation payload: the sidecar acts only on payloads it can verify.
+
+    Lowercase hex HMAC-SHA256, keyed with the shared secret (without surrounding whitespace), of
+    the compact, ASCII-only JSON text of ``[REVOKE_CHANNEL, db, sessions, partners]``. The
+    channel name keeps this use of the secret apart from its use as a request header.
+
+    :param str secret: the shared secret (``SECRET_OPTION`` / ``SECRET_ENV``)
+    :param str db: the database the payload names
+    :param sessions: the session hashes, in the payload's order
+    :param partners: the partner ids (integers), in the payload's order
+    """
+    message = json.dumps(
+        [REVOKE_CHANNEL, db, list(sessions), list(partners)],
+        separators=(',', ':'), ensure_ascii=True,
+    )
+    key = secret.strip().encode('utf-8')
+    return hmac.new(key, message.encode('utf-8'), hashlib.sha256).hexdigest()

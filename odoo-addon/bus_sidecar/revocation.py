@@ -3,7 +3,12 @@
 
 A payload names sessions by their hash (``contract.session_hash``), never by their id, and
 partners by id. It is sent on ``contract.REVOKE_CHANNEL`` on database ``postgres``, the database
-on which Odoo's bus sends its ``imbus`` NOTIFYs and the sidecar LISTENs.
+on which Odoo's bus sends its ``imbus`` NOTIFYs and the sidecar LISTENs. With a shared secret,
+each payload carries its signature (``contract.revocation_signature``): anyone who may connect
+to ``postgres`` can NOTIFY, and the sidecar acts only on what it can verify.
+
+Partners are announced only once Odoo's other workers can know that their session tokens
+changed (see ``send_partners_after_commit``).
 """
 import functools
 import json
@@ -12,7 +17,7 @@ import os
 
 import odoo
 
-from . import contract
+from . import contract, settings
 
 _logger = logging.getLogger(__name__)
 
@@ -26,30 +31,31 @@ PAYLOAD_LIMIT = 8000
 _PENDING_KEY = 'bus_sidecar.revoked_partner_ids'
 
 
-def payloads(db, sessions=(), partners=(), limit=PAYLOAD_LIMIT):
+def payloads(db, sessions=(), partners=(), limit=PAYLOAD_LIMIT, secret=None):
     """The JSON payloads announcing ``sessions`` (hashes) and ``partners`` (ids) of ``db``.
 
     One payload unless it would reach ``limit`` bytes; then the names are halved until each
-    payload fits (one name always fits: a hash is 64 characters).
+    payload fits (one name always fits: a hash is 64 characters). Each payload is signed with
+    ``secret`` when one is given.
     """
     names = [('sessions', name) for name in sessions] + [('partners', name) for name in partners]
-    return _split(db, names, limit)
+    return _split(db, names, limit, secret)
 
 
-def _split(db, names, limit):
-    payload = json.dumps(
-        {
-            'db': db,
-            'sessions': [value for key, value in names if key == 'sessions'],
-            'partners': [value for key, value in names if key == 'partners'],
-        },
-        sort_keys=True,
-        separators=(',', ':'),
-    )
+def _split(db, names, limit, secret):
+    body = {
+        'db': db,
+        'sessions': [value for key, value in names if key == 'sessions'],
+        'partners': [value for key, value in names if key == 'partners'],
+    }
+    if secret is not None:
+        body[contract.REVOCATION_SIGNATURE_FIELD] = contract.revocation_signature(
+            secret, db, body['sessions'], body['partners'])
+    payload = json.dumps(body, sort_keys=True, separators=(',', ':'))
     if len(names) < 2 or len(payload.encode('utf-8')) < limit:
         return [payload]
     half = (len(names) + 1) // 2
-    return _split(db, names[:half], limit) + _split(db, names[half:], limit)
+    return _split(db, names[:half], limit, secret) + _split(db, names[half:], limit, secret)
 
 
 def _notify_statement():
@@ -72,8 +78,9 @@ def send(db, sessions=(), partners=()):
         return
     try:
         statement = _notify_statement()
+        signed = payloads(db, sessions, partners, secret=settings.shared_secret())
         with odoo.sql_db.db_connect(NOTIFY_DATABASE).cursor() as cr:
-            for payload in payloads(db, sessions, partners):
+            for payload in signed:
                 cr.execute(statement, (contract.REVOKE_CHANNEL, payload))
     except Exception:
         # Never let a failed announcement break a logout or a password change: the sidecar
@@ -95,26 +102,69 @@ def send_sessions(db, sids):
     send(db, sessions=[contract.session_hash(sid) for sid in sids])
 
 
-def send_partners_after_commit(cr, partner_ids):
+def pending_invalidations(registry):
+    """Whether this thread invalidated caches (or the registry) that Odoo has not signalled yet.
+
+    Odoo keeps these flags per thread and tells its other workers about them in
+    ``Registry.signal_changes()``; a worker reads that signal at the start of its next request
+    (``check_signaling``) and only then drops its cached session tokens.
+    """
+    return bool(getattr(registry, 'registry_invalidated', False)
+                or getattr(registry, 'cache_invalidated', False))
+
+
+def signal_invalidations(registry):
+    """Signal this thread's pending invalidations to Odoo's other workers now.
+
+    Odoo 16.0-19.0 signal them after the request's commit (``service.model.retrying``, the
+    cron's ``_process_job``), and the commit runs the post-commit hooks first: a revocation sent
+    from one would reach the sidecar, whose re-check would reach a worker that still has the old
+    session token cached and calls the session valid. Signalling here, right after the commit
+    that made the change, is what Odoo does a moment later; it then finds nothing left to
+    signal. A registry that is not ready (being loaded) is left to Odoo.
+    """
+    if registry is None or not pending_invalidations(registry):
+        return
+    if not getattr(registry, 'ready', True):
+        return
+    try:
+        registry.signal_changes()
+    except Exception:
+        # The sidecar still asks again shortly after the announcement, and periodically.
+        _logger.warning(
+            "bus_sidecar: could not signal the cache invalidation of database %s before "
+            "announcing revoked partners", getattr(registry, 'db_name', '?'), exc_info=True)
+
+
+def send_partners_after_commit(cr, partner_ids, registry=None):
     """Announce ``partner_ids`` once the transaction of ``cr`` commits; never if it rolls back.
 
     Their sessions only become invalid (for Odoo's session check) at that commit, so asking the
-    sidecar to re-validate them any earlier would find them still valid. All the partners of one
-    transaction go into one announcement.
+    sidecar to re-validate them any earlier would find them still valid. And Odoo's other
+    workers only stop accepting them once the invalidation of their cached session tokens is
+    signalled, so ``registry`` (the one whose caches this thread invalidated) is signalled
+    first (``signal_invalidations``). All the partners of one transaction go into one
+    announcement.
     """
     partner_ids = set(partner_ids)
     if not partner_ids:
         return
+    announce = functools.partial(_signal_then_send, registry, cr.dbname)
     postcommit = getattr(cr, 'postcommit', None)
     data = getattr(postcommit, 'data', None)
     if data is not None:
         pending = data.get(_PENDING_KEY)
         if pending is None:
             pending = data[_PENDING_KEY] = set()
-            postcommit.add(functools.partial(send, cr.dbname, (), pending))
+            postcommit.add(functools.partial(announce, pending))
         pending.update(partner_ids)
     elif postcommit is not None:
-        postcommit.add(functools.partial(send, cr.dbname, (), partner_ids))
+        postcommit.add(functools.partial(announce, partner_ids))
     else:
         # 12.0 and 13.0 have no postcommit callbacks, only cr.after().
-        cr.after('commit', functools.partial(send, cr.dbname, (), partner_ids))
+        cr.after('commit', functools.partial(announce, partner_ids))
+
+
+def _signal_then_send(registry, db, partner_ids):
+    signal_invalidations(registry)
+    send(db, (), partner_ids)

@@ -24,6 +24,7 @@
  * valid JSON are counted and skipped: splicing them would break the whole frame for every client.
  */
 import type pg from 'pg';
+import { type ConnectFailure, classifyConnectError, FailureLog } from '../db/connectErrors.js';
 import { backoffDelay } from '../lifecycle/backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -35,6 +36,8 @@ export interface ReaderOptions {
   pool: pg.Pool;
   logger: Logger;
   metrics: Metrics;
+  /** What a failed read means and what to change (`ReadPools.classify`). */
+  classify?: (error: unknown) => ConnectFailure;
   /** Receives each batch of new rows, ascending by id. */
   deliver: (database: string, rows: BusRow[]) => void;
   coalesceMs: number;
@@ -82,7 +85,10 @@ export class BusReader {
   private lastError: Error | undefined;
   private readonly now: () => number;
 
+  private readonly failureLog: FailureLog;
+
   constructor(private readonly options: ReaderOptions) {
+    this.failureLog = new FailureLog(options.logger, `reads of bus_bus in ${options.database}`);
     this.recent = new RecentRows(options.recentRowsMs);
     this.now = options.now ?? Date.now;
   }
@@ -99,6 +105,19 @@ export class BusReader {
   /** Number of the last row read: rows read later have a higher `seq`. */
   get readCount(): number {
     return this.seq;
+  }
+
+  private classify(error: unknown): ConnectFailure {
+    return (
+      this.options.classify?.(error) ??
+      classifyConnectError(error, {
+        host: '?',
+        port: 0,
+        user: '?',
+        database: this.database,
+        purpose: 'read',
+      })
+    );
   }
 
   get healthy(): boolean {
@@ -206,16 +225,16 @@ export class BusReader {
       await this.readAll();
       this.failures = 0;
       if (this.lastError)
-        this.options.logger.info({ database: this.database }, 'bus reads recovered');
+        this.failureLog.recovered('reads work again', { database: this.database });
       this.lastError = undefined;
     } catch (error) {
       this.lastError = error as Error;
       this.options.metrics.reads.labels('error').inc();
       const delay = backoffDelay(this.failures++, { baseMs: 100, maxMs: 5000 });
-      this.options.logger.warn(
-        { err: error, database: this.database, retryInMs: delay },
-        'reading bus_bus failed; nothing is skipped, retrying',
-      );
+      this.failureLog.failed(this.classify(error), 'read failed, nothing is skipped', {
+        database: this.database,
+        retryInMs: delay,
+      });
       this.dirty = false;
       this.running = false;
       this.lastReadEnd = this.now();

@@ -1,38 +1,50 @@
 /**
- * Builds the one configuration object of the process: defaults < odoo.conf `[options]` <
- * environment < command-line flags. Parsed once at start; a bad value stops start-up with a message
- * naming the setting and where its value came from.
+ * Builds the one configuration object of the process: defaults < libpq's environment (`PGHOST`...,
+ * read as libpq reads it for Odoo) < odoo.conf `[options]` < environment < command-line flags.
+ * Parsed once at start; a bad value stops start-up with a message naming the setting and where its
+ * value came from. Every value's source is kept, derived ones included, for `--check-config` and
+ * the start-up log.
  */
 import { parseArgs } from 'node:util';
-import { readOdooConf } from './odooConf.js';
+import { ConfigError } from './configError.js';
+import { deriveConfig } from './derived.js';
+import { type OdooConfOptions, readOdooConf } from './odooConf.js';
 import { configSchema, type RawConfig, type SettingKey, settings } from './settings.js';
 
 export interface Config
   extends Omit<
     RawConfig,
-    'listenDbHost' | 'listenDbPort' | 'readDbHost' | 'readDbPort' | 'dbFilter'
+    | 'listenDbHost'
+    | 'listenDbPort'
+    | 'readDbHost'
+    | 'readDbPort'
+    | 'dbFilter'
+    | 'dbUser'
+    | 'odooConcurrency'
   > {
   listenDbHost: string;
   listenDbPort: number;
   readDbHost: string;
   readDbPort: number;
+  dbUser: string;
+  odooConcurrency: number;
   /** Compiled `dbFilter`, or undefined when every database is accepted by it. */
   dbFilter: RegExp | undefined;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 export interface LoadOptions {
   argv?: readonly string[];
   env?: NodeJS.ProcessEnv;
 }
 
+export type ConfigSources = Record<SettingKey, string>;
+
 export interface LoadResult {
   config: Config;
-  /** Where each value came from, for the start-up summary and error messages. */
-  sources: Partial<Record<SettingKey, string>>;
+  /** Where each value came from (`default`, a flag, a variable, an odoo.conf line, a derivation). */
+  sources: ConfigSources;
   /** Flags that are actions rather than settings. */
   actions: { help: boolean; checkConfig: boolean };
   warnings: string[];
@@ -47,6 +59,13 @@ const ODOO_LOG_LEVELS: Record<string, string> = {
   warning: 'warn',
 };
 
+/** What a default means where it is not obvious (libpq's own defaults, as Odoo gets them). */
+const DEFAULT_MEANING: Partial<Record<SettingKey, string>> = {
+  dbHost: 'the local Unix socket, as libpq',
+  dbUser: 'the OS user, as libpq',
+  dbPassword: 'none',
+};
+
 function flagOptions() {
   const options: Record<string, { type: 'string' | 'boolean' }> = {
     'odoo-config': { type: 'string' },
@@ -55,6 +74,22 @@ function flagOptions() {
   };
   for (const s of Object.values(settings)) options[s.source.flag] = { type: 'string' };
   return options;
+}
+
+/** An odoo.conf value as Odoo reads it: `longpolling_port = 0` is Odoo's "not set". */
+function odooValue(conf: OdooConfOptions, key: string): string | undefined {
+  const value = conf.options[key];
+  if (key === 'longpolling_port' && value?.trim() === '0') return undefined;
+  return value;
+}
+
+function defaultSource(key: SettingKey, conf: OdooConfOptions, confPath: string | undefined) {
+  const meaning = DEFAULT_MEANING[key];
+  const base = meaning === undefined ? 'default' : `default: ${meaning}`;
+  const unsetKey = settings[key].source.odoo?.find((name) => conf.unset.has(name));
+  return unsetKey === undefined
+    ? base
+    : `${base} (${confPath} [options] ${unsetKey} = ${conf.unset.get(unsetKey) || '""'})`;
 }
 
 export function loadConfig(options: LoadOptions = {}): LoadResult {
@@ -71,39 +106,47 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
     throw new ConfigError(`${(error as Error).message} (see --help)`);
   }
   const flags = parsed.values as Record<string, string | boolean | undefined>;
-  const odooConfPath = (flags['odoo-config'] as string | undefined) ?? env.ODOO_RC;
-  const odooOptions = odooConfPath ? readOdooConf(odooConfPath) : {};
+  const confPath = (flags['odoo-config'] as string | undefined) ?? env.ODOO_RC;
+  const conf: OdooConfOptions = confPath
+    ? readOdooConf(confPath)
+    : { options: {}, unset: new Map() };
+  const isSet = (name: string) => env[name] !== undefined && env[name] !== '';
 
   const input: Record<string, unknown> = {};
-  const sources: Partial<Record<SettingKey, string>> = {};
+  const sources = {} as ConfigSources;
+  const given = new Set<SettingKey>();
   for (const [key, s] of Object.entries(settings) as Array<
     [SettingKey, (typeof settings)[SettingKey]]
   >) {
-    const fromFlag = flags[s.source.flag];
+    const source = s.source;
+    const fromFlag = flags[source.flag];
+    const envName = source.env.find(isSet);
+    const odooKey = source.odoo?.find((name) => odooValue(conf, name) !== undefined);
     if (typeof fromFlag === 'string') {
       input[key] = fromFlag;
-      sources[key] = `--${s.source.flag}`;
-      continue;
-    }
-    const envName = s.source.env.find((name) => env[name] !== undefined && env[name] !== '');
-    if (envName) {
+      sources[key] = `--${source.flag}`;
+    } else if (envName) {
       input[key] = env[envName];
       sources[key] = envName;
+    } else if (odooKey) {
+      input[key] = odooValue(conf, odooKey);
+      sources[key] = `${confPath} [options] ${odooKey}`;
+    } else if (source.libpq !== undefined && isSet(source.libpq)) {
+      input[key] = env[source.libpq];
+      sources[key] = `${source.libpq} (libpq)`;
+    } else {
+      sources[key] = defaultSource(key, conf, confPath);
       continue;
     }
-    const odooKey = s.source.odoo?.find((name) => odooOptions[name] !== undefined);
-    if (odooKey) {
-      input[key] = odooOptions[odooKey];
-      sources[key] = `${odooConfPath} [options] ${odooKey}`;
-    }
+    given.add(key);
   }
   if (typeof input.logLevel === 'string') {
     input.logLevel = ODOO_LOG_LEVELS[input.logLevel.toLowerCase()] ?? input.logLevel.toLowerCase();
   }
   // odoo.conf knows the HTTP port of Odoo, not its URL: derive the default from it.
-  if (input.odooUrl === undefined && odooOptions.http_port) {
-    input.odooUrl = `http://127.0.0.1:${odooOptions.http_port}`;
-    sources.odooUrl = `${odooConfPath} [options] http_port`;
+  if (input.odooUrl === undefined && conf.options.http_port) {
+    input.odooUrl = `http://127.0.0.1:${conf.options.http_port}`;
+    sources.odooUrl = `${confPath} [options] http_port`;
   }
 
   const result = configSchema.safeParse(input);
@@ -115,41 +158,9 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  const raw = result.data;
-  const warnings: string[] = [];
-
-  let dbFilter: RegExp | undefined;
-  if (raw.dbFilter !== undefined) {
-    if (/%[hd]/.test(raw.dbFilter)) {
-      warnings.push(
-        `dbfilter "${raw.dbFilter}" depends on the request host; the sidecar leaves that choice to Odoo`,
-      );
-    } else {
-      try {
-        dbFilter = new RegExp(raw.dbFilter);
-      } catch (error) {
-        throw new ConfigError(
-          `invalid configuration:\n  dbFilter (${sources.dbFilter}): ${(error as Error).message}`,
-        );
-      }
-    }
-  }
-  if (raw.listenDbHost === undefined && sources.dbHost !== undefined) {
-    warnings.push(
-      'IMDISPATCHER_DB_HOST is not set: the LISTEN connection uses dbHost, which must then be PostgreSQL itself, not PgBouncer in transaction mode',
-    );
-  }
-
-  const config: Config = Object.freeze({
-    ...raw,
-    listenDbHost: raw.listenDbHost ?? raw.dbHost,
-    listenDbPort: raw.listenDbPort ?? raw.dbPort,
-    readDbHost: raw.readDbHost ?? raw.dbHost,
-    readDbPort: raw.readDbPort ?? raw.dbPort,
-    dbFilter,
-  });
+  const { config, warnings } = deriveConfig(result.data, sources, given);
   return {
-    config,
+    config: Object.freeze(config),
     sources,
     actions: { help: flags.help === true, checkConfig: flags['check-config'] === true },
     warnings,

@@ -8,10 +8,25 @@ export class OdooConfError extends Error {
   override name = 'OdooConfError';
 }
 
-/** Odoo writes unset options as `False`; ConfigParser semantics make those "not set" here. */
+/**
+ * Odoo writes unset options as `False` (its `my_default` for most of them, which `--save` wrote
+ * out); `odoo/sql_db.py` hands libpq only the options that are set, so `db_host = False` means
+ * libpq's own default. `None` is unset to Odoo 19 too, and an empty value is as good as unset.
+ */
 const UNSET = new Set(['false', 'none', '']);
 
+export interface OdooConfOptions {
+  /** `[options]` that are set, by key. */
+  options: Record<string, string>;
+  /** Keys present but unset (`False`, `None`, empty) with their text, for messages. */
+  unset: ReadonlyMap<string, string>;
+}
+
 export function parseOdooConf(text: string, origin = 'odoo.conf'): Record<string, string> {
+  return readOptions(text, origin).options;
+}
+
+function readOptions(text: string, origin: string): OdooConfOptions {
   const options: Record<string, string> = {};
   let section: string | undefined;
   let lastKey: string | undefined;
@@ -34,13 +49,17 @@ export function parseOdooConf(text: string, origin = 'odoo.conf'): Record<string
     lastKey = pair[1]?.toLowerCase();
     if (section === 'options' && lastKey !== undefined) options[lastKey] = pair[2] ?? '';
   });
+  const unset = new Map<string, string>();
   for (const [key, value] of Object.entries(options)) {
-    if (UNSET.has(value.trim().toLowerCase())) delete options[key];
+    if (UNSET.has(value.trim().toLowerCase())) {
+      delete options[key];
+      unset.set(key, value.trim());
+    }
   }
-  return options;
+  return { options, unset };
 }
 
-export function readOdooConf(path: string): Record<string, string> {
+export function readOdooConf(path: string): OdooConfOptions {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -49,5 +68,5 @@ export function readOdooConf(path: string): Record<string, string> {
       `cannot read the Odoo configuration ${path}: ${(error as Error).message}`,
     );
   }
-  return parseOdooConf(text, path);
+  return readOptions(text, path);
 }

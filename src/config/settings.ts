@@ -4,6 +4,7 @@
  * documents it. `load.ts` merges the sources, the README's configuration table is generated from
  * this list, and a test keeps the two in step.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export interface SettingSource {
@@ -11,6 +12,11 @@ export interface SettingSource {
   env: readonly string[];
   /** `[options]` keys of an odoo.conf, first one set wins. */
   odoo?: readonly string[];
+  /**
+   * libpq's environment variable for the same thing, read as libpq reads it for Odoo: only when
+   * neither the sidecar's own sources nor odoo.conf give a value.
+   */
+  libpq?: string;
   /** Long command-line flag without the leading dashes. */
   flag: string;
 }
@@ -36,31 +42,86 @@ const list = z
     (Array.isArray(v) ? v : v.split(',')).map((item) => item.trim()).filter((item) => item !== ''),
   );
 
-function setting<T extends z.ZodType>(schema: T, source: SettingSource, description: string) {
-  return { schema, source, description };
+/** Addresses or CIDR ranges (`10.0.0.0/8`, `::1`): the reverse proxies whose headers are believed. */
+const addressList = list.superRefine((items, ctx) => {
+  for (const item of items) {
+    const [address = '', bits, ...rest] = item.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const validBits =
+      bits === undefined ||
+      (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits && rest.length === 0);
+    if (family === 0 || !validBits) {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not an IP address or CIDR range` });
+    }
+  }
+});
+
+export const SSL_MODES = [
+  'disable',
+  'allow',
+  'prefer',
+  'require',
+  'verify-ca',
+  'verify-full',
+] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** libpq's default socket directory in Debian's build, the one Debian's packaged Odoo uses. */
+export const LIBPQ_SOCKET_DIR = '/var/run/postgresql';
+
+function setting<T extends z.ZodType>(
+  schema: T,
+  source: SettingSource,
+  description: string,
+  /** The default as the README shows it, when the schema's own default does not tell it. */
+  shownDefault?: string,
+) {
+  return { schema, source, description, shownDefault };
 }
 
 export const settings = {
   // --- PostgreSQL -------------------------------------------------------------------------------
   dbHost: setting(
-    z.string().min(1).default('localhost'),
-    { env: ['DB_HOST'], odoo: ['db_host'], flag: 'db-host' },
-    "PostgreSQL host of Odoo's databases (often PgBouncer). A path means a Unix socket directory.",
+    z.string().min(1).default(LIBPQ_SOCKET_DIR),
+    { env: ['DB_HOST'], odoo: ['db_host'], libpq: 'PGHOST', flag: 'db-host' },
+    "PostgreSQL host of Odoo's databases (often PgBouncer). A path is a Unix socket directory. Unset (or `False`, as in Debian's packaged odoo.conf): the local Unix socket, as libpq connects Odoo (peer authentication works).",
   ),
   dbPort: setting(
     port.default(5432),
-    { env: ['DB_PORT'], odoo: ['db_port'], flag: 'db-port' },
+    { env: ['DB_PORT'], odoo: ['db_port'], libpq: 'PGPORT', flag: 'db-port' },
     'PostgreSQL port matching `dbHost`.',
   ),
   dbUser: setting(
-    z.string().min(1).default('odoo'),
-    { env: ['DB_USER'], odoo: ['db_user'], flag: 'db-user' },
-    'PostgreSQL user; it needs SELECT on `bus_bus` and its sequence, nothing more.',
+    optionalText,
+    { env: ['DB_USER'], odoo: ['db_user'], libpq: 'PGUSER', flag: 'db-user' },
+    'PostgreSQL role; it needs SELECT on `bus_bus` and its sequence, nothing more.',
+    'the OS user',
   ),
   dbPassword: setting(
     optionalText,
-    { env: ['DB_PASSWORD'], odoo: ['db_password'], flag: 'db-password' },
-    'PostgreSQL password.',
+    { env: ['DB_PASSWORD'], odoo: ['db_password'], libpq: 'PGPASSWORD', flag: 'db-password' },
+    'PostgreSQL password. Unset (or `False`): none, then `~/.pgpass` as libpq.',
+  ),
+  dbSslMode: setting(
+    z.enum(SSL_MODES).default('prefer'),
+    { env: ['DB_SSLMODE'], odoo: ['db_sslmode'], libpq: 'PGSSLMODE', flag: 'db-sslmode' },
+    "TLS to PostgreSQL and PgBouncer, libpq's modes as Odoo passes them: `prefer` (Odoo's default) uses TLS when the server offers it, `require` insists without checking the certificate (unless `dbSslRootCert` is given), `verify-ca` checks it against `dbSslRootCert`, `verify-full` also checks the host name. Never over a Unix socket.",
+  ),
+  dbSslRootCert: setting(
+    optionalText,
+    { env: [], libpq: 'PGSSLROOTCERT', flag: 'db-sslrootcert' },
+    "CA certificates (PEM file) the server's certificate must chain to; `system` for the system's CAs. Default `~/.postgresql/root.crt` when it exists, as libpq.",
+  ),
+  dbSslCert: setting(
+    optionalText,
+    { env: [], libpq: 'PGSSLCERT', flag: 'db-sslcert' },
+    'Client certificate (PEM file) for certificate authentication. Default `~/.postgresql/postgresql.crt` when it exists.',
+  ),
+  dbSslKey: setting(
+    optionalText,
+    { env: [], libpq: 'PGSSLKEY', flag: 'db-sslkey' },
+    'Key of `dbSslCert`. Default `~/.postgresql/postgresql.key` when it exists.',
   ),
   listenDbHost: setting(
     optionalText,
@@ -119,8 +180,8 @@ export const settings = {
   ),
   port: setting(
     port.default(8072),
-    { env: ['SIDECAR_PORT'], odoo: ['gevent_port', 'longpolling_port'], flag: 'port' },
-    "Port the sidecar listens on: Odoo's `gevent_port` (8072), the one the proxy already routes `/websocket` to.",
+    { env: ['SIDECAR_PORT'], odoo: ['longpolling_port', 'gevent_port'], flag: 'port' },
+    "Port the sidecar listens on: Odoo's `gevent_port` (8072), the one the proxy already routes `/websocket` to (`longpolling_port`, its older name, wins when not 0, as in Odoo 16-18).",
   ),
   odooUrl: setting(
     z.url().default('http://127.0.0.1:8069'),
@@ -128,9 +189,14 @@ export const settings = {
     "Base URL of Odoo's HTTP workers, called for channel authorization, presence and forwarded routes. With `--odoo-config`, the default is `http://127.0.0.1:<http_port>`.",
   ),
   proxyMode: setting(
-    bool.default(true),
-    { env: ['SIDECAR_PROXY_MODE'], flag: 'proxy-mode' },
-    'Trust `X-Forwarded-For/Host/Proto` from the reverse proxy in front (keep the sidecar unreachable otherwise).',
+    bool.default(false),
+    { env: ['SIDECAR_PROXY_MODE'], odoo: ['proxy_mode'], flag: 'proxy-mode' },
+    "Believe `X-Forwarded-For/Host/Proto` on requests from `trustedProxies`, as Odoo's `proxy_mode` does (which is why odoo.conf's `proxy_mode` sets it). Off, or from any other address: the client is the peer address and its `Host`, and its own `X-Forwarded-*` never reach Odoo.",
+  ),
+  trustedProxies: setting(
+    addressList.default(['127.0.0.0/8', '::1']),
+    { env: ['SIDECAR_TRUSTED_PROXIES'], flag: 'trusted-proxies' },
+    'Comma-separated addresses or CIDR ranges of the reverse proxies whose forwarded headers `proxyMode` believes.',
   ),
   crossOrigin: setting(
     z.enum(['downgrade', 'reject', 'allow']).default('downgrade'),
@@ -154,10 +220,16 @@ export const settings = {
   ),
 
   // --- Calls to Odoo ----------------------------------------------------------------------------
+  odooWorkers: setting(
+    z.coerce.number().int().min(0).optional(),
+    { env: ['SIDECAR_ODOO_WORKERS'], odoo: ['workers'], flag: 'odoo-workers' },
+    "Odoo's `workers` (prefork HTTP workers; 0: threaded). It bounds `odooConcurrency`.",
+  ),
   odooConcurrency: setting(
-    positiveInt.max(256).default(4),
+    positiveInt.max(256).optional(),
     { env: ['SIDECAR_ODOO_CONCURRENCY'], flag: 'odoo-concurrency' },
-    "Calls to Odoo's HTTP workers in flight at once; keep it below Odoo's `workers`.",
+    "Calls to Odoo's HTTP workers in flight at once, per worker process. Keep the total below Odoo's `workers` so that the web UI always finds a free worker (a warning says when it is not).",
+    '4; with `odooWorkers`, half of them over `workers`',
   ),
   odooQueueLimit: setting(
     positiveInt.default(5000),
@@ -170,9 +242,9 @@ export const settings = {
     'Time limit of one call to Odoo once it is sent.',
   ),
   infoRefreshSeconds: setting(
-    positiveInt.default(60),
+    positiveInt.default(15),
     { env: ['SIDECAR_INFO_REFRESH_SECONDS'], flag: 'info-refresh-seconds' },
-    "How often the addon's info route is asked for Odoo's version.",
+    "How often Odoo is asked whether it answers (readiness) and for its version: the addon's info route with a secret, else `/web/webclient/version_info`. While it does not answer, sooner, with backoff.",
   ),
 
   // --- Websocket --------------------------------------------------------------------------------
@@ -217,6 +289,16 @@ export const settings = {
     positiveInt.default(300),
     { env: ['SIDECAR_SESSION_RECHECK_SECONDS'], flag: 'session-recheck-seconds' },
     'How often each socket asks Odoo again whether its session is valid (4001 when not).',
+  ),
+  revocationIntervalSeconds: setting(
+    z.coerce.number().positive().max(3600).default(2),
+    { env: ['SIDECAR_REVOCATION_INTERVAL_SECONDS'], flag: 'revocation-interval-seconds' },
+    "A partner named by the addon's revocation NOTIFYs has its sockets re-validated at most once per interval; more revocations within it are merged into one round at its end.",
+  ),
+  revocationMaxPartners: setting(
+    positiveInt.default(1000),
+    { env: ['SIDECAR_REVOCATION_MAX_PARTNERS'], flag: 'revocation-max-partners' },
+    'Partners re-validated per revocation interval, all databases together; past it they are counted and left to the periodic re-check.',
   ),
   maxBufferedBytes: setting(
     positiveInt.default(4 * 1024 * 1024),

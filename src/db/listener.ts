@@ -18,6 +18,7 @@ import pg from 'pg';
 import { backoffDelay } from '../lifecycle/backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { type ConnectTarget, classifyConnectError, FailureLog } from './connectErrors.js';
 
 export interface ListenerOptions {
   connection: pg.ClientConfig;
@@ -43,10 +44,30 @@ export class Listener {
   private healthTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
 
-  constructor(private readonly options: ListenerOptions) {}
+  private readonly failures: FailureLog;
+
+  constructor(private readonly options: ListenerOptions) {
+    this.failures = new FailureLog(options.logger, 'LISTEN connection');
+  }
+
+  private get target(): ConnectTarget {
+    const { host, port, user, database } = this.options.connection;
+    return {
+      host: host ?? '',
+      port: port ?? 5432,
+      user: user ?? '',
+      database: database ?? '',
+      purpose: 'listen',
+    };
+  }
 
   get isUp(): boolean {
     return this.up;
+  }
+
+  /** Why it is down, with the fix (undefined while up, or before the first attempt ends). */
+  get problem(): string | undefined {
+    return this.failures.problem;
   }
 
   /** The backend pid of the LISTEN session, for diagnostics and tests. */
@@ -87,14 +108,11 @@ export class Listener {
       if (failedOnce || this.client !== client) return;
       failedOnce = true;
       metrics.listenerErrors.labels(stage).inc();
-      logger.warn(
-        {
-          err: error,
-          stage,
-          host: this.options.connection.host,
-          port: this.options.connection.port,
-        },
-        'LISTEN connection lost',
+      // Lost once it was listening; before that, it never connected.
+      this.failures.failed(
+        classifyConnectError(error, this.target),
+        this.up ? 'connection lost' : 'could not connect',
+        { stage },
       );
       this.dropAndRetry(client);
     };
@@ -114,6 +132,7 @@ export class Listener {
       return;
     }
     if (this.stopped || this.client !== client) return;
+    this.failures.reset();
     this.attempt = 0;
     this.up = true;
     this.options.metrics.listenerUp.set(1);
@@ -171,7 +190,7 @@ export class Listener {
     if (this.stopped) return;
     const delay = backoffDelay(this.attempt++, this.options.backoff);
     this.options.metrics.listenerReconnects.inc();
-    this.options.logger.info(
+    this.options.logger.debug(
       { delayMs: delay, attempt: this.attempt },
       'LISTEN reconnect scheduled',
     );

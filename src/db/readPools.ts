@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import type { Logger } from '../observability/logger.js';
+import { type ConnectFailure, classifyConnectError } from './connectErrors.js';
 
 export interface ReadPoolsOptions {
   host: string;
@@ -12,6 +13,8 @@ export interface ReadPoolsOptions {
   password: string | undefined;
   max: number;
   logger: Logger;
+  /** The client class of the endpoint (its TLS, see `PgEndpoint.clientClass`). */
+  Client?: typeof pg.Client;
 }
 
 export class ReadPools {
@@ -35,14 +38,22 @@ export class ReadPools {
         query_timeout: 30_000,
         application_name: 'odoo-bus-sidecar-read',
         keepAlive: true,
+        ...(this.options.Client === undefined ? {} : { Client: this.options.Client }),
       });
       // An idle client's error (server restart) must not crash the process; the pool replaces it.
-      pool.on('error', (error) =>
-        this.options.logger.warn({ err: error, database }, 'idle read connection lost'),
-      );
+      pool.on('error', (error) => {
+        const { cause, detail } = this.classify(database, error);
+        this.options.logger.warn({ database, cause, detail }, 'idle read connection lost');
+      });
       this.pools.set(database, pool);
     }
     return pool;
+  }
+
+  /** What a failed read of `database` means and what to change. */
+  classify(database: string, error: unknown): ConnectFailure {
+    const { host, port, user } = this.options;
+    return classifyConnectError(error, { host, port, user, database, purpose: 'read' });
   }
 
   /** Total connections held, for the readiness report and the benchmark. */

@@ -48,6 +48,7 @@ export class Hub<S extends HubSubscriber> {
       reader = new BusReader({
         database,
         pool: this.options.pools.get(database),
+        classify: (error) => this.options.pools.classify(database, error),
         logger: logger.child({ component: 'reader' }),
         metrics,
         deliver: (db, rows) => this.deliver(db, rows),

@@ -3,6 +3,7 @@
  * fault and rejection has a counter; label series that alerts watch are created at zero.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { REVOCATION_OUTCOMES } from '../odoo/revocation.js';
 
 const PREFIX = 'odoo_bus_sidecar_';
 
@@ -105,6 +106,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     revocations: counter('session_revocations_total', 'Sessions or partners named by the addon', [
       'kind',
     ]),
+    // --- Revocation NOTIFYs (src/odoo/revocationHandler.ts) ---
+    revocationNotifies: counter(
+      'revocation_notifies_total',
+      'Revocation NOTIFYs by outcome: applied (signed), unverified (no secret configured), malformed, no_database, other_database, unsigned, bad_signature; only the first two act',
+      ['outcome'],
+    ),
+    revocationRechecks: counter(
+      'revocation_rechecks_total',
+      "Re-validations of named partners' sockets: immediate, deferred (to the end of the partner's interval), merged (into a deferred one), follow_up (asked again for workers behind)",
+      ['kind'],
+    ),
+    revocationRechecksDropped: counter(
+      'revocation_rechecks_dropped_total',
+      'Named partners not re-validated because the budget per interval was spent (left to the periodic re-check)',
+    ),
     pollsHeld: gauge('longpoll_held', 'Long polls (Odoo 12-15) waiting for a notification'),
     polls: counter(
       'longpoll_polls_total',
@@ -142,6 +158,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       "Log lines left out because one client repeated one event; the event's own metric still counts each",
       ['event'],
     ),
+
+    // --- Readiness: what delivery needs, as `/readyz` sees it ---------------------------------
+    ready: gauge('ready', '1 while /readyz answers 200 (ready or degraded)'),
+    readCheckUp: gauge(
+      'read_check_up',
+      '1 while the readiness check reads bus_bus in this served database (or the notify database)',
+      ['database'],
+    ),
+    odooUp: gauge(
+      'odoo_up',
+      "1 while Odoo answers the sidecar's checks (version_info or the addon)",
+    ),
+    addonUp: gauge(
+      'addon_up',
+      "1 while the bus_sidecar addon's info route answers (stays 0 without a secret)",
+    ),
   };
   for (const code of [
     '1000',
@@ -158,6 +190,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     metrics.closes.labels(code).inc(0);
   }
   for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);
+  for (const outcome of REVOCATION_OUTCOMES) metrics.revocationNotifies.labels(outcome).inc(0);
+  for (const kind of ['immediate', 'deferred', 'merged', 'follow_up'])
+    metrics.revocationRechecks.labels(kind).inc(0);
   for (const kind of ['unhandledRejection', 'uncaughtException'])
     metrics.lastResortErrors.labels(kind).inc(0);
   for (const outcome of ['immediate', 'notified', 'timeout', 'revoked', 'aborted', 'error'])

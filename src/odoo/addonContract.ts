@@ -31,10 +31,15 @@ export const SECRET_ENV = 'BUS_SIDECAR_SECRET';
 
 /**
  * LISTEN/NOTIFY channel, on the same database as `imbus` (`postgres`), on which the addon announces
- * revoked sessions. Payload: `{"db": <name>, "sessions": [<session hash>...], "partners": [<id>...]}`;
+ * revoked sessions. Payload:
+ * `{"db": <name>, "partners": [<id>...], "sessions": [<session hash>...], "sig": <signature>}`;
  * `sessions` are closed at once (4001), the sockets of `partners` are re-validated with Odoo.
+ * `sig` is `revocationSignature` (`src/odoo/revocation.ts`), left out when the addon has no secret.
  */
 export const REVOKE_CHANNEL = 'bus_sidecar_revoke';
+
+/** Key of a revocation payload holding its HMAC-SHA256 under the shared secret. */
+export const REVOCATION_SIGNATURE_FIELD = 'sig';
 
 /**
  * How a session is named in a revocation: never the session id itself, but the lowercase hex

@@ -75,6 +75,15 @@ export interface OdooInfo {
   features: string[];
 }
 
+/** What asking Odoo for its version came to; the caller decides what to log (see `OdooInfoSource`). */
+export type InfoOutcome =
+  | { kind: 'info'; info: OdooInfo }
+  /** The route answered 404: the addon is not loaded (or, for version_info, this is not Odoo). */
+  | { kind: 'notFound' }
+  /** 403 from the addon: a wrong secret, or none configured in Odoo. */
+  | { kind: 'refused'; notConfigured: boolean }
+  | { kind: 'unavailable'; detail: string };
+
 export interface OdooClientOptions {
   baseUrl: string;
   concurrency: number;
@@ -141,8 +150,8 @@ export class OdooClient {
     return outcome;
   }
 
-  /** Asks the addon's info route for Odoo's version; undefined when it cannot answer. */
-  async info(secret: string): Promise<OdooInfo | undefined> {
+  /** Asks the addon's info route for Odoo's version. */
+  async info(secret: string): Promise<InfoOutcome> {
     try {
       const response = await this.limiter.run(() =>
         request(`${this.origin}${INFO_ROUTE}`, {
@@ -153,20 +162,18 @@ export class OdooClient {
         }),
       );
       const text = await readText(response.body, this.options.maxAnswerBytes);
+      if (response.statusCode === 404) return { kind: 'notFound' };
+      if (response.statusCode === 403) {
+        return { kind: 'refused', notConfigured: text.includes('secret_not_configured') };
+      }
       if (response.statusCode !== 200) {
-        this.options.logger.warn(
-          { status: response.statusCode, route: INFO_ROUTE },
-          response.statusCode === 403
-            ? 'the bus_sidecar addon refused the shared secret'
-            : 'the bus_sidecar addon info route did not answer',
-        );
-        return undefined;
+        return { kind: 'unavailable', detail: `HTTP ${response.statusCode}` };
       }
       const data = JSON.parse(text) as Record<string, unknown>;
       const versionInfo = Array.isArray(data.server_version_info) ? data.server_version_info : [];
       const major =
         typeof versionInfo[0] === 'number' ? versionInfo[0] : parseMajor(data.server_version);
-      return {
+      const info: OdooInfo = {
         serverVersion: typeof data.server_version === 'string' ? data.server_version : undefined,
         major,
         workerVersion:
@@ -175,12 +182,13 @@ export class OdooClient {
           ? data.features.filter((f): f is string => typeof f === 'string')
           : [],
       };
+      return { kind: 'info', info };
     } catch (error) {
-      this.options.logger.warn(
-        { err: error, route: INFO_ROUTE },
-        'cannot reach the bus_sidecar addon info route',
-      );
-      return undefined;
+      const failure = classifyFailure(error);
+      return {
+        kind: 'unavailable',
+        detail: failure.kind === 'unavailable' ? `${failure.reason}: ${failure.detail}` : 'error',
+      };
     }
   }
 
@@ -189,7 +197,7 @@ export class OdooClient {
    * served by every version from 12 to 19): `{"server_version", "server_version_info", ...}`.
    * Tells the major version without the addon; not the websocket worker version.
    */
-  async versionInfo(): Promise<OdooInfo | undefined> {
+  async versionInfo(): Promise<InfoOutcome> {
     const browser: BrowserContext = {
       cookie: '',
       host: undefined,
@@ -199,29 +207,26 @@ export class OdooClient {
       userAgent: undefined,
     };
     const outcome = await this.rpc(VERSION_INFO_ROUTE, {}, browser);
+    if (outcome.kind === 'notFound') return { kind: 'notFound' };
+    if (outcome.kind === 'unavailable') {
+      return { kind: 'unavailable', detail: `${outcome.reason}: ${outcome.detail}` };
+    }
     if (outcome.kind !== 'result') {
-      this.options.logger.warn(
-        {
-          route: VERSION_INFO_ROUTE,
-          outcome: outcome.kind,
-          ...(outcome.kind === 'unavailable' ? { reason: outcome.reason } : {}),
-        },
-        "Odoo's version_info route did not answer",
-      );
-      return undefined;
+      return { kind: 'unavailable', detail: `${outcome.kind} from ${VERSION_INFO_ROUTE}` };
     }
     try {
       const data = JSON.parse(outcome.text).result as Record<string, unknown> | null;
       const versionInfo = Array.isArray(data?.server_version_info) ? data.server_version_info : [];
-      return {
+      const info: OdooInfo = {
         serverVersion: typeof data?.server_version === 'string' ? data.server_version : undefined,
         major:
           typeof versionInfo[0] === 'number' ? versionInfo[0] : parseMajor(data?.server_version),
         workerVersion: null,
         features: [],
       };
+      return { kind: 'info', info };
     } catch {
-      return undefined;
+      return { kind: 'unavailable', detail: `unreadable answer of ${VERSION_INFO_ROUTE}` };
     }
   }
 

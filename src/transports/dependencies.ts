@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { LogLimiter } from '../observability/logLimiter.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { OdooClient } from '../odoo/client.js';
+import type { ProxyTrust } from './clientIdentity.js';
 
 export interface TransportDependencies {
   config: Config;
@@ -15,6 +16,8 @@ export interface TransportDependencies {
   /** One hub for both transports: its registry holds sockets and held polls alike. */
   hub: Hub<HubSubscriber>;
   odoo: OdooClient;
+  /** Whose forwarding headers are believed (see `clientIdentity`). */
+  proxyTrust: ProxyTrust;
   servesDatabase: (db: string) => boolean;
   /** Odoo's major version when known (settings, the addon's info route, Odoo's version_info). */
   odooMajor: () => number | undefined;

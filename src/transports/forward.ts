@@ -23,10 +23,15 @@ import type { Metrics } from '../observability/metrics.js';
 import { SECRET_HEADER } from '../odoo/addonContract.js';
 import type { OdooClient } from '../odoo/client.js';
 import { busRoutesOf } from './busRoutes.js';
+import {
+  CLIENT_IDENTITY_HEADERS,
+  clientIdentity,
+  identityHeaders,
+  type ProxyTrust,
+} from './clientIdentity.js';
 import type { TransportDependencies } from './dependencies.js';
 import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, NOT_FOUND_PAGE, sendPage } from './errorPages.js';
 import { normalisedPath, readTarget } from './requestTarget.js';
-import { firstForwarded } from './websocket/handshake.js';
 
 /** Headers of one connection, never of the request (RFC 9110 7.6.1, and their old spellings). */
 const HOP_BY_HOP = new Set([
@@ -47,7 +52,8 @@ const SECRET = SECRET_HEADER.toLowerCase();
 
 export interface Forwarding {
   odoo: OdooClient;
-  proxyMode: boolean;
+  /** Whose forwarding headers are believed (see `clientIdentity`). */
+  proxyTrust: ProxyTrust;
   odooMajor: () => number | undefined;
   maxAnswerBytes: number;
   metrics: Metrics;
@@ -58,7 +64,7 @@ export interface Forwarding {
 export function forwardingOf(deps: TransportDependencies): Forwarding {
   return {
     odoo: deps.odoo,
-    proxyMode: deps.config.proxyMode,
+    proxyTrust: deps.proxyTrust,
     odooMajor: deps.odooMajor,
     maxAnswerBytes: deps.config.maxOdooAnswerBytes,
     metrics: deps.metrics,
@@ -144,7 +150,7 @@ function refuse(
   page: string,
 ): FastifyReply {
   forwarding.metrics.httpRefused.labels(reason).inc();
-  const ip = firstForwarded(request.headers['x-forwarded-for']) ?? request.ip;
+  const ip = clientIdentity(request.raw, forwarding.proxyTrust).address;
   forwarding.logLimiter.log('http-refused', ip, (note) =>
     request.log.info(
       { reason, status, method: request.method, path: request.url, ip, ...note },
@@ -169,10 +175,9 @@ export async function forward(
     return refuse(request, reply, forwarding, 'not-a-bus-route', 404, NOT_FOUND_PAGE);
   }
   const headers = requestHeaders(request);
-  if (!forwarding.proxyMode || headers['x-forwarded-for'] === undefined)
-    headers['x-forwarded-for'] = request.ip;
-  headers['x-forwarded-host'] ??= request.headers.host ?? '';
-  headers['x-forwarded-proto'] ??= request.protocol;
+  // Who the client is, as the sidecar believes it: never the client's own forwarding headers.
+  for (const name of CLIENT_IDENTITY_HEADERS) delete headers[name];
+  Object.assign(headers, identityHeaders(clientIdentity(request.raw, forwarding.proxyTrust)));
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
   let answer: Dispatcher.ResponseData;
   try {

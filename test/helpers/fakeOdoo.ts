@@ -138,6 +138,11 @@ export interface FakeOdoo {
   setImStatus(partnerId: number, status: string): void;
   addSession(init: FakeSessionInit): string;
   destroySession(sid: string): boolean;
+  /**
+   * The session's user changed password: the session is logged out at its next request, after
+   * `staleAnswers` requests answered by workers that have not seen the change yet.
+   */
+  invalidateSession(sid: string, options?: { staleAnswers?: number }): void;
   session(sid: string): FakeSession | undefined;
   /**
    * 19: soft-rotates a session now, as a request of the browser itself would after 3 h; returns the
@@ -304,6 +309,9 @@ class FakeOdooServer implements FakeOdoo {
           return serveImStatus(this.ctx, request);
         case INFO_ROUTE:
           return serveInfo(this.ctx, request);
+        // `auth='none'` in every version from 12 on (`web/controllers/main.py`).
+        case '/web/webclient/version_info':
+          return serveVersionInfo(this.ctx, request);
         default:
           return notFound();
       }
@@ -336,6 +344,10 @@ class FakeOdooServer implements FakeOdoo {
 
   destroySession(sid: string): boolean {
     return this.ctx.sessions.destroy(sid);
+  }
+
+  invalidateSession(sid: string, { staleAnswers = 0 }: { staleAnswers?: number } = {}): void {
+    this.ctx.sessions.invalidate(sid, staleAnswers);
   }
 
   session(sid: string): FakeSession | undefined {

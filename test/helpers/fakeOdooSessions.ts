@@ -40,6 +40,11 @@ export interface FakeSession {
   deletionTime?: number;
   /** 19: `create_time` is over 3 h old: the next request that saves the session rotates it. */
   rotationDue?: boolean;
+  /**
+   * Set when the user's session token changed (password change): the session is logged out at its
+   * next request, except for this many requests answered by workers whose cached token is stale.
+   */
+  staleAnswers?: number;
 }
 
 export interface SessionFormat {
@@ -95,6 +100,18 @@ export class SessionStore {
     return this.sessions.delete(sid);
   }
 
+  /**
+   * The session's token no longer matches its user's (a password change): Odoo logs it out at its
+   * next request. `staleAnswers` requests are first served by workers that still have the old
+   * token cached (`_compute_session_token` is an ormcache, cleared by the registry signaling), as
+   * if the session were valid.
+   */
+  invalidate(sid: string, staleAnswers = 0): void {
+    const session = this.sessions.get(sid);
+    if (session === undefined) throw new Error('no such session');
+    session.staleAnswers = staleAnswers;
+  }
+
   get(sid: string): FakeSession | undefined {
     return this.sessions.get(sid);
   }
@@ -116,6 +133,13 @@ export class SessionStore {
         break;
       }
       known = this.sessions.get(known.nextSid);
+    }
+    if (known?.staleAnswers !== undefined) {
+      if (known.staleAnswers > 0) known.staleAnswers--;
+      else {
+        this.sessions.delete(known.sid);
+        known = undefined;
+      }
     }
     if (known !== undefined) return { session: known, stored: true };
     const sid =

@@ -20,6 +20,14 @@ export interface SidecarProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   kill(signal?: NodeJS.Signals): void;
 }
+export interface SpawnOptions {
+  /** More command-line arguments (`--odoo-config`...). */
+  args?: readonly string[];
+  /** More environment variables (`PGHOST`...); the process gets only these and PATH. */
+  env?: Readonly<Record<string, string>>;
+  /** Resolve once `/readyz` answers 200 (default); false: once it answers at all. */
+  waitReady?: boolean;
+}
 
 /**
  * Starts `src/main.ts` with these settings (a free port unless `values.port` names one, not 0) and
@@ -27,16 +35,17 @@ export interface SidecarProcess {
  */
 export async function launchSidecar(
   values: Partial<Record<SettingKey, unknown>>,
+  options: Omit<SpawnOptions, 'waitReady'> = {},
 ): Promise<SidecarProcess> {
   const port = typeof values.port === 'number' && values.port > 0 ? values.port : await freePort();
-  const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts')];
-  for (const [key, value] of Object.entries({ host: '127.0.0.1', ...values, port })) {
+  const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts'), ...(options.args ?? [])];
+  for (const [key, value] of Object.entries({ ...values, port, host: '127.0.0.1' })) {
     if (value !== undefined)
       args.push(`--${settings[key as SettingKey].source.flag}=${String(value)}`);
   }
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH },
+    env: { PATH: process.env.PATH, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -61,20 +70,50 @@ export async function launchSidecar(
   };
 }
 
-/** Starts `src/main.ts` with these settings and resolves once its `/readyz` answers 200. */
+/** Starts `src/main.ts` with these settings and resolves once its `/readyz` answers. */
 export async function spawnSidecar(
   values: Partial<Record<SettingKey, unknown>>,
+  options: SpawnOptions = {},
 ): Promise<SidecarProcess> {
-  const sidecar = await launchSidecar(values);
+  const sidecar = await launchSidecar(values, options);
+  const wanted = options.waitReady === false ? [200, 503] : [200];
   await waitFor(
     async () =>
-      (await fetch(`http://127.0.0.1:${sidecar.port}/readyz`).catch(() => undefined))?.status ===
-      200,
-    // tsx compiles at start, in every worker too: slow on a loaded machine.
-    { timeoutMs: 60_000, message: 'the sidecar process became ready' },
+      wanted.includes(
+        (await fetch(`http://127.0.0.1:${sidecar.port}/readyz`).catch(() => undefined))?.status ??
+          0,
+      ),
+    {
+      // tsx compiles at start, in every worker too: slow on a loaded machine.
+      timeoutMs: 60_000,
+      message:
+        options.waitReady === false
+          ? 'the sidecar process answered /readyz'
+          : 'the sidecar process became ready',
+    },
   ).catch((error: unknown) => {
     sidecar.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`);
   });
   return sidecar;
+}
+
+/**
+ * Runs `run` against a sidecar process started with `values`, then kills it. A failure carries the
+ * process's log, which is where a test of what the sidecar says looks first.
+ */
+export async function withSidecarProcess(
+  values: Partial<Record<SettingKey, unknown>>,
+  options: SpawnOptions,
+  run: (sidecar: SidecarProcess) => Promise<void>,
+): Promise<void> {
+  const sidecar = await spawnSidecar(values, options);
+  try {
+    await run(sidecar);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`, { cause: error });
+  } finally {
+    sidecar.kill('SIGKILL');
+    await sidecar.exited;
+  }
 }

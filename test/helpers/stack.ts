@@ -14,6 +14,7 @@ import { type OdooRouter, startOdooRouter } from './odooRouter.js';
 import { createOdooWriter, type OdooWriter, type OdooWriterOptions } from './odooWriter.js';
 import { type PgBouncer, startPgBouncer } from './pgbouncer.js';
 import { type PgCluster, SIDECAR_ROLE, startPostgres } from './postgres.js';
+import { notifyRevocation, type RevocationFields, revocationPayload } from './revocations.js';
 import { waitFor } from './waitFor.js';
 import { connectOdooSocket, type OdooSocket, type OdooSocketOptions } from './wsClient.js';
 
@@ -55,6 +56,8 @@ export interface Stack {
     cookie: string,
     options?: { channels?: string[]; last?: number; path?: string },
   ): Promise<OdooSocket>;
+  /** The addon's revocation NOTIFY, signed with the sidecar's secret when it has one. */
+  revoke(fields: RevocationFields): Promise<void>;
   /** Builds and starts a (new) sidecar with these settings on top of the stack's. */
   startSidecar(overrides?: Partial<Record<SettingKey, unknown>>): Promise<Sidecar>;
   close(): Promise<void>;
@@ -160,6 +163,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           message: 'the sidecar applied the subscription',
         });
         return socket;
+      },
+      revoke(fields) {
+        return notifyRevocation(pg, revocationPayload(fields, sidecar?.config.secret));
       },
       async startSidecar(overrides = {}) {
         const config = configFrom({

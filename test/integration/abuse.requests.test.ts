@@ -51,6 +51,9 @@ beforeAll(async () => {
   sidecar = await spawnSidecar({
     ...sidecarSettings(stack.pg, stack.bouncer, large.url),
     logLevel: 'info',
+    // The test clients play the proxy too (loopback, the default trusted proxy): a request with
+    // X-Forwarded-Host stands for another client.
+    proxyMode: true,
   });
   base = `http://127.0.0.1:${sidecar.port}`;
   bystander = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
@@ -495,7 +498,10 @@ describe('logs', () => {
       handshakeRequest({
         host: `127.0.0.1:${sidecar.port}`,
         path: '/websocket-after-the-flood',
-        extraHeaders: [['X-Forwarded-For', '192.0.2.99']],
+        extraHeaders: [
+          ['X-Forwarded-For', '192.0.2.99'],
+          ['X-Forwarded-Host', `127.0.0.1:${sidecar.port}`],
+        ],
       }),
     );
     marker.destroy();

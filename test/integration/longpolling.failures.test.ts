@@ -5,7 +5,6 @@
  */
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REVOKE_CHANNEL } from '../../src/odoo/addonContract.js';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
 import { odooIdle, readPast } from '../helpers/barrier.js';
 import { items, LongPollClient } from '../helpers/longPollClient.js';
@@ -221,16 +220,10 @@ describe('revoked sessions', () => {
     const pendingA = a.poll([]);
     const pendingB = b.poll([]);
     await held(2);
-    await stack.pg.query('postgres', 'SELECT pg_notify($1, $2)', [
-      REVOKE_CHANNEL,
-      JSON.stringify({ db: DB, sessions: [sessionHash(user.sid)], partners: [] }),
-    ]);
+    await stack.revoke({ db: DB, sessions: [sessionHash(user.sid)] });
     expect(items(await pendingA)).toEqual([]);
     expect(stack.sidecar.longPolling.heldCount).toBe(1);
-    await stack.pg.query('postgres', 'SELECT pg_notify($1, $2)', [
-      REVOKE_CHANNEL,
-      JSON.stringify({ db: DB, sessions: [], partners: [7] }),
-    ]);
+    await stack.revoke({ db: DB, partners: [7] });
     expect(items(await pendingB)).toEqual([]);
     await Promise.all([a.close(), b.close()]);
   });

@@ -5,7 +5,6 @@
  * revoked sessions, and sessions that Odoo rotates softly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REVOKE_CHANNEL } from '../../src/odoo/addonContract.js';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
 import { barrier } from '../helpers/barrier.js';
 import { readFixture } from '../helpers/fixtures.js';
@@ -205,10 +204,7 @@ describe('revoked sessions (84-character sids)', () => {
   it("closes 4001 at once on the addon's revocation NOTIFY", async () => {
     const user = stack.login();
     const socket = await subscribed(user.cookie);
-    await stack.pg.query('postgres', 'SELECT pg_notify($1, $2)', [
-      REVOKE_CHANNEL,
-      JSON.stringify({ db: 'odoo19', sessions: [sessionHash(user.sid)], partners: [] }),
-    ]);
+    await stack.revoke({ db: 'odoo19', sessions: [sessionHash(user.sid)] });
     expect(await socket.closed).toEqual({ code: 4001, reason: '' });
   });
 });
@@ -291,10 +287,7 @@ describe('sessions that Odoo 19 rotates softly (new id, same first 42 characters
     expect(socket.ws.readyState).toBe(socket.ws.OPEN);
     // Indexed under the hash of the first 42 characters: the addon's revocation of S2 reaches it.
     expect(sessionHash(S2)).toBe(sessionHash(user.sid));
-    await stack.pg.query('postgres', 'SELECT pg_notify($1, $2)', [
-      REVOKE_CHANNEL,
-      JSON.stringify({ db: 'odoo19', sessions: [sessionHash(S2)], partners: [] }),
-    ]);
+    await stack.revoke({ db: 'odoo19', sessions: [sessionHash(S2)] });
     expect(await socket.closed).toEqual({ code: 4001, reason: '' });
   });
 

@@ -5,9 +5,9 @@
  * re-validated with Odoo.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REVOKE_CHANNEL } from '../../src/odoo/addonContract.js';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
 import { barrier, odooIdle } from '../helpers/barrier.js';
+import { notifyRevocation } from '../helpers/revocations.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 import type { OdooSocket } from '../helpers/wsClient.js';
@@ -26,11 +26,9 @@ function subscribed(cookie: string): Promise<OdooSocket> {
   return stack.subscribed(cookie);
 }
 
-async function revoke(payload: unknown): Promise<void> {
-  await stack.pg.query('postgres', 'SELECT pg_notify($1, $2)', [
-    REVOKE_CHANNEL,
-    typeof payload === 'string' ? payload : JSON.stringify(payload),
-  ]);
+/** A payload as it is, signed or not, JSON or not (this sidecar has no secret: all are taken). */
+function revoke(payload: unknown): Promise<void> {
+  return notifyRevocation(stack.pg, payload);
 }
 
 describe('revocation NOTIFY', () => {
@@ -82,6 +80,37 @@ describe('revocation NOTIFY', () => {
     await barrier(stack, kept);
     expect(kept.ws.readyState).toBe(kept.ws.OPEN);
     await kept.close();
+  });
+
+  it('closes a named partner’s socket with 4001 even when the first re-check reaches a worker that has not seen the password change', async () => {
+    const user = stack.login({ uid: 6, partnerId: 7 });
+    const socket = await subscribed(user.cookie);
+    const peeksOf = () =>
+      stack.odoo
+        .callsTo('/websocket/peek_notifications')
+        .filter((c) => c.headers.cookie === user.cookie).length;
+    const before = peeksOf();
+    // Odoo committed the new password; one HTTP worker still has the old session token cached.
+    stack.odoo.invalidateSession(user.sid, { staleAnswers: 1 });
+    await revoke({ db: stack.db, partners: [7], sessions: [] });
+    // The periodic re-check is an hour away: only the revocation can close it.
+    expect(await socket.closed).toEqual({ code: 4001, reason: '' });
+    expect(peeksOf() - before).toBeGreaterThanOrEqual(2);
+  });
+
+  it('acts nowhere on a revocation that names no database', async () => {
+    const user = stack.login();
+    const sentinel = stack.login();
+    const [socket, closing] = await Promise.all([
+      subscribed(user.cookie),
+      subscribed(sentinel.cookie),
+    ]);
+    await revoke({ partners: [3], sessions: [sessionHash(user.sid)] });
+    // NOTIFYs arrive in order: once the next one is applied, the first one was handled.
+    await revoke({ db: stack.db, partners: [], sessions: [sessionHash(sentinel.sid)] });
+    expect((await closing.closed).code).toBe(4001);
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+    await socket.close();
   });
 
   it('counts and skips a malformed revocation payload', async () => {

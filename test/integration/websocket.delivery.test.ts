@@ -10,7 +10,8 @@ import { waitFor } from '../helpers/waitFor.js';
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ databases: ['odoo17', 'otherdb'] });
+  // The test clients play the reverse proxy too (loopback, the default trusted proxy).
+  stack = await startStack({ databases: ['odoo17', 'otherdb'], sidecar: { proxyMode: true } });
 });
 afterAll(async () => {
   await stack?.close();

@@ -1,6 +1,7 @@
 /**
  * The addon (`odoo-addon/bus_sidecar/contract.py`) and the sidecar (`src/odoo/addonContract.ts`)
- * must declare the same contract: same names, same values, and the same session hash.
+ * must declare the same contract: same names, same values, the same session hash and the same
+ * signature of a revocation, computed by running the addon's Python code.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as contract from '../../src/odoo/addonContract.js';
+import { revocationSignature } from '../../src/odoo/revocation.js';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -45,6 +47,25 @@ describe('contract.py declares what addonContract.ts declares', () => {
   }
 });
 
+/** Runs `expression` (over `module`, the loaded contract.py, and `cases`) and returns its JSON. */
+function runContract(expression: string, cases: unknown): unknown {
+  const script = [
+    'import importlib.util, json, sys',
+    "spec = importlib.util.spec_from_file_location('contract', sys.argv[1])",
+    'module = importlib.util.module_from_spec(spec)',
+    'spec.loader.exec_module(module)',
+    'cases = json.loads(sys.argv[2])',
+    `print(json.dumps(${expression}))`,
+  ].join('\n');
+  const run = spawnSync(python, ['-c', script, contractPy, JSON.stringify(cases)], {
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  expect(run.error, `cannot run ${python}`).toBeUndefined();
+  expect(run.stderr).toBe('');
+  return JSON.parse(run.stdout);
+}
+
 describe('session_hash of contract.py is sessionHash of the sidecar', () => {
   const sids = [
     // Odoo 16/17: 40 hexadecimal characters, hashed whole
@@ -57,19 +78,39 @@ describe('session_hash of contract.py is sessionHash of the sidecar', () => {
   ];
 
   it('for every kind of session id', () => {
-    const script = [
-      'import importlib.util, json, sys',
-      "spec = importlib.util.spec_from_file_location('contract', sys.argv[1])",
-      'module = importlib.util.module_from_spec(spec)',
-      'spec.loader.exec_module(module)',
-      'print(json.dumps([module.session_hash(sid) for sid in json.loads(sys.argv[2])]))',
-    ].join('\n');
-    const run = spawnSync(python, ['-c', script, contractPy, JSON.stringify(sids)], {
-      encoding: 'utf8',
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
-    });
-    expect(run.error, `cannot run ${python}`).toBeUndefined();
-    expect(run.stderr).toBe('');
-    expect(JSON.parse(run.stdout)).toEqual(sids.map(sessionHash));
+    expect(runContract('[module.session_hash(sid) for sid in cases]', sids)).toEqual(
+      sids.map(sessionHash),
+    );
+  });
+});
+
+describe('revocation_signature of contract.py is revocationSignature of the sidecar', () => {
+  const cases: Array<[string, string, string[], number[]]> = [
+    ['s3cret', 'odoo17', [sessionHash('a'.repeat(40))], []],
+    ['s3cret', 'odoo17', [], [7]],
+    ['s3cret', 'odoo17', [], []],
+    // Surrounding whitespace is not part of the secret, on either side.
+    [' s3cret\n', 'odoo17', [sessionHash('b'.repeat(84)), sessionHash('c'.repeat(84))], [3, 7]],
+    // Non-ASCII and JSON-escaped characters in the database name and the secret.
+    ['clé-🔑', 'bäse "prod"\\x', [], [1, 2, 2147483647]],
+    ['another', 'odoo19', Array.from({ length: 100 }, (_, i) => sessionHash(String(i))), [9]],
+  ];
+
+  it('for the same inputs', () => {
+    expect(
+      runContract(
+        '[module.revocation_signature(secret, db, sessions, partners) for secret, db, sessions, partners in cases]',
+        cases,
+      ),
+    ).toEqual(cases.map((args) => revocationSignature(...args)));
+  });
+
+  it('which differs with any field or the secret', () => {
+    const base = revocationSignature('k', 'db', ['h'], [7]);
+    expect(revocationSignature('k2', 'db', ['h'], [7])).not.toBe(base);
+    expect(revocationSignature('k', 'db2', ['h'], [7])).not.toBe(base);
+    expect(revocationSignature('k', 'db', ['h2'], [7])).not.toBe(base);
+    expect(revocationSignature('k', 'db', ['h'], [8])).not.toBe(base);
+    expect(revocationSignature('k', 'db', [], [7])).not.toBe(base);
   });
 });

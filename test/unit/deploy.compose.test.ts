@@ -128,6 +128,13 @@ describe('docker-compose.yml', () => {
     expect(config.odooConcurrency).toBeLessThan(Number(odooConf.workers));
   });
 
+  it("believes nginx's forwarding headers, and only from the stack's own networks", () => {
+    const { config } = loadConfig({ argv: [], env: environment('sidecar') });
+    expect(config.proxyMode).toBe(true);
+    expect(config.trustedProxies).not.toContain('0.0.0.0/0');
+    expect(config.trustedProxies.length).toBeGreaterThan(0);
+  });
+
   it('gives both sides the same secret and database password, overridable from the environment', () => {
     const secret = (name: string) => service(name).environment as Record<string, string>;
     expect(secret('odoo').BUS_SIDECAR_SECRET).toBe(secret('sidecar').BUS_SIDECAR_SECRET);

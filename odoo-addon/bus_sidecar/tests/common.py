@@ -46,6 +46,15 @@ def configured(options=None, environ=None):
         yield
 
 
+@contextlib.contextmanager
+def shared_secret(value):
+    """Run with ``value`` (None: none) as the shared secret, other settings as configured."""
+    with mock.patch.dict(_options(), {contract.SECRET_OPTION: value}), \
+            mock.patch.dict(os.environ):
+        os.environ.pop(contract.SECRET_ENV, None)
+        yield
+
+
 def direct_connection_info(dbname=revocation.NOTIFY_DATABASE):
     """libpq keywords for ``dbname`` on PostgreSQL itself: through ``imdispatcher_db_*`` when
     configured (as the sidecar connects), else through ``db_host``/``db_port``."""

@@ -33,10 +33,10 @@ import { sessionIdFromCookie } from '../../odoo/cookies.js';
 import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pollAnswer.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
+import { browserContext, clientIdentity } from '../clientIdentity.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { type Forwarding, forward, forwardingOf } from '../forward.js';
 import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../websocket/clientMessage.js';
-import { firstForwarded } from '../websocket/handshake.js';
 import {
   batchPayload,
   errorEnvelope,
@@ -151,7 +151,7 @@ export class LongPollingServer {
     for (const hash of sessions) this.sessions.forget(hash);
     let answered = 0;
     for (const poll of [...this.held]) {
-      if (db !== undefined && poll.db !== db) continue;
+      if (poll.db !== db) continue;
       const bySession = poll.session !== undefined && sessions.has(poll.session.hash);
       const byPartner = [...partnerKeys].some((key) => poll.keys.has(key));
       if (bySession || byPartner) {
@@ -531,18 +531,7 @@ export class LongPollingServer {
   }
 
   private browserContext(request: FastifyRequest): BrowserContext {
-    const { proxyMode } = this.options.config;
-    const h = request.headers;
-    const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
-    const remote = request.raw.socket.remoteAddress;
-    return {
-      cookie: one(h.cookie) ?? '',
-      host: h.host,
-      forwardedFor: proxyMode ? (one(h['x-forwarded-for']) ?? remote) : remote,
-      forwardedHost: proxyMode ? (one(h['x-forwarded-host']) ?? h.host) : h.host,
-      forwardedProto: proxyMode ? (firstForwarded(h['x-forwarded-proto']) ?? 'http') : 'http',
-      userAgent: one(h['user-agent']),
-    };
+    return browserContext(request.raw, clientIdentity(request.raw, this.options.proxyTrust));
   }
 }
 

@@ -192,10 +192,3 @@ export function isSameOrigin(origin: string, host: string, scheme: string | unde
   if (scheme !== undefined && originScheme !== scheme.toLowerCase()) return false;
   return normalizeHost(url.host, originScheme) === normalizeHost(host, scheme ?? originScheme);
 }
-
-/** First value of a possibly comma-separated forwarded header. */
-export function firstForwarded(value: string | string[] | undefined): string | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  const first = text?.split(',')[0]?.trim();
-  return first === '' ? undefined : first;
-}

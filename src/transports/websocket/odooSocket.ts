@@ -36,7 +36,6 @@ import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
 import { CloseCode } from '../closeCodes.js';
 import { type MessageLimits, type PresenceData, readClientMessage } from './clientMessage.js';
 import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
-import { firstForwarded } from './handshake.js';
 
 export interface SocketSettings {
   maxBufferedBytes: number;
@@ -173,9 +172,9 @@ export class OdooSocket implements HubSubscriber {
     return this.logger;
   }
 
-  /** The client's own address (the first of a forwarded chain), for per-client log budgets. */
+  /** The client's address (as `clientIdentity` believes it), for per-client log budgets. */
   get clientAddress(): string | undefined {
-    return firstForwarded(this.remoteAddress);
+    return this.remoteAddress;
   }
 
   /** Logs a line of `event` within the client's budget (see `LogLimiter`). */

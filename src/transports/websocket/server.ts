@@ -7,17 +7,18 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { guarded } from '../../observability/caught.js';
+import { LogLimiter } from '../../observability/logLimiter.js';
 import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
+import { browserContext, clientIdentity } from '../clientIdentity.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { readTarget } from '../requestTarget.js';
 import {
   badTarget,
   checkHandshake,
-  firstForwarded,
   forbiddenCrossOrigin,
   type HandshakeRejection,
   isOutdatedClient,
@@ -28,6 +29,7 @@ import {
 } from './handshake.js';
 import { intern } from './intern.js';
 import { OdooSocket, type SocketContext, tagSocket } from './odooSocket.js';
+import { proxyMistake, reportProxyMistake } from './originMismatch.js';
 import { destroyOnError, listenTo } from './socketListeners.js';
 
 /** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
@@ -63,9 +65,17 @@ export class WebsocketServer {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly context: SocketContext;
   private closing = false;
+  /** One warning per proxy mistake and minute, whatever the number of sockets it downgrades. */
+  private readonly proxyMistakes: LogLimiter;
 
   constructor(private readonly options: WebsocketServerOptions) {
     const { config } = options;
+    this.proxyMistakes = new LogLimiter({
+      linesPerClient: 1,
+      linesPerEvent: 10,
+      clock: options.clock,
+      onSuppressed: (event) => options.metrics.logSuppressed.labels(event).inc(),
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -146,8 +156,14 @@ export class WebsocketServer {
       return;
     }
 
-    const browser = this.browserContext(request);
-    const crossOrigin = !this.isSameOrigin(request);
+    const client = clientIdentity(request, this.options.proxyTrust);
+    // Kept for the socket's life: the values many sockets share are kept once.
+    const browser = browserContext(request, client, intern);
+    const crossOrigin = !isSameOrigin(
+      String(request.headers.origin),
+      client.host ?? '',
+      client.proto,
+    );
     if (crossOrigin) {
       if (this.options.config.crossOrigin === 'reject') {
         this.refuse(socket, forbiddenCrossOrigin(), request);
@@ -156,13 +172,19 @@ export class WebsocketServer {
       if (this.options.config.crossOrigin === 'downgrade') {
         browser.cookie = '';
         this.options.metrics.crossOriginDowngraded.inc();
-        const ip = firstForwarded(browser.forwardedFor);
-        this.options.logLimiter.log('ws-cross-origin', ip, (note) =>
-          this.context.logger.info(
-            { ip, origin: String(request.headers.origin), ...note },
-            'cross-origin websocket served as a public visitor',
-          ),
-        );
+        // A foreign page, or the proxy not passing the browser's host (a warning that says so).
+        const mistake = proxyMistake(request, client, this.options.proxyTrust);
+        if (mistake !== undefined) {
+          reportProxyMistake(this.context.logger, this.proxyMistakes, request, client, mistake);
+        } else {
+          const ip = client.address;
+          this.options.logLimiter.log('ws-cross-origin', ip, (note) =>
+            this.context.logger.info(
+              { ip, origin: String(request.headers.origin), ...note },
+              'cross-origin websocket served as a public visitor',
+            ),
+          );
+        }
       }
     }
     let presented = sessionIdFromCookie(browser.cookie);
@@ -179,7 +201,7 @@ export class WebsocketServer {
       // From here on `ws` handles the socket's errors.
       socket.removeListener('error', destroyOnError);
       const version = new URLSearchParams(target.query).get('version') ?? undefined;
-      this.accept(ws, request, browser, version, presented);
+      this.accept(ws, request, browser, client.address, version, presented);
     });
   }
 
@@ -227,18 +249,16 @@ export class WebsocketServer {
     const { db, sessions, partnerKeys } = revocation;
     let closed = 0;
     for (const hash of sessions) {
-      this.options.metrics.revocations.labels('session').inc();
       const indexed = this.bySession.get(hash);
       const sockets = indexed instanceof Set ? [...indexed] : indexed ? [indexed] : [];
       for (const socket of sockets) {
-        if (db !== undefined && socket.db !== undefined && socket.db !== db) continue;
+        if (socket.db !== undefined && socket.db !== db) continue;
         socket.close(CloseCode.SESSION_EXPIRED, '');
         closed++;
       }
     }
     let rechecked = 0;
     for (const key of partnerKeys) {
-      this.options.metrics.revocations.labels('partner').inc();
       for (const socket of this.options.hub.registry.subscribersOf(key) ?? []) {
         if (!(socket instanceof OdooSocket)) continue;
         socket.recheck();
@@ -280,6 +300,7 @@ export class WebsocketServer {
     ws: WebSocket,
     request: IncomingMessage,
     browser: BrowserContext,
+    address: string | undefined,
     version: string | undefined,
     presentedSessionId: string | undefined,
   ): void {
@@ -288,7 +309,7 @@ export class WebsocketServer {
     const socket = new OdooSocket(
       ws,
       browser,
-      browser.forwardedFor ?? raw.remoteAddress,
+      intern(address),
       this.context,
       sessionIdFromCookie(browser.cookie),
       presentedSessionId,
@@ -318,7 +339,7 @@ export class WebsocketServer {
 
   private refuse(socket: Duplex, rejection: HandshakeRejection, request: IncomingMessage): void {
     this.options.metrics.handshakeRejected.labels(rejection.reason).inc();
-    const ip = firstForwarded(request.headers['x-forwarded-for']) ?? request.socket.remoteAddress;
+    const ip = clientIdentity(request, this.options.proxyTrust).address;
     this.options.logLimiter.log('ws-handshake-refused', ip, (note) =>
       this.context.logger.info(
         { status: rejection.status, reason: rejection.reason, ip, path: request.url, ...note },
@@ -326,34 +347,6 @@ export class WebsocketServer {
       ),
     );
     socket.end(rejectionResponse(rejection));
-  }
-
-  private browserContext(request: IncomingMessage): BrowserContext {
-    const { proxyMode } = this.options.config;
-    const h = request.headers;
-    const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
-    // Kept for the socket's life: the values many sockets share (host, user agent, the proxy's
-    // address) are kept once.
-    return {
-      cookie: one(h.cookie) ?? '',
-      host: intern(h.host),
-      forwardedFor: intern(
-        proxyMode
-          ? (one(h['x-forwarded-for']) ?? request.socket.remoteAddress)
-          : request.socket.remoteAddress,
-      ),
-      forwardedHost: intern(proxyMode ? (one(h['x-forwarded-host']) ?? h.host) : h.host),
-      forwardedProto: proxyMode ? intern(firstForwarded(h['x-forwarded-proto']) ?? 'http') : 'http',
-      userAgent: intern(one(h['user-agent'])),
-    };
-  }
-
-  private isSameOrigin(request: IncomingMessage): boolean {
-    const { proxyMode } = this.options.config;
-    const h = request.headers;
-    const host = (proxyMode ? firstForwarded(h['x-forwarded-host']) : undefined) ?? h.host ?? '';
-    const scheme = proxyMode ? firstForwarded(h['x-forwarded-proto']) : 'http';
-    return isSameOrigin(String(h.origin), host, scheme);
   }
 
   private indexSession(socket: OdooSocket, sessionId: string | undefined): void {

@@ -16,7 +16,7 @@ describe('loadConfig', () => {
     const { config } = loadConfig({ argv: [], env: {} });
     expect(config.port).toBe(8072);
     expect(config.notifyDatabase).toBe('postgres');
-    expect(config.listenDbHost).toBe('localhost');
+    expect(config.listenDbHost).toBe('/var/run/postgresql');
     expect(config.odooUrl).toBe('http://127.0.0.1:8069');
   });
 
