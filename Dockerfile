@@ -16,7 +16,8 @@ COPY package.json package-lock.json ./
 # No install scripts: the runtime dependencies need none, and none should run in the image.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# The sidecar needs no privilege: its port is above 1024 and it writes no files.
+# The sidecar needs no privilege: its port is above 1024, and the only file it writes is its small
+# restart journal (under /tmp by default; see the stateDir setting).
 USER node
 # Odoo's gevent_port: where the reverse proxy already sends /websocket and /longpolling.
 EXPOSE 8072

@@ -20,6 +20,9 @@ import { createMetrics } from './observability/metrics.js';
 import { createSidecar } from './sidecar.js';
 import { VERSION } from './version.js';
 
+/** Set by the primary for each worker process (not a setting). */
+const WORKER_SLOT_ENV = 'ODOO_BUS_SIDECAR_WORKER_SLOT';
+
 function usage(): string {
   const lines = [
     'Usage: odoo-bus-sidecar [--odoo-config /etc/odoo/odoo.conf] [--check-config] [--version] [--<setting> value ...]',
@@ -60,7 +63,12 @@ async function runWorker(loaded: LoadResult): Promise<void> {
   }
   const metrics = createMetrics();
   installLastResort(logger, metrics);
-  const sidecar = createSidecar(config, logger, { metrics });
+  // A worker's place among its siblings, kept by its replacement: its restart journal is found again.
+  const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
+  const sidecar = createSidecar(config, logger, {
+    metrics,
+    slot: Number.isInteger(slot) ? slot : 0,
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -110,13 +118,15 @@ function runPrimary(loaded: LoadResult): void {
     backoff: { baseMs: 500, maxMs: 30_000 },
     now: monotonicClock,
   });
+  const slots = new Map<number, number>();
   const pending = new Set<NodeJS.Timeout>();
   let stopping = false;
   /** 0 after a signal, 1 once the primary gave up. */
   let exitCode = 0;
-  const fork = () => {
-    const worker = cluster.fork();
+  const fork = (slot: number) => {
+    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
     restarts.started(worker.id);
+    slots.set(worker.id, slot);
     worker.on('error', (error) =>
       logger.error({ err: error, workerPid: worker.process.pid }, 'worker error'),
     );
@@ -132,8 +142,10 @@ function runPrimary(loaded: LoadResult): void {
       restarts.failedWith(worker.id, String(message.startFailed));
     }
   });
-  for (let i = 0; i < config.workers; i++) fork();
+  for (let i = 0; i < config.workers; i++) fork(i);
   cluster.on('exit', (worker, code, signal) => {
+    const slot = slots.get(worker.id) ?? 0;
+    slots.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
       return;
@@ -154,9 +166,10 @@ function runPrimary(loaded: LoadResult): void {
       { workerPid: worker.process.pid, code, signal, restartInMs: Math.round(decision.delayMs) },
       'worker exited; starting another',
     );
+    // The replacement keeps the slot (and with it the worker's restart journal).
     const timer = setTimeout(() => {
       pending.delete(timer);
-      if (!stopping) fork();
+      if (!stopping) fork(slot);
     }, decision.delayMs);
     pending.add(timer);
   });

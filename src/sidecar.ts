@@ -49,7 +49,7 @@ export interface Sidecar {
 export function createSidecar(
   config: Config,
   logger: Logger,
-  options: { metrics?: Metrics; clock?: Clock } = {},
+  options: { metrics?: Metrics; clock?: Clock; slot?: number } = {},
 ): Sidecar {
   const metrics = options.metrics ?? createMetrics();
   const clock = options.clock ?? monotonicClock;
@@ -79,7 +79,15 @@ export function createSidecar(
     logger: logger.child({ component: 'read-pool' }),
     Client: readEndpoint.clientClass(),
   });
-  const hub = new Hub<HubSubscriber>({ config, logger, metrics, pools });
+  const hub = new Hub<HubSubscriber>({
+    config,
+    logger,
+    metrics,
+    pools,
+    clock,
+    caught,
+    ...(options.slot === undefined ? {} : { slot: options.slot }),
+  });
   const odoo = new OdooClient({
     baseUrl: config.odooUrl,
     concurrency: config.odooConcurrency,
@@ -172,6 +180,12 @@ export function createSidecar(
     }),
     onUp: (reconnected) => hub.onListenerUp(reconnected),
     onDown: () => hub.onListenerDown(),
+    // The round trip's outbound leg takes the path Odoo's own NOTIFYs take: the read host.
+    sendProbe: async (channel, payload) => {
+      await pools.get(config.notifyDatabase).query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    checkIntervalMs: config.listenProbeSeconds * 1000,
+    checkTimeoutMs: config.listenProbeTimeoutMs,
   });
 
   let shuttingDown = false;
@@ -186,7 +200,10 @@ export function createSidecar(
         listenerUp: listener.isUp,
         listenProblem: listener.problem,
         readsHealthy: readProbe.healthy && hub.readersHealthy,
-        readProblems: readProbe.problems,
+        readProblems: [
+          ...readProbe.problems,
+          ...hub.readerFailures().map(({ database, reason }) => `${database}: ${reason}`),
+        ],
         odoo: odooInfo.health(),
         shuttingDown,
         sockets: websockets.openCount,

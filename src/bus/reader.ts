@@ -2,33 +2,50 @@
  * Reads `bus_bus` of one Odoo database: one query per burst, whatever the number of sockets.
  *
  * Lifecycle
- * - init: the last `initLookbackRows` rows (by id) are read once: the highest id becomes the read
- *   position `high`, every id missing among them becomes a hole (it may belong to a transaction
- *   still running), and the rows of the last `initLookbackSeconds` go to the recent-rows memory.
- * - tick: a nudge (a NOTIFY naming this database, a listener reconnect, the fallback poll) schedules
- *   one tick; nudges arriving meanwhile are absorbed by it, and a nudge arriving while a read runs
- *   schedules exactly one more. Consecutive reads start at least `coalesceMs` apart: a nudge after
- *   a quiet spell is read at once (once the NOTIFYs received in the same turn of the event loop
- *   are in: the NOTIFYs of one commit arrive together), the rest of a burst by one read after the
- *   window. A tick reads
- *   `id > high OR id = ANY(holes) ORDER BY id LIMIT batch` and loops while batches are full.
+ * - start: the rows of the last `initLookbackRows` ids are read once (`readerStart.ts`): the
+ *   highest id becomes the read position `high`, every id of that range missing just below a row
+ *   created within the late-commit window becomes a hole, the rows of the last
+ *   `initLookbackSeconds` go to the recent-rows memory, and the holes the previous process was
+ *   watching (the restart journal, `journal.ts`) are looked up: those that committed while it was
+ *   stopped are kept as late rows for clients coming back, the others are watched on.
+ * - runs: nudges are coalesced into runs (`readScheduler.ts`); a run reads pages of
+ *   `id > high OR id = ANY(holes)` (`readQuery.ts`), bounded by rows and by bytes, while pages
+ *   are full.
  * - holes: ids are taken at INSERT but rows appear at COMMIT, so a lower id can show up after a
- *   higher one was read. Every id skipped between two read rows is remembered for
- *   `lateCommitWindowMs` and asked for again by each tick; when it appears it is delivered once.
- *   Odoo 17/18 only look back 10 s per socket and Odoo 16 not at all.
- * - errors: a failed read (PostgreSQL or PgBouncer restarting) keeps `high` and the holes where
- *   they were and retries with backoff, so nothing is skipped.
+ *   higher one was read. Every id skipped between two read rows is watched for
+ *   `lateCommitWindowMs` and asked for again by each run; when it appears it is delivered once,
+ *   and kept among the late rows (`lateRows.ts`) for clients that come back with a `last` above it.
+ * - delivery before progress: the read position and the holes move only once a page's rows were
+ *   handed to the hub; a failure anywhere keeps them where they were and retries with backoff, so
+ *   nothing is skipped.
+ * - identity: a `TRUNCATE ... RESTART IDENTITY` or a database re-created under the same name would
+ *   silence the database (every new id at or below the read position). The reader compares the
+ *   database's oid and the id sequence with what it saw (`identity.ts`) every `identityCheckMs` and
+ *   after a read that found nothing, and starts over when either went back.
+ * - ids past 2^53 - 1 cannot reach a JavaScript client exactly: the reader delivers what precedes
+ *   them, stops there and reports the database as failing (`busId.ts`).
  *
  * Every row is read by id range, not filtered by channel: that is what lets the holes be exact, and
  * each row is read once per database, however many sockets it goes to. Rows whose message is not
- * valid JSON are counted and skipped: splicing them would break the whole frame for every client.
+ * valid JSON, or larger than `maxRowBytes`, are counted and skipped with a log line
+ * (`rowDecoder.ts`). Every deadline runs on a monotonic clock (`clock.ts`).
  */
 import type pg from 'pg';
 import { type ConnectFailure, classifyConnectError, FailureLog } from '../db/connectErrors.js';
 import { backoffDelay } from '../lifecycle/backoff.js';
+import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { UnrepresentableIdError } from './busId.js';
+import { Holes } from './holes.js';
+import { type TableIdentity, TableWatch } from './identity.js';
+import type { HoleJournal } from './journal.js';
+import { LateRows } from './lateRows.js';
+import { carryOver, readStart } from './readerStart.js';
+import { type PageRow, readPage } from './readQuery.js';
+import { ReadScheduler, type RunRequest } from './readScheduler.js';
 import { RecentRows } from './recentRows.js';
+import { RowDecoder } from './rowDecoder.js';
 import type { BusRow } from './types.js';
 
 export interface ReaderOptions {
@@ -44,53 +61,53 @@ export interface ReaderOptions {
   batchSize: number;
   lateCommitWindowMs: number;
   recentRowsMs: number;
+  /** Largest frame: a page of rows weighs at most this much (one row alone may weigh more). */
+  maxFrameBytes: number;
+  /** Rows with a larger message are skipped (and said so). */
+  maxRowBytes: number;
   initLookbackRows?: number;
   initLookbackSeconds?: number;
   /** Most ids remembered for one gap (a table emptied by GC would otherwise make thousands). */
   maxHolesPerGap?: number;
-  now?: () => number;
+  identityCheckMs?: number;
+  journal?: HoleJournal;
+  /** Monotonic clock of every deadline; tests inject one. */
+  now?: Clock;
+  /** Wall clock, for the journal only (it must outlive the process). */
+  wallClock?: () => number;
 }
 
-interface RowRecord {
-  id: number;
-  channel: string;
-  message: string;
-}
-
-const READ_SQL = 'SELECT id, channel, message FROM bus_bus WHERE id > $1 ORDER BY id LIMIT $2';
-const READ_WITH_HOLES_SQL =
-  'SELECT id, channel, message FROM bus_bus WHERE id > $1 OR id = ANY($3::int4[]) ORDER BY id LIMIT $2';
-const INIT_SQL = `WITH top AS (SELECT COALESCE(MAX(id), 0) AS max_id FROM bus_bus)
-SELECT top.max_id, b.id, b.channel, b.message,
-       b.create_date >= (now() AT TIME ZONE 'UTC') - make_interval(secs => $2) AS recent
-FROM top LEFT JOIN bus_bus b ON b.id > top.max_id - $1
-ORDER BY b.id`;
+/** How soon after a check a read that found nothing may check the identity again. */
+const SUSPICION_CHECK_MS = 1000;
 
 export class BusReader {
   /** Highest id read so far. */
   private high = 0;
-  /** Read counter: every row read gets the next number (see `BusRow.seq`). */
-  private seq = 0;
-  private readonly holes = new Map<number, number>();
+  private readonly holes: Holes;
   readonly recent: RecentRows;
+  private readonly late: LateRows;
+  private readonly decoder: RowDecoder;
+  private readonly watch: TableWatch;
+  private readonly scheduler: ReadScheduler;
   private initPromise: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  /** When the last read ended (`now()`), for the spacing of reads. */
-  private lastReadEnd = Number.NEGATIVE_INFINITY;
-  private running = false;
-  private dirty = false;
   private stopped = false;
   private failures = 0;
-  private pollTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
-  private readonly now: () => number;
+  private readonly now: Clock;
 
   private readonly failureLog: FailureLog;
 
   constructor(private readonly options: ReaderOptions) {
     this.failureLog = new FailureLog(options.logger, `reads of bus_bus in ${options.database}`);
-    this.recent = new RecentRows(options.recentRowsMs);
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? monotonicClock;
+    this.holes = new Holes(options.lateCommitWindowMs, options.maxHolesPerGap ?? 1000);
+    this.recent = new RecentRows(options.recentRowsMs, 50_000, this.now);
+    this.late = new LateRows(options.lateCommitWindowMs);
+    this.decoder = new RowDecoder(options);
+    this.watch = new TableWatch({ ...options, now: this.now });
+    this.scheduler = new ReadScheduler(options.coalesceMs, this.now, (request) =>
+      this.run(request),
+    );
   }
 
   get database(): string {
@@ -104,7 +121,7 @@ export class BusReader {
 
   /** Number of the last row read: rows read later have a higher `seq`. */
   get readCount(): number {
-    return this.seq;
+    return this.decoder.seq;
   }
 
   private classify(error: unknown): ConnectFailure {
@@ -124,226 +141,266 @@ export class BusReader {
     return this.lastError === undefined;
   }
 
+  /** Why this database's rows are not being delivered (undefined while they are). */
+  get failure(): string | undefined {
+    const error = this.lastError;
+    if (error === undefined) return undefined;
+    // A connection's failure says what to change; a refused id says it itself.
+    return error instanceof UnrepresentableIdError
+      ? error.message
+      : (this.failureLog.problem ?? error.message);
+  }
+
   hasHole(id: number): boolean {
     return this.holes.has(id);
+  }
+
+  /**
+   * Rows on `channels` that a client coming back with `last` has not received although they are
+   * below it: they committed late, after it had got `last` (see `lateRows.ts`). Ascending.
+   * `readWithinMs`: only rows read that recently (a client whose `last` is the highest id seen).
+   */
+  missedBelow(last: number, channels: ReadonlySet<string>, readWithinMs?: number): BusRow[] {
+    return this.late.missedBelow(last, channels, this.now(), readWithinMs);
   }
 
   /** Resolves once the read position is known; retried by later calls if it failed. */
   ready(): Promise<void> {
     this.initPromise ??= this.init().catch((error: unknown) => {
       this.initPromise = undefined;
+      // A run retries the start with backoff until it succeeds, and reports why it does not.
+      this.nudge();
       throw error;
     });
     return this.initPromise;
   }
 
   nudge(): void {
-    if (this.stopped) return;
-    this.dirty = true;
-    if (this.timer !== undefined || this.running) return;
-    const wait = this.lastReadEnd + this.options.coalesceMs - this.now();
-    this.timer =
-      wait > 0 ? setTimeout(() => void this.tick(), wait) : setImmediate(() => void this.tick());
+    if (!this.stopped) this.scheduler.nudge();
   }
 
   /** While the LISTEN connection is down no NOTIFY arrives: poll so that delivery goes on. */
   setPolling(intervalMs: number | undefined): void {
-    clearInterval(this.pollTimer);
-    this.pollTimer = undefined;
-    if (intervalMs !== undefined && !this.stopped) {
-      this.pollTimer = setInterval(() => this.nudge(), intervalMs);
-      this.pollTimer.unref();
-    }
+    this.scheduler.setPolling(intervalMs);
   }
 
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
-    this.clearTimer();
-    clearInterval(this.pollTimer);
-  }
-
-  private clearTimer(): void {
-    const timer = this.timer;
-    this.timer = undefined;
-    if (timer === undefined) return;
-    if ('refresh' in timer) clearTimeout(timer);
-    else clearImmediate(timer);
+    this.scheduler.stop();
+    this.options.journal?.cancel();
+    this.saveJournal();
+    if (this.lastError) this.options.metrics.readersFailing.dec();
   }
 
   /** Resolves when no read is scheduled or running (shutdown drains in-flight deliveries). */
-  async idle(): Promise<void> {
-    while (this.running || this.timer !== undefined) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+  idle(): Promise<void> {
+    return this.scheduler.idle();
   }
 
   private async init(): Promise<void> {
+    const { pool, database, maxRowBytes, lateCommitWindowMs } = this.options;
+    const identity = await this.watch.start();
     const lookbackRows = this.options.initLookbackRows ?? 2000;
-    const lookbackSeconds = this.options.initLookbackSeconds ?? 10;
-    const result = await this.options.pool.query<{
-      max_id: number;
-      id: number | null;
-      channel: string | null;
-      message: string | null;
-      recent: boolean | null;
-    }>(INIT_SQL, [lookbackRows, lookbackSeconds]);
-    const maxId = Number(result.rows[0]?.max_id ?? 0);
-    if (maxId === 0) {
-      // An empty table: everything to come is above 0. (Not the sequence's value: an id taken by a
-      // transaction still running would be skipped; a table emptied by Odoo's GC only costs the
-      // first read a bounded set of holes.)
-      this.options.logger.info({ database: this.database, position: 0 }, 'bus reader ready');
-      return;
-    }
+    const start = await readStart(pool, database, {
+      lookbackRows,
+      recentSeconds: this.options.initLookbackSeconds ?? 10,
+      windowSeconds: lateCommitWindowMs / 1000,
+      maxRowBytes,
+    });
     const now = this.now();
-    const rows = result.rows.filter((r): r is typeof r & RowRecord => r.id !== null);
-    const recentRows = rows.filter((r) => r.recent === true);
-    this.high = maxId;
-    // Every id missing among the last rows may belong to a transaction still running (a long cron
-    // or import); each is watched for the late-commit window like any hole. Ids deleted by Odoo's
-    // GC are watched too and simply expire.
-    let previous: number | undefined;
-    for (const row of rows) {
-      if (previous !== undefined) this.addHoles(previous, row.id, now);
+    this.high = start.maxId;
+    // A transaction that took an id just before a recent row may still be running (a long cron
+    // or import): the ids missing there are watched like any hole, from the start of the id range
+    // read (its ids without a row are known to be missing). Ids deleted by Odoo's GC or rolled
+    // back are watched too and simply expire.
+    let previous = Math.max(0, start.maxId - lookbackRows);
+    for (const row of start.rows) {
+      if (row.fresh) this.holes.addGap(previous, row.id, now);
       previous = row.id;
     }
-    this.recent.add(this.validRows(recentRows, now), now);
+    this.recent.add(
+      this.decoder.rows(
+        start.rows.filter((r) => r.recent),
+        now,
+      ),
+      now,
+    );
+    const carried = await this.carryOverJournal(identity, now);
     this.options.metrics.holes.set(this.holes.size);
+    this.saveJournal();
     this.options.logger.info(
-      { database: this.database, position: this.high, holes: this.holes.size },
+      {
+        database,
+        position: this.high,
+        holes: this.holes.size,
+        committedWhileStopped: carried,
+      },
       'bus reader ready',
     );
   }
 
-  private async tick(): Promise<void> {
-    this.timer = undefined;
-    if (this.running || this.stopped) return;
-    this.running = true;
-    this.dirty = false;
+  /** The previous process's holes: committed since → late rows; still missing → holes. */
+  private async carryOverJournal(identity: TableIdentity, now: number): Promise<number> {
+    const { journal, pool, database, maxRowBytes, lateCommitWindowMs } = this.options;
+    if (journal === undefined) return 0;
+    const saved = journal
+      .load(database, identity.oid, this.wallNow())
+      .filter(([id]) => id <= this.high);
+    const { committed, missing } = await carryOver(pool, database, saved, maxRowBytes);
+    for (const [id, leftMs] of missing) this.holes.add(id, now - (lateCommitWindowMs - leftMs));
+    const rows = this.decoder.rows(committed, now, new Set(committed.map((row) => row.id)));
+    // Nobody received these: every client coming back with a `last` above them needs them.
+    for (const row of rows) this.late.add(row, Number.POSITIVE_INFINITY, now);
+    if (rows.length > 0) {
+      this.options.metrics.restartRows.inc(rows.length);
+      this.options.logger.info(
+        { database, ids: rows.map((row) => row.id).slice(0, 20), count: rows.length },
+        'rows committed while the sidecar was stopped: kept for the clients coming back',
+      );
+    }
+    return rows.length;
+  }
+
+  /** One scheduled run: a read (when asked, or retrying), the identity check when due. */
+  private async run(request: RunRequest): Promise<number | undefined> {
     try {
       await this.ready();
-      await this.readAll();
+      const failing = this.lastError !== undefined;
+      const checkDue =
+        failing ||
+        request.check ||
+        this.watch.sinceCheckMs >= (this.options.identityCheckMs ?? 10_000);
+      const reset = checkDue && (await this.verifyIdentity());
+      // A read that finds nothing is what a reset table looks like: every new id is below us.
+      if ((request.read || failing || reset) && !(await this.readAll()) && !reset) {
+        const wait = SUSPICION_CHECK_MS - this.watch.sinceCheckMs;
+        if (wait > 0) this.scheduler.askCheck(wait);
+        else if (await this.verifyIdentity()) await this.readAll();
+      }
       this.failures = 0;
-      if (this.lastError)
-        this.failureLog.recovered('reads work again', { database: this.database });
-      this.lastError = undefined;
+      if (failing) this.failureLog.recovered('reads work again', { database: this.database });
+      this.setFailure(undefined);
+      return undefined;
     } catch (error) {
-      this.lastError = error as Error;
-      this.options.metrics.reads.labels('error').inc();
       const delay = backoffDelay(this.failures++, { baseMs: 100, maxMs: 5000 });
-      this.failureLog.failed(this.classify(error), 'read failed, nothing is skipped', {
-        database: this.database,
-        retryInMs: delay,
-      });
-      this.dirty = false;
-      this.running = false;
-      this.lastReadEnd = this.now();
-      if (!this.stopped) this.timer = setTimeout(() => void this.tick(), delay);
+      this.onReadError(error as Error, delay);
+      return delay;
+    }
+  }
+
+  private onReadError(error: Error, retryInMs: number): void {
+    const { logger, metrics } = this.options;
+    const repeated = this.lastError?.message === error.message;
+    this.setFailure(error);
+    metrics.reads.labels('error').inc();
+    if (error instanceof UnrepresentableIdError) {
+      metrics.unrepresentableIds.inc();
+      if (!repeated) logger.error({ database: this.database, id: error.idText }, error.message);
       return;
     }
-    this.running = false;
-    this.lastReadEnd = this.now();
-    if (this.dirty) this.nudge();
+    this.failureLog.failed(
+      this.classify(error),
+      'read failed, the read position stays, nothing is skipped',
+      {
+        database: this.database,
+        position: this.high,
+        retryInMs,
+      },
+    );
   }
 
-  private async readAll(): Promise<void> {
+  private setFailure(error: Error | undefined): void {
+    if ((this.lastError === undefined) !== (error === undefined) && !this.stopped)
+      this.options.metrics.readersFailing.inc(error === undefined ? -1 : 1);
+    this.lastError = error;
+  }
+
+  /** Reads pages until one is not full; whether any row came back. */
+  private async readAll(): Promise<boolean> {
+    let found = false;
     for (;;) {
       const now = this.now();
-      this.expireHoles(now);
-      const holeIds = [...this.holes.keys()];
-      const params: unknown[] = [this.high, this.options.batchSize];
-      if (holeIds.length > 0) params.push(holeIds);
-      const result = await this.options.pool.query<RowRecord>(
-        holeIds.length > 0 ? READ_WITH_HOLES_SQL : READ_SQL,
-        params,
-      );
+      const expired = this.holes.expire(now);
+      if (expired > 0) {
+        this.options.metrics.holesExpired.inc(expired);
+        this.options.metrics.holes.set(this.holes.size);
+      }
+      const page = await readPage(this.options.pool, {
+        after: this.high,
+        holes: this.holes.ids(),
+        batchSize: this.options.batchSize,
+        budgetBytes: this.options.maxFrameBytes,
+        maxRowBytes: this.options.maxRowBytes,
+      });
       this.options.metrics.reads.labels('ok').inc();
-      const fetched = result.rows;
-      if (fetched.length > 0) this.absorb(fetched, now);
-      if (fetched.length < this.options.batchSize || this.stopped) return;
+      if (page.rows.length > 0) {
+        found = true;
+        this.absorb(page.rows, now);
+      }
+      if (page.unrepresentableId !== undefined)
+        throw new UnrepresentableIdError(this.database, page.unrepresentableId);
+      if (!page.more || this.stopped) return found;
     }
   }
 
-  /** Moves the read position over a batch, records holes, delivers the valid rows. */
-  private absorb(fetched: RowRecord[], now: number): void {
+  /**
+   * Hands a page to the hub, then moves the read position over it. The holes it reveals are
+   * recorded (and journaled) first: if delivery fails, the same page is read again.
+   */
+  private absorb(fetched: PageRow[], now: number): void {
+    const readAfter = this.high;
+    let high = this.high;
+    let revealed = 0;
     const late = new Set<number>();
     for (const row of fetched) {
-      if (row.id > this.high) {
-        this.addHoles(this.high, row.id, now);
-        this.high = row.id;
-      } else if (this.holes.delete(row.id)) {
-        this.options.metrics.lateRows.inc();
-        late.add(row.id);
-      }
+      if (row.id > high) {
+        revealed += this.holes.addGap(high, row.id, now);
+        high = row.id;
+      } else if (this.holes.has(row.id)) late.add(row.id);
     }
-    this.options.metrics.holes.set(this.holes.size);
-    this.options.metrics.rowsRead.inc(fetched.length);
-    const rows = this.validRows(fetched, now, late);
-    this.recent.add(rows, now);
+    if (revealed > 0) this.saveJournal();
+    const rows = this.decoder.rows(fetched, now, late);
     if (rows.length > 0) this.options.deliver(this.database, rows);
-  }
-
-  private addHoles(after: number, before: number, now: number): void {
-    const max = this.options.maxHolesPerGap ?? 1000;
-    const start = Math.max(after + 1, before - max);
-    for (let id = start; id < before; id++) this.holes.set(id, now);
-  }
-
-  private expireHoles(now: number): void {
-    const cutoff = now - this.options.lateCommitWindowMs;
-    let expired = 0;
-    for (const [id, since] of this.holes) {
-      if (since < cutoff) {
-        this.holes.delete(id);
-        expired++;
-      }
+    this.high = high;
+    for (const id of late) this.holes.fill(id);
+    for (const row of rows) if (row.late) this.late.add(row, readAfter, now);
+    this.recent.add(rows, now);
+    const { metrics } = this.options;
+    if (late.size > 0) {
+      metrics.lateRows.inc(late.size);
+      // Filled holes: only a needless re-send after a crash is at stake meanwhile.
+      this.saveJournal(true);
     }
-    if (expired > 0) {
-      this.options.metrics.holesExpired.inc(expired);
-      this.options.metrics.holes.set(this.holes.size);
-    }
+    metrics.holes.set(this.holes.size);
+    metrics.rowsRead.inc(fetched.length);
   }
 
-  private validRows(
-    rows: readonly RowRecord[],
-    now: number,
-    late: ReadonlySet<number> = EMPTY_IDS,
-  ): BusRow[] {
-    const valid: BusRow[] = [];
-    for (const row of rows) {
-      if (
-        typeof row.channel !== 'string' ||
-        typeof row.message !== 'string' ||
-        !isJson(row.message)
-      ) {
-        this.options.metrics.rowsMalformed.inc();
-        this.options.logger.warn(
-          { database: this.database, id: row.id },
-          'bus_bus row skipped: its message is not JSON',
-        );
-        continue;
-      }
-      const id = Number(row.id);
-      valid.push({
-        id,
-        channel: row.channel,
-        message: row.message,
-        readAt: now,
-        seq: ++this.seq,
-        ...(late.has(id) ? { late: true } : {}),
-      });
-    }
-    return valid;
-  }
-}
-
-const EMPTY_IDS: ReadonlySet<number> = new Set();
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
+  /** Compares the table with the one the reader started on; true if it started over. */
+  private async verifyIdentity(): Promise<boolean> {
+    const reset = await this.watch.check(this.high);
+    if (reset === undefined) return false;
+    this.holes.clear();
+    this.late.clear();
+    this.recent.clear();
+    this.high = reset.position;
+    this.options.metrics.holes.set(this.holes.size);
+    this.saveJournal();
     return true;
-  } catch {
-    return false;
+  }
+
+  private wallNow(): number {
+    return (this.options.wallClock ?? Date.now)();
+  }
+
+  /** The holes to the journal now (see `journal.ts` for when), or `soon` (within 100 ms). */
+  private saveJournal(soon = false): void {
+    const oid = this.watch.oid;
+    const journal = this.options.journal;
+    if (journal === undefined || oid === undefined) return;
+    const save = () =>
+      journal.save(this.database, oid, this.holes.remaining(this.now()), this.wallNow());
+    if (soon) journal.saveSoon(save);
+    else save();
   }
 }

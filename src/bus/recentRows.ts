@@ -3,6 +3,7 @@
  * answered a subscribe (its catch-up reflects that instant) and the moment the socket's new channels
  * are registered: rows read in between are found here instead of by a query per socket.
  */
+import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { BusRow } from './types.js';
 
 export class RecentRows {
@@ -12,6 +13,8 @@ export class RecentRows {
   constructor(
     private readonly keepMs: number,
     private readonly maxRows = 50_000,
+    /** The reader's clock: rows' `readAt` are on it. */
+    private readonly clock: Clock = monotonicClock,
   ) {}
 
   add(rows: readonly BusRow[], now: number): void {
@@ -20,13 +23,8 @@ export class RecentRows {
   }
 
   /** Rows read after read number `afterSeq`, on one of `channels`, with `id > afterId`, by id. */
-  readSince(
-    afterSeq: number,
-    afterId: number,
-    channels: ReadonlySet<string>,
-    now: number,
-  ): BusRow[] {
-    this.evict(now);
+  readSince(afterSeq: number, afterId: number, channels: ReadonlySet<string>): BusRow[] {
+    this.evict(this.clock());
     const found: BusRow[] = [];
     // Rows are stored in read order, so the scan can start from the end and stop early.
     for (let i = this.rows.length - 1; i >= this.head; i--) {
@@ -35,6 +33,12 @@ export class RecentRows {
       if (row.id > afterId && channels.has(row.channel)) found.push(row);
     }
     return found.sort((a, b) => a.id - b.id);
+  }
+
+  /** Forgets every row (the table was reset: its ids mean other rows now). */
+  clear(): void {
+    this.rows = [];
+    this.head = 0;
   }
 
   get size(): number {

@@ -12,7 +12,7 @@ export interface BusRow extends Notification {
   readonly channel: string;
   /** `bus_bus.message` exactly as stored; spliced into frames as is. */
   readonly message: string;
-  /** When the sidecar read it (ms since epoch). */
+  /** When the sidecar read it, on its reader's monotonic clock (compare with nothing else). */
   readonly readAt: number;
   /** Read order within its database's reader (1, 2, ...): tells which rows were read after a moment. */
   readonly seq: number;
@@ -21,6 +21,8 @@ export interface BusRow extends Notification {
    * it has never seen it. Long polling delivers such rows below a poll's `last`.
    */
   readonly late?: boolean;
+  /** Size of `message` in UTF-8 bytes, when known (the reader takes it from PostgreSQL). */
+  readonly bytes?: number;
 }
 
 /** `{"id":<id>,"message":<raw message>}`: the element of a websocket batch, built once per row. */

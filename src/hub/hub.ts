@@ -4,15 +4,19 @@
  * Transports (websocket, long polling) only register subscribers and implement `send`.
  */
 
+import { HoleJournal, journalDirectory, journalFile } from '../bus/journal.js';
 import { NotifyPayloadError, parseImbusPayload } from '../bus/notifyPayload.js';
 import { BusReader } from '../bus/reader.js';
 import type { BusRow } from '../bus/types.js';
 import type { Config } from '../config/load.js';
 import type { ReadPools } from '../db/readPools.js';
+import { type Clock, monotonicClock } from '../lifecycle/clock.js';
+import type { CaughtErrors } from '../observability/caught.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { EncodedBatch } from './encodedBatch.js';
 import { groupDeliveries } from './fanout.js';
+import { splitBySize } from './frameSplit.js';
 import { Registry } from './registry.js';
 
 export interface HubSubscriber {
@@ -22,7 +26,10 @@ export interface HubSubscriber {
   accepts(row: BusRow): boolean;
   /** True when `accepts` would take every row and record nothing (the usual case). */
   readonly acceptsAll: boolean;
-  /** Writes one batch; it is shared by every subscriber of the group, never mutate its bytes. */
+  /**
+   * Writes one batch; it is shared by every subscriber of the group, never mutate its bytes.
+   * `now` is the hub's (monotonic) clock.
+   */
   send(batch: EncodedBatch, now: number): void;
 }
 
@@ -31,31 +38,58 @@ export interface HubOptions {
   logger: Logger;
   metrics: Metrics;
   pools: ReadPools;
+  /** Which worker process of the instance this is (the restart journal is per process). */
+  slot?: number;
+  /** The monotonic clock of the readers' deadlines (tests inject one). */
+  clock?: Clock;
+  /** Where a subscriber's failure to take a frame ends (counted, logged, the others go on). */
+  caught: CaughtErrors;
 }
 
 export class Hub<S extends HubSubscriber> {
   readonly registry = new Registry<S>();
   private readonly readers = new Map<string, BusReader>();
   private listenerUp = false;
+  private readonly journalDir: string | undefined;
+  private readonly clock: Clock;
 
-  constructor(private readonly options: HubOptions) {}
+  constructor(private readonly options: HubOptions) {
+    this.clock = options.clock ?? monotonicClock;
+    this.journalDir = journalDirectory(
+      options.config.stateDir,
+      options.config.port,
+      options.logger.child({ component: 'reader' }),
+    );
+  }
 
   /** The reader of `database`, created on first use. */
   reader(database: string): BusReader {
     let reader = this.readers.get(database);
     if (!reader) {
       const { config, logger, metrics } = this.options;
+      const readerLogger = logger.child({ component: 'reader' });
       reader = new BusReader({
         database,
         pool: this.options.pools.get(database),
         classify: (error) => this.options.pools.classify(database, error),
-        logger: logger.child({ component: 'reader' }),
+        logger: readerLogger,
         metrics,
         deliver: (db, rows) => this.deliver(db, rows),
         coalesceMs: config.coalesceMs,
         batchSize: config.readBatchSize,
         lateCommitWindowMs: config.lateCommitWindowSeconds * 1000,
         recentRowsMs: config.recentRowsSeconds * 1000,
+        maxFrameBytes: config.maxFrameBytes,
+        maxRowBytes: config.maxRowBytes,
+        now: this.clock,
+        ...(this.journalDir === undefined
+          ? {}
+          : {
+              journal: new HoleJournal(
+                journalFile(this.journalDir, config.port, this.options.slot ?? 0, database),
+                readerLogger,
+              ),
+            }),
       });
       if (!this.listenerUp) reader.setPolling(config.pollFallbackMs);
       this.readers.set(database, reader);
@@ -75,6 +109,16 @@ export class Hub<S extends HubSubscriber> {
   get readersHealthy(): boolean {
     for (const reader of this.readers.values()) if (!reader.healthy) return false;
     return true;
+  }
+
+  /** The databases whose rows are not being delivered, and why (for readiness). */
+  readerFailures(): Array<{ database: string; reason: string }> {
+    const failures: Array<{ database: string; reason: string }> = [];
+    for (const reader of this.readers.values()) {
+      const reason = reader.failure;
+      if (reason !== undefined) failures.push({ database: reader.database, reason });
+    }
+    return failures;
   }
 
   subscribe(subscriber: S, keys: Iterable<string>): void {
@@ -146,10 +190,22 @@ export class Hub<S extends HubSubscriber> {
         acceptsAll: (subscriber) => subscriber.acceptsAll,
       },
     );
-    const now = Date.now();
+    const now = this.clock();
+    const { maxFrameBytes } = this.options.config;
     for (const group of groups) {
-      const batch = new EncodedBatch(group.rows);
-      for (const subscriber of group.subscribers) subscriber.send(batch, now);
+      const frames = splitBySize(group.rows, maxFrameBytes);
+      if (frames.length > 1) this.options.metrics.framesSplit.inc();
+      for (const rows of frames) {
+        const batch = new EncodedBatch(rows);
+        for (const subscriber of group.subscribers) {
+          try {
+            subscriber.send(batch, now);
+          } catch (error) {
+            // One subscriber's fault must not cost the others their rows.
+            this.options.caught('deliver', error);
+          }
+        }
+      }
     }
   }
 }

@@ -19,6 +19,7 @@ export type CaughtSite =
   | 'presence'
   | 'on-closed'
   | 'notification'
+  | 'deliver'
   | 'longpoll'
   | 'longpoll-sweep'
   | 'forward'

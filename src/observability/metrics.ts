@@ -20,7 +20,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const written = { frames: 0, notifications: 0 };
   const metrics = {
     registry,
-    listenerUp: gauge('listener_up', '1 while the LISTEN connection is established'),
+    listenerUp: gauge(
+      'listener_up',
+      '1 while the LISTEN connection is established and its round trip works',
+    ),
     listenerReconnects: counter(
       'listener_reconnects_total',
       'LISTEN connections lost and re-opened',
@@ -132,6 +135,42 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       "Long polls' presence updates, passed on to Odoo or left out (see the presence rule)",
       ['decision'],
     ),
+    // --- LISTEN round trip, reader resets, frame sizes, ids ---------------------------------------
+    listenProbes: counter(
+      'listen_probes_total',
+      'LISTEN round trips: a NOTIFY sent on another connection came back (ok), did not in time (timeout, the listener is then down), or could not be sent (unsent)',
+      ['outcome'],
+    ),
+    listenRoundTripSeconds: gauge(
+      'listen_round_trip_seconds',
+      'Duration of the last successful LISTEN round trip',
+    ),
+    readerResets: counter(
+      'bus_reader_resets_total',
+      'Databases read again from the start: bus_bus sequence went backwards (sequence) or the database was re-created (database)',
+      ['reason'],
+    ),
+    readersFailing: gauge(
+      'bus_readers_failing',
+      'Databases whose bus_bus cannot be read or delivered right now',
+    ),
+    unrepresentableIds: counter(
+      'bus_ids_unrepresentable_total',
+      'Reads that met a bus_bus.id above 2^53 - 1, which JSON clients cannot represent (the database is marked failing)',
+    ),
+    oversizedRows: counter(
+      'bus_oversized_rows_total',
+      'bus_bus rows larger than maxFrameBytes: sent alone in a frame of their own (alone), or larger than maxRowBytes and skipped (skipped)',
+      ['outcome'],
+    ),
+    framesSplit: counter(
+      'bus_deliveries_split_total',
+      'Deliveries to a group of subscribers split into several frames to stay under maxFrameBytes',
+    ),
+    restartRows: counter(
+      'bus_rows_committed_while_down_total',
+      'Rows that were watched as late-commit holes when the sidecar stopped and had committed by its next start',
+    ),
     sessionHandovers: counter(
       'session_handovers_total',
       'Handshakes that handed the browser the new id of a session Odoo rotated in answer to the sidecar (19)',
@@ -190,6 +229,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     metrics.closes.labels(code).inc(0);
   }
   for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);
+  for (const outcome of ['ok', 'timeout', 'unsent']) metrics.listenProbes.labels(outcome).inc(0);
+  for (const reason of ['sequence', 'database']) metrics.readerResets.labels(reason).inc(0);
+  for (const outcome of ['alone', 'skipped']) metrics.oversizedRows.labels(outcome).inc(0);
   for (const outcome of REVOCATION_OUTCOMES) metrics.revocationNotifies.labels(outcome).inc(0);
   for (const kind of ['immediate', 'deferred', 'merged', 'follow_up'])
     metrics.revocationRechecks.labels(kind).inc(0);

@@ -27,17 +27,19 @@ export interface SpawnOptions {
   env?: Readonly<Record<string, string>>;
   /** Resolve once `/readyz` answers 200 (default); false: once it answers at all. */
   waitReady?: boolean;
+  /** A port of its own choosing: the same one again is a restart (default: a free one). */
+  port?: number;
 }
 
 /**
- * Starts `src/main.ts` with these settings (a free port unless `values.port` names one, not 0) and
- * returns at once, ready or not: for tests of a process that is meant to fail.
+ * Starts `src/main.ts` with these settings (on `options.port`, else a free port) and returns at
+ * once, ready or not: for tests of a process that is meant to fail.
  */
 export async function launchSidecar(
   values: Partial<Record<SettingKey, unknown>>,
   options: Omit<SpawnOptions, 'waitReady'> = {},
 ): Promise<SidecarProcess> {
-  const port = typeof values.port === 'number' && values.port > 0 ? values.port : await freePort();
+  const port = options.port ?? (await freePort());
   const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts'), ...(options.args ?? [])];
   for (const [key, value] of Object.entries({ ...values, port, host: '127.0.0.1' })) {
     if (value !== undefined)

@@ -7,7 +7,7 @@
 
 import { configFrom } from '../../src/config/load.js';
 import type { SettingKey } from '../../src/config/settings.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { createSidecar, type Sidecar } from '../../src/sidecar.js';
 import { type FakeOdoo, type FakeOdooOptions, startFakeOdoo } from './fakeOdoo.js';
 import { type OdooRouter, startOdooRouter } from './odooRouter.js';
@@ -59,7 +59,10 @@ export interface Stack {
   /** The addon's revocation NOTIFY, signed with the sidecar's secret when it has one. */
   revoke(fields: RevocationFields): Promise<void>;
   /** Builds and starts a (new) sidecar with these settings on top of the stack's. */
-  startSidecar(overrides?: Partial<Record<SettingKey, unknown>>): Promise<Sidecar>;
+  startSidecar(
+    overrides?: Partial<Record<SettingKey, unknown>>,
+    options?: { logger?: Logger },
+  ): Promise<Sidecar>;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,8 @@ export function sidecarSettings(
     dbPassword: SIDECAR_ROLE.password,
     odooUrl,
     coalesceMs: 2,
+    // No restart journal in the system's temporary directory; the restart tests give their own.
+    stateDir: 'off',
     logLevel: process.env.SIDECAR_TEST_LOG ?? 'silent',
   };
 }
@@ -167,13 +172,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       revoke(fields) {
         return notifyRevocation(pg, revocationPayload(fields, sidecar?.config.secret));
       },
-      async startSidecar(overrides = {}) {
+      async startSidecar(overrides = {}, { logger } = {}) {
         const config = configFrom({
           ...sidecarSettings(pg, bouncer, router.url),
           ...options.sidecar,
           ...overrides,
         });
-        const created = createSidecar(config, createLogger(config.logLevel));
+        const created = createSidecar(config, logger ?? createLogger(config.logLevel));
         const { port } = await created.start();
         sidecar = created;
         wsUrl = `ws://127.0.0.1:${port}/websocket`;

@@ -29,16 +29,18 @@ interface LogLine {
 describe('worker processes that keep failing to start', () => {
   it('make the primary give up with one clear error line and a non-zero exit', async () => {
     // No database or Odoo is needed to reach the listen that fails: both are retried meanwhile.
-    const sidecar = await launchSidecar({
-      workers: 2,
-      port,
-      dbHost: '127.0.0.1',
-      dbPort: 1,
-      listenDbHost: '127.0.0.1',
-      listenDbPort: 1,
-      odooUrl: 'http://127.0.0.1:1',
-      logLevel: 'info',
-    });
+    const sidecar = await launchSidecar(
+      {
+        workers: 2,
+        dbHost: '127.0.0.1',
+        dbPort: 1,
+        listenDbHost: '127.0.0.1',
+        listenDbPort: 1,
+        odooUrl: 'http://127.0.0.1:1',
+        logLevel: 'info',
+      },
+      { port },
+    );
     try {
       const exit = await sidecar.exited;
       expect(exit.code).toBe(1);

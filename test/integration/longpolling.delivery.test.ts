@@ -257,6 +257,31 @@ describe.each(CASES)('Odoo $version', ({ version, db, withChannel }) => {
     await browser.close();
   });
 
+  it('gives a browser it has no memory of (a restart, another sidecar before) a late row below its last', async () => {
+    const w = writer();
+    // A partner of its own: the late rows of the tests above are not this browser's.
+    // Another browser keeps the reader reading while the returning one is away.
+    const present = client(stack.login({ uid: 5, partnerId: 4 }).cookie);
+    present.last = await maxId();
+    const pending = present.poll([]);
+    await held(1);
+    const late = await w.openTransaction();
+    const [lateId] = await late.send([toPartner(4, 'late')]);
+    const [early] = await w.sendmany([toPartner(4, 'early')]);
+    expect(items(await pending).map((n) => n.id)).toEqual([early]);
+    const reader = stack.sidecar.hub.existingReader(db);
+    const readBefore = reader?.readCount ?? 0;
+    await late.commit();
+    await w.notifyRaw(`[["${db}","res.partner",4]]`);
+    await waitFor(() => (reader?.readCount ?? 0) > readBefore);
+
+    // It got `early` from the sidecar serving it before; this one never saw its session.
+    const returning = client(stack.login({ uid: 5, partnerId: 4 }).cookie);
+    returning.last = early as number;
+    expect(items(await returning.poll([])).map((n) => n.id)).toEqual([lateId]);
+    await Promise.all([present.close(), returning.close()]);
+  });
+
   if (version === '12.0') {
     it("adds 12.0's im_status items when a held poll ends, as Odoo's second read does", async () => {
       stack.odoo.setImStatus(7, 'online');

@@ -153,6 +153,36 @@ describe('catch-up through Odoo', () => {
     );
   });
 
+  it('gives a client coming back a row below its last that committed while it was away', async () => {
+    const writer = stack.writer();
+    const first = await subscribedSocket({ memberChannels: [8] });
+    const late = await writer.openTransaction();
+    const [lateId] = await late.send([
+      { channel: ['discuss.channel', 8], type: 'late', payload: {} },
+    ]);
+    const [early] = await writer.sendmany([
+      { channel: ['discuss.channel', 8], type: 'early', payload: {} },
+    ]);
+    await first.socket.waitForNotification((n) => n.id === early);
+    const last = first.socket.lastNotificationId();
+    await first.socket.close(1001);
+    // Read while nobody listens on the channel; Odoo's catch-up starts above `last`.
+    const reader = stack.sidecar.hub.existingReader(stack.db);
+    await late.commit();
+    await waitFor(() => reader?.hasHole(lateId as number) === false, {
+      message: 'the late row read',
+    });
+    const again = await stack.connect({ cookie: first.cookie });
+    sockets.push(again);
+    again.subscribe([], last);
+    await again.waitForNotification((n) => n.id === lateId);
+    const [after] = await writer.sendmany([
+      { channel: ['discuss.channel', 8], type: 'after', payload: {} },
+    ]);
+    await again.waitForNotification((n) => n.id === after);
+    expect(idsOnce(again)).toEqual([lateId, after]);
+  });
+
   it('gives the last 50 seconds to a client with last = 0', async () => {
     const writer = stack.writer();
     const [old] = await writer.sendmany([

@@ -307,10 +307,20 @@ export class LongPollingServer {
     const continuous = session?.seq !== undefined && poll.last > 0;
     const since = continuous ? (session?.seq as number) : (readCounts.get(answer.db) ?? 0);
     const odooIds = new Set(answer.notifications.map((n) => n.id));
-    // The reader keeps its recent rows by its own clock (`Date.now()`, src/bus).
     const gap = reader.recent
-      .readSince(since, 0, poll.keys, Date.now())
+      .readSince(since, 0, poll.keys)
       .filter((row) => !odooIds.has(row.id) && deliverable(row, poll.last, session));
+    // A browser this sidecar has no memory of (first poll here, or a restart): rows below its
+    // `last` that committed late and were read since its memory would have lapsed, which Odoo's
+    // catch-up (above `last`) leaves out.
+    if (!continuous && poll.last > 0) {
+      const inGap = new Set(gap.map((row) => row.id));
+      const sessionTtlMs = this.options.config.recentRowsSeconds * 1000;
+      for (const row of reader.missedBelow(poll.last, poll.keys, sessionTtlMs))
+        if (!odooIds.has(row.id) && !inGap.has(row.id) && !session?.expected.has(row.id))
+          gap.push(row);
+      gap.sort((a, b) => a.id - b.id);
+    }
     const odooRows = answer.notifications.filter((n) => n.id >= 0);
     if (odooRows.length > 0 || gap.length > 0) {
       metrics.polls.labels('immediate').inc();

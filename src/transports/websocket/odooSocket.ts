@@ -441,10 +441,16 @@ export class OdooSocket implements HubSubscriber {
       for (const n of result.notifications)
         if (!seen.has(n.id) && !this.expected?.has(n.id)) catchUp.set(n.id, n);
     }
-    // The reader keeps its recent rows by its own clock (`Date.now()`, src/bus).
-    for (const row of reader.recent.readSince(sinceRead, idFloor, channels, Date.now())) {
+    for (const row of reader.recent.readSince(sinceRead, idFloor, channels)) {
       if (!seen.has(row.id) && !this.expected?.has(row.id) && !catchUp.has(row.id))
         catchUp.set(row.id, row);
+    }
+    // A browser coming back (this socket has sent nothing yet): rows below its `last` that
+    // committed after it got `last` (late, or while a sidecar was stopped). Odoo's catch-up starts
+    // above `last`; only the reader knows them.
+    if (!request.recheck && !this.sentAny && last > 0) {
+      for (const row of reader.missedBelow(last, channels))
+        if (!seen.has(row.id) && !catchUp.has(row.id)) catchUp.set(row.id, row);
     }
     if (catchUp.size === 0) return;
     const rows = [...catchUp.values()].sort((a, b) => a.id - b.id);
