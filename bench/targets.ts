@@ -208,6 +208,12 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
     SIDECAR_ODOO_URL: launch.odooUrl,
     SIDECAR_ODOO_VERSION: '17',
     SIDECAR_ODOO_CONCURRENCY: String(launch.odooConcurrency),
+    // Every simulated browser connects from 127.0.0.1: the per-address caps and shares would
+    // treat them all as one client.
+    SIDECAR_ODOO_SLOTS_PER_ADDRESS: String(launch.odooConcurrency),
+    SIDECAR_ODOO_QUEUE_PER_ADDRESS: '1000000',
+    SIDECAR_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+    SIDECAR_MAX_SUBSCRIBED_BYTES_PER_ADDRESS: String(2 ** 40),
     SIDECAR_WORKERS: String(launch.workers),
     SIDECAR_SHUTDOWN_WINDOW: '1',
     SIDECAR_LOG_LEVEL: 'warn',

@@ -5,6 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+import { ConnectionCaps } from './capacity/connectionCaps.js';
+import { capacityLimits } from './capacity/limits.js';
+import { SubscriptionBudget } from './capacity/subscriptionBudget.js';
 import { type Config, servesDatabase } from './config/load.js';
 import { PgEndpoint } from './db/endpoint.js';
 import { Listener } from './db/listener.js';
@@ -18,6 +21,7 @@ import type { Logger } from './observability/logger.js';
 import { LogLimiter } from './observability/logLimiter.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { REVOKE_CHANNEL } from './odoo/addonContract.js';
+import { callQueues } from './odoo/callBudget.js';
 import { OdooClient } from './odoo/client.js';
 import { OdooInfoSource } from './odoo/odooInfo.js';
 import { RevocationHandler } from './odoo/revocationHandler.js';
@@ -90,10 +94,9 @@ export function createSidecar(
   });
   const odoo = new OdooClient({
     baseUrl: config.odooUrl,
-    concurrency: config.odooConcurrency,
-    queueLimit: config.odooQueueLimit,
+    ...callQueues(config),
     timeoutMs: config.odooTimeoutMs,
-    maxAnswerBytes: config.maxOdooAnswerBytes,
+    maxAnswerBytes: config.maxCallAnswerBytes,
     secret: config.secret,
     logger: logger.child({ component: 'odoo' }),
     metrics,
@@ -109,6 +112,15 @@ export function createSidecar(
     odooUrl: config.odooUrl,
     clock,
   });
+  const limits = capacityLimits(config);
+  const connections = new ConnectionCaps(limits.connections, limits.connectionsPerAddress, (held) =>
+    metrics.connectionsHeld.set(held),
+  );
+  const subscriptions = new SubscriptionBudget(
+    limits.subscribedBytes,
+    limits.subscribedBytesPerAddress,
+    (held) => metrics.subscribedBytes.set(held),
+  );
   const EndpointClient = readEndpoint.clientClass();
   const readProbe = new ReadProbe({
     pools,
@@ -140,6 +152,8 @@ export function createSidecar(
     clock,
     logLimiter,
     caught,
+    connections,
+    subscriptions,
   };
   const websockets = new WebsocketServer({
     ...transport,
@@ -216,6 +230,10 @@ export function createSidecar(
   app.server.on('upgrade', (request, socket, head) =>
     websockets.handleUpgrade(request, socket, head),
   );
+  // Past this, Node closes new TCP connections at once: the last open files stay for the
+  // connections the sidecar makes itself (PostgreSQL, Odoo), whatever clients hold.
+  if (limits.tcpConnections !== undefined) app.server.maxConnections = limits.tcpConnections;
+  app.server.on('drop', () => metrics.tcpDropped.inc());
 
   let shutdownPromise: Promise<void> | undefined;
   const release = async () => {
@@ -251,6 +269,8 @@ export function createSidecar(
           port,
           odooUrl: config.odooUrl,
           listen: `${config.listenDbHost}:${config.listenDbPort}`,
+          maxConnections: limits.connections,
+          openFiles: limits.openFiles.known ? limits.openFiles.limit : 'unknown',
           tls: { listen: listenEndpoint.usesTls, reads: readEndpoint.usesTls },
         },
         'odoo-bus-sidecar listening',

@@ -228,13 +228,45 @@ export const settings = {
   odooConcurrency: setting(
     positiveInt.max(256).optional(),
     { env: ['SIDECAR_ODOO_CONCURRENCY'], flag: 'odoo-concurrency' },
-    "Calls to Odoo's HTTP workers in flight at once, per worker process. Keep the total below Odoo's `workers` so that the web UI always finds a free worker (a warning says when it is not).",
+    "The sidecar's own calls to Odoo's HTTP workers (subscribe, presence, disconnect, poll) in flight at once, per worker process. Keep the total below Odoo's `workers` so that the web UI always finds a free worker (a warning says when it is not).",
     '4; with `odooWorkers`, half of them over `workers`',
   ),
   odooQueueLimit: setting(
     positiveInt.default(5000),
     { env: ['SIDECAR_ODOO_QUEUE_LIMIT'], flag: 'odoo-queue-limit' },
-    'Calls waiting for a free slot; past it a subscribe is refused with close code 1013.',
+    "The sidecar's own calls waiting for a free slot; past it a subscribe is refused with close code 1013 (a long poll with a JSON-RPC error, which its client retries).",
+  ),
+  odooQueueWaitMs: setting(
+    positiveInt.default(30_000),
+    { env: ['SIDECAR_ODOO_QUEUE_WAIT_MS'], flag: 'odoo-queue-wait-ms' },
+    'Longest wait of a call or forwarded request for a free slot; past it, it is refused as when the queue is full (a forwarded request with 503).',
+  ),
+  odooSlotsPerAddress: setting(
+    positiveInt.optional(),
+    { env: ['SIDECAR_ODOO_SLOTS_PER_ADDRESS'], flag: 'odoo-slots-per-address' },
+    "Slots one client address may hold at once, in each queue (the sidecar's calls, forwarded requests): slow requests of one client never take every slot.",
+    "half of the queue's slots, at least 1",
+  ),
+  odooQueuePerAddress: setting(
+    positiveInt.optional(),
+    { env: ['SIDECAR_ODOO_QUEUE_PER_ADDRESS'], flag: 'odoo-queue-per-address' },
+    'Places one client address may hold in each queue; past it its calls are refused as when the queue is full. Waiting calls are served round-robin between addresses, and within one between sessions.',
+    "a tenth of the queue's places, at least 1",
+  ),
+  forwardConcurrency: setting(
+    positiveInt.max(256).default(2),
+    { env: ['SIDECAR_FORWARD_CONCURRENCY'], flag: 'forward-concurrency' },
+    'Browser requests forwarded to Odoo (the `/websocket/*` and `/longpolling/*` routes the sidecar does not serve) in flight at once: a queue of their own, so they never wait behind subscribes, nor subscribes behind them.',
+  ),
+  forwardQueueLimit: setting(
+    positiveInt.default(500),
+    { env: ['SIDECAR_FORWARD_QUEUE_LIMIT'], flag: 'forward-queue-limit' },
+    'Forwarded requests waiting for a free slot (each holds its connection); past it the answer is 503.',
+  ),
+  maxCallAnswerBytes: setting(
+    positiveInt.min(64 * 1024).default(8 * 1024 * 1024),
+    { env: ['SIDECAR_MAX_CALL_ANSWER_BYTES'], flag: 'max-call-answer-bytes' },
+    "Bytes read of one answer of Odoo to the sidecar's own calls (subscribe, poll, presence), which are parsed whole, in slices. A larger catch-up (a subscribe with an old `last`) is delivered in parts: the rows that fit, then close 4002, after which the client at once subscribes again from the last row it got; a long poll answers with the rows that fit and the next poll goes on. A single notification larger than this cannot be delivered: logged, and the socket closes with 1014.",
   ),
   odooTimeoutMs: setting(
     positiveInt.default(15_000),
@@ -330,7 +362,31 @@ export const settings = {
   maxOdooAnswerBytes: setting(
     positiveInt.default(64 * 1024 * 1024),
     { env: ['SIDECAR_MAX_ODOO_ANSWER_BYTES'], flag: 'max-odoo-answer-bytes' },
-    "Bytes of one answer from Odoo. Forwarded answers are streamed, never held whole: one announced larger gets 502, one that streams past it is cut. The sidecar's own calls fail past it.",
+    "Bytes of one forwarded answer from Odoo. Forwarded answers are streamed, never held whole: one announced larger gets 502, one that streams past it is cut. The sidecar's own calls have their own bound (`maxCallAnswerBytes`).",
+  ),
+
+  // --- Capacity ---------------------------------------------------------------------------------
+  maxConnections: setting(
+    positiveInt.optional(),
+    { env: ['SIDECAR_MAX_CONNECTIONS'], flag: 'max-connections' },
+    'Websockets and long polls held at once by one process; past it a handshake gets 503 (the client retries with backoff), a poll a JSON-RPC error. The rest of the open files keeps `/healthz`, `/readyz`, `/metrics`, forwarded requests and the connections to PostgreSQL and Odoo working.',
+    "90% of the process's open-file limit (`/proc/self/limits`; 4096 assumed elsewhere)",
+  ),
+  maxConnectionsPerAddress: setting(
+    positiveInt.default(1000),
+    { env: ['SIDECAR_MAX_CONNECTIONS_PER_ADDRESS'], flag: 'max-connections-per-address' },
+    'Websockets and long polls one client address may hold at once in one process (answered as above). Raise it when many users share an address (a NAT); Odoo 16+ opens one websocket per browser, not per tab.',
+  ),
+  maxSubscribedBytesPerAddress: setting(
+    positiveInt.default(8 * 1024 * 1024),
+    { env: ['SIDECAR_MAX_SUBSCRIBED_BYTES_PER_ADDRESS'], flag: 'max-subscribed-bytes-per-address' },
+    'Bytes of channel names (each counted with 64 bytes of overhead) that the sockets and polls of one client address may hold subscribed together; a subscribe past it closes its socket with 1013, a poll gets a JSON-RPC error. Many small sockets from one address add up to this.',
+  ),
+  maxSubscribedBytes: setting(
+    positiveInt.optional(),
+    { env: ['SIDECAR_MAX_SUBSCRIBED_BYTES'], flag: 'max-subscribed-bytes' },
+    'The same for all clients of one process together; what is held per byte of channel name is about three times that.',
+    "an eighth of the JavaScript heap limit (Node's `--max-old-space-size`)",
   ),
 
   // --- Long polling (Odoo 12-15) -----------------------------------------------------------------

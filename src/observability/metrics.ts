@@ -135,6 +135,46 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       "Long polls' presence updates, passed on to Odoo or left out (see the presence rule)",
       ['decision'],
     ),
+    // --- Capacity: caps on what clients hold, fair queues of calls to Odoo ---------------------
+    odooQueueRefused: counter(
+      'odoo_queue_refused_total',
+      "Calls to Odoo not made, per queue (the sidecar's calls, forwarded requests): queue full, the client address's share of places full, no slot before the deadline, or abandoned by their client",
+      ['queue', 'reason'],
+    ),
+    forwardInFlight: gauge('odoo_forward_in_flight', 'Forwarded requests in flight to Odoo'),
+    forwardQueued: gauge('odoo_forward_queued', 'Forwarded requests waiting for a slot'),
+    odooAnswersCut: counter(
+      'odoo_answers_cut_total',
+      'Answers of Odoo larger than maxCallAnswerBytes, read up to the bound',
+      ['route'],
+    ),
+    catchUpParts: counter(
+      'catchup_parts_total',
+      'Catch-ups too large for one answer, delivered in parts (the client resumes from the last row it got)',
+      ['transport'],
+    ),
+    connectionsHeld: gauge(
+      'connections_held',
+      'Websockets and long polls held open (counted against maxConnections)',
+    ),
+    connectionsRefused: counter(
+      'connections_refused_total',
+      'Websocket handshakes and long polls refused by a connection cap (total or per address)',
+      ['transport', 'cap'],
+    ),
+    subscribedBytes: gauge(
+      'subscribed_bytes',
+      'Size of the channel lists held by sockets and polls (counted against maxSubscribedBytes)',
+    ),
+    subscriptionsRefused: counter(
+      'subscriptions_refused_total',
+      'Subscribes and polls refused by a subscription size cap (total or per address)',
+      ['transport', 'cap'],
+    ),
+    tcpDropped: counter(
+      'tcp_connections_dropped_total',
+      'TCP connections dropped at once because the process kept its last open files for its own connections',
+    ),
     // --- LISTEN round trip, reader resets, frame sizes, ids ---------------------------------------
     listenProbes: counter(
       'listen_probes_total',
@@ -229,6 +269,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     metrics.closes.labels(code).inc(0);
   }
   for (const outcome of ['ok', 'error']) metrics.reads.labels(outcome).inc(0);
+  for (const queue of ['calls', 'forwarding'])
+    for (const reason of ['full', 'clientFull', 'deadline', 'abandoned'])
+      metrics.odooQueueRefused.labels(queue, reason).inc(0);
+  for (const transport of ['websocket', 'longpolling'])
+    for (const cap of ['total', 'address']) {
+      metrics.connectionsRefused.labels(transport, cap).inc(0);
+      metrics.subscriptionsRefused.labels(transport, cap).inc(0);
+    }
   for (const outcome of ['ok', 'timeout', 'unsent']) metrics.listenProbes.labels(outcome).inc(0);
   for (const reason of ['sequence', 'database']) metrics.readerResets.labels(reason).inc(0);
   for (const outcome of ['alone', 'skipped']) metrics.oversizedRows.labels(outcome).inc(0);

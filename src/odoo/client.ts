@@ -1,20 +1,30 @@
 /**
  * HTTP client to Odoo's workers: the JSON-RPC routes Odoo ships for external websocket servers
  * (`/websocket/peek_notifications`, `/websocket/update_bus_presence`, `/websocket/on_closed`), the
- * addon's info route, and plain forwarding. Every call goes through one `Limiter` (bounded
- * concurrency and queue) and has a time limit; the outcome is classified once here so transports only
- * decide what the client sees.
+ * addon's info route, and plain forwarding. The sidecar's own calls and the browsers' forwarded
+ * requests each go through their own fair `Limiter` (slots, places, shares per client, a deadline
+ * for waiting), so a flood of one kind never holds up the other; every call has a time limit, and
+ * answers are read up to a size bound and parsed in slices. The outcome is classified once here so
+ * transports only decide what the client sees.
  */
 import { Agent, type Dispatcher, request } from 'undici';
-import { type JsonNode, member, parseJson, safeInteger } from '../json/rawJson.js';
+import type { JsonNode } from '../json/rawJson.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+
 import { INFO_ROUTE, SECRET_HEADER } from './addonContract.js';
-import { sessionSetCookie } from './cookies.js';
-import { CallAbandonedError, Limiter, QueueFullError } from './limiter.js';
+import { readBoundedBody } from './boundedBody.js';
+import type { QueueLimits } from './callBudget.js';
+import { sessionIdFromCookie } from './cookies.js';
+import { type CallKey, Limiter } from './limiter.js';
+import { BadResponse, classifyFailure, readRpcAnswer } from './rpcAnswer.js';
+
+type Gauge = Metrics['odooInFlight'];
 
 /** Headers describing the browser's request, forwarded so that Odoo sees the same client. */
 export interface BrowserContext {
+  /** The client's address (`clientAddress`): whose share of the calls to Odoo a call takes. */
+  address: string;
   /** The browser's Cookie header ('' for a downgraded cross-origin socket). */
   cookie: string;
   host: string | undefined;
@@ -33,6 +43,11 @@ export type RpcOutcome =
       kind: 'result';
       text: string;
       result: JsonNode;
+      /**
+       * Set when the answer was larger than `maxAnswerBytes` and only its beginning was read: the
+       * objects and arrays cut short (see `parseJsonInSlices`). Undefined for a whole answer.
+       */
+      cut: ReadonlySet<JsonNode> | undefined;
       newSessionId: string | undefined;
       setCookie: string[];
       /** The whole `Set-Cookie` header that gave `newSessionId`. */
@@ -86,10 +101,12 @@ export type InfoOutcome =
 
 export interface OdooClientOptions {
   baseUrl: string;
-  concurrency: number;
-  queueLimit: number;
+  /** The sidecar's own calls: authorizations (peek, poll), presence, disconnects, re-checks. */
+  calls: QueueLimits;
+  /** Browser requests handed on to Odoo (`/websocket/*`, `/longpolling/*` routes not served here). */
+  forwarding: QueueLimits;
   timeoutMs: number;
-  /** Bytes of one answer read (the sidecar's own calls); past it the call fails. */
+  /** Bytes of one answer read at most; the rest is left unread (see `RpcOutcome.cut`). */
   maxAnswerBytes: number;
   /**
    * The addon's shared secret: sent on the calls made for browsers too, so that Odoo (with the
@@ -100,31 +117,56 @@ export interface OdooClientOptions {
   metrics: Metrics;
 }
 
-const SESSION_EXPIRED = 'odoo.http.SessionExpiredException';
 const VERSION_INFO_ROUTE = '/web/webclient/version_info';
+/** The sidecar's own calls that no browser asked for (version info): a client of their own. */
+const SIDECAR_KEY: CallKey = { address: '(sidecar)', session: '' };
 
 export class OdooClient {
+  /** The sidecar's own calls. */
   readonly limiter: Limiter;
+  /** Forwarded browser requests. */
+  readonly forwarding: Limiter;
   private readonly agent: Agent;
   private readonly origin: string;
   private rpcId = 0;
 
   constructor(private readonly options: OdooClientOptions) {
     this.origin = new URL(options.baseUrl).origin;
+    const { calls, forwarding, metrics } = options;
     this.agent = new Agent({
-      connections: options.concurrency * 2,
+      connections: (calls.slots + forwarding.slots) * 2,
       keepAliveTimeout: 4_000,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       connect: { timeout: Math.min(options.timeoutMs, 5_000) },
     });
-    this.limiter = new Limiter(options.concurrency, options.queueLimit, (active, queued) => {
-      options.metrics.odooInFlight.set(active);
-      options.metrics.odooQueued.set(queued);
-    });
+    const queue = (
+      limits: QueueLimits,
+      name: 'calls' | 'forwarding',
+      inFlight: Gauge,
+      queued: Gauge,
+    ) =>
+      new Limiter({
+        ...limits,
+        onChange: (active, waiting) => {
+          inFlight.set(active);
+          queued.set(waiting);
+        },
+        onRefused: (refusal) => metrics.odooQueueRefused.labels(name, refusal).inc(),
+      });
+    this.limiter = queue(calls, 'calls', metrics.odooInFlight, metrics.odooQueued);
+    this.forwarding = queue(
+      forwarding,
+      'forwarding',
+      metrics.forwardInFlight,
+      metrics.forwardQueued,
+    );
   }
 
-  /** Calls a JSON-RPC route of Odoo on behalf of a browser. */
+  /**
+   * Calls a JSON-RPC route of Odoo on behalf of a browser, in the share of its address and
+   * session; `signal` aborts when the browser is gone (the call then leaves the queue).
+   */
   async rpc(
     route: string,
     params: Record<string, unknown>,
@@ -140,7 +182,8 @@ export class OdooClient {
       return { kind: 'unavailable', reason: 'unserializable', detail: String(error) };
     }
     const started = performance.now();
-    const outcome = await this.send(route, body, browser, signal);
+    const key = { address: browser.address, session: sessionIdFromCookie(browser.cookie) ?? '' };
+    const outcome = await this.send(route, body, browser, key, signal);
     this.options.metrics.odooCallSeconds
       .labels(route)
       .observe((performance.now() - started) / 1000);
@@ -153,22 +196,22 @@ export class OdooClient {
   /** Asks the addon's info route for Odoo's version. */
   async info(secret: string): Promise<InfoOutcome> {
     try {
-      const response = await this.limiter.run(() =>
-        request(`${this.origin}${INFO_ROUTE}`, {
+      const { status, text } = await this.limiter.run(async () => {
+        const response = await request(`${this.origin}${INFO_ROUTE}`, {
           method: 'GET',
           dispatcher: this.agent,
           headers: { [SECRET_HEADER]: secret, accept: 'application/json' },
           signal: AbortSignal.timeout(this.options.timeoutMs),
-        }),
-      );
-      const text = await readText(response.body, this.options.maxAnswerBytes);
-      if (response.statusCode === 404) return { kind: 'notFound' };
-      if (response.statusCode === 403) {
+        });
+        const answer = await readBoundedBody(response.body, this.options.maxAnswerBytes);
+        if (answer.truncated) throw new BadResponse('answer larger than maxAnswerBytes');
+        return { status: response.statusCode, text: answer.text };
+      }, SIDECAR_KEY);
+      if (status === 404) return { kind: 'notFound' };
+      if (status === 403) {
         return { kind: 'refused', notConfigured: text.includes('secret_not_configured') };
       }
-      if (response.statusCode !== 200) {
-        return { kind: 'unavailable', detail: `HTTP ${response.statusCode}` };
-      }
+      if (status !== 200) return { kind: 'unavailable', detail: `HTTP ${status}` };
       const data = JSON.parse(text) as Record<string, unknown>;
       const versionInfo = Array.isArray(data.server_version_info) ? data.server_version_info : [];
       const major =
@@ -199,6 +242,7 @@ export class OdooClient {
    */
   async versionInfo(): Promise<InfoOutcome> {
     const browser: BrowserContext = {
+      address: SIDECAR_KEY.address,
       cookie: '',
       host: undefined,
       forwardedFor: undefined,
@@ -230,21 +274,29 @@ export class OdooClient {
     }
   }
 
-  /** Raw request for forwarded routes; the caller streams the answer back. */
+  /**
+   * Raw request for forwarded routes, in the forwarding queue's share of `client`; the caller
+   * streams the answer back. `signal` aborts when the browser's request is gone.
+   */
   forward(options: {
     path: string;
     method: Dispatcher.HttpMethod;
     headers: Record<string, string>;
     body?: Buffer;
+    client: CallKey;
+    signal?: AbortSignal;
   }) {
-    return this.limiter.run(() =>
-      request(`${this.origin}${options.path}`, {
-        method: options.method,
-        headers: options.headers,
-        body: options.body,
-        dispatcher: this.agent,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      }),
+    return this.forwarding.run(
+      () =>
+        request(`${this.origin}${options.path}`, {
+          method: options.method,
+          headers: options.headers,
+          body: options.body,
+          dispatcher: this.agent,
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        }),
+      options.client,
+      options.signal,
     );
   }
 
@@ -256,115 +308,44 @@ export class OdooClient {
     route: string,
     body: string,
     browser: BrowserContext,
+    key: CallKey,
     signal: AbortSignal | undefined,
   ): Promise<RpcOutcome> {
     let status: number;
     let text: string;
+    let truncated: boolean;
     let setCookie: string | string[] | undefined;
     try {
-      ({ status, text, setCookie } = await this.limiter.run(async () => {
-        const headers = browserHeaders(browser);
-        if (this.options.secret !== undefined)
-          headers[SECRET_HEADER.toLowerCase()] = this.options.secret;
-        const response = await request(`${this.origin}${route}`, {
-          method: 'POST',
-          dispatcher: this.agent,
-          headers,
-          body,
-          signal: AbortSignal.timeout(this.options.timeoutMs),
-        });
-        return {
-          status: response.statusCode,
-          text: await readText(response.body, this.options.maxAnswerBytes),
-          setCookie: response.headers['set-cookie'],
-        };
-      }, signal));
+      ({ status, text, truncated, setCookie } = await this.limiter.run(
+        async () => {
+          const headers = browserHeaders(browser);
+          if (this.options.secret !== undefined)
+            headers[SECRET_HEADER.toLowerCase()] = this.options.secret;
+          const response = await request(`${this.origin}${route}`, {
+            method: 'POST',
+            dispatcher: this.agent,
+            headers,
+            body,
+            signal: AbortSignal.timeout(this.options.timeoutMs),
+          });
+          // Read while the slot is held: Odoo's worker is busy until it has sent its answer.
+          const answer = await readBoundedBody(response.body, this.options.maxAnswerBytes);
+          return {
+            status: response.statusCode,
+            text: answer.text,
+            truncated: answer.truncated,
+            setCookie: response.headers['set-cookie'],
+          };
+        },
+        key,
+        signal,
+      ));
     } catch (error) {
       return classifyFailure(error);
     }
-    const issued = sessionSetCookie(setCookie);
-    const newSessionId = issued?.sessionId;
-    const sessionCookie = issued?.header;
-    const cookies =
-      setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie];
-    if (status === 404) return { kind: 'notFound' };
-    if (status !== 200) return { kind: 'unavailable', reason: 'http', detail: `HTTP ${status}` };
-    let root: JsonNode;
-    try {
-      root = parseJson(text);
-    } catch {
-      return { kind: 'unavailable', reason: 'badResponse', detail: 'answer is not JSON' };
-    }
-    const error = member(root, 'error');
-    if (error) {
-      const data = member(error, 'data');
-      const nameNode = member(data, 'name');
-      const messageNode = member(error, 'message');
-      const code = safeInteger(member(error, 'code'), text);
-      const name = nameNode?.kind === 'string' ? nameNode.value : undefined;
-      if (name === SESSION_EXPIRED || code === 100) {
-        return { kind: 'sessionExpired', newSessionId, text, setCookie: cookies, sessionCookie };
-      }
-      return {
-        kind: 'rpcError',
-        code,
-        name,
-        message: messageNode?.kind === 'string' ? messageNode.value : 'Odoo error',
-        text,
-        setCookie: cookies,
-      };
-    }
-    if (root.kind !== 'object') {
-      return {
-        kind: 'unavailable',
-        reason: 'badResponse',
-        detail: 'answer is not a JSON-RPC envelope',
-      };
-    }
-    // Odoo 19 omits `result` when a route returns None (/websocket/on_closed).
-    const result = member(root, 'result') ?? { kind: 'literal', start: 0, end: 0, value: null };
-    return { kind: 'result', text, result, newSessionId, setCookie: cookies, sessionCookie };
+    if (truncated) this.options.metrics.odooAnswersCut.labels(route).inc();
+    return readRpcAnswer({ status, text, truncated, setCookie });
   }
-}
-
-class BadResponse extends Error {}
-
-/** The whole body as UTF-8 text, refused (and the connection dropped) once it passes `max`. */
-async function readText(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of body) {
-    bytes += (chunk as Buffer).length;
-    if (bytes > max) {
-      body.destroy();
-      throw new BadResponse(`answer over ${max} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, bytes).toString('utf8');
-}
-
-function classifyFailure(error: unknown): RpcOutcome {
-  if (error instanceof CallAbandonedError)
-    return { kind: 'unavailable', reason: 'abandoned', detail: error.message };
-  if (error instanceof QueueFullError)
-    return { kind: 'unavailable', reason: 'queueFull', detail: error.message };
-  if (error instanceof BadResponse)
-    return { kind: 'unavailable', reason: 'badResponse', detail: error.message };
-  const err = error as { name?: string; code?: string; message?: string };
-  if (
-    err.name === 'TimeoutError' ||
-    err.name === 'AbortError' ||
-    err.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    err.code === 'UND_ERR_BODY_TIMEOUT'
-  ) {
-    return { kind: 'unavailable', reason: 'timeout', detail: err.message ?? 'timeout' };
-  }
-  return {
-    kind: 'unavailable',
-    reason: 'connect',
-    detail: err.code ?? err.message ?? String(error),
-  };
 }
 
 export function browserHeaders(browser: BrowserContext): Record<string, string> {

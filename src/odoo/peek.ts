@@ -5,6 +5,7 @@
  */
 import { dumpNode } from '../json/pythonJson.js';
 import { type JsonNode, member, safeInteger } from '../json/rawJson.js';
+import { wholeNotifications } from './partialAnswer.js';
 
 export interface PeekResult {
   /** Subscription keys: compact Python JSON of each channel Odoo granted. */
@@ -12,6 +13,11 @@ export interface PeekResult {
   /** The database named by the channels (`[db, ...]`), if any. */
   database: string | undefined;
   notifications: Array<{ id: number; message: string }>;
+  /**
+   * The answer was cut short (`maxCallAnswerBytes`): `notifications` are the first rows of the
+   * catch-up, in id order, and more follow them in Odoo's table.
+   */
+  partial: boolean;
 }
 
 /**
@@ -28,10 +34,16 @@ export class PeekResultError extends Error {
   override name = 'PeekResultError';
 }
 
-export function readPeekResult(text: string, result: JsonNode): PeekResult {
+/** `cut`: what the size bound cut short in the answer (`RpcOutcome.cut`), if it was. */
+export function readPeekResult(
+  text: string,
+  result: JsonNode,
+  cut?: ReadonlySet<JsonNode>,
+): PeekResult {
   const channelsNode = member(result, 'channels');
   const notificationsNode = member(result, 'notifications');
-  if (channelsNode?.kind !== 'array') throw new PeekResultError('no channel list in the answer');
+  if (channelsNode?.kind !== 'array' || cut?.has(channelsNode))
+    throw new PeekResultError('no channel list in the answer');
   let database: string | undefined;
   const channels = channelsNode.items.map((item) => {
     const first = item.kind === 'array' ? item.items[0] : undefined;
@@ -39,8 +51,20 @@ export function readPeekResult(text: string, result: JsonNode): PeekResult {
     return flatString(dumpNode(item, text));
   });
   const notifications: PeekResult['notifications'] = [];
+  // Cut short before its notifications began, an answer would look like one without catch-up.
+  if (cut !== undefined && notificationsNode?.kind !== 'array')
+    throw new PeekResultError('answer cut before its notifications');
+  const partial = notificationsNode !== undefined && (cut?.has(notificationsNode) ?? false);
   if (notificationsNode?.kind === 'array') {
-    for (const item of notificationsNode.items) {
+    const items = partial
+      ? wholeNotifications(notificationsNode, text, cut)
+      : notificationsNode.items;
+    if (items === undefined) {
+      throw new PeekResultError(
+        'the answer is larger than maxCallAnswerBytes and its first notification alone does not fit, or its notifications are not in id order',
+      );
+    }
+    for (const item of items) {
       const id = safeInteger(member(item, 'id'), text);
       const message = member(item, 'message');
       if (id === undefined || message === undefined) {
@@ -50,5 +74,5 @@ export function readPeekResult(text: string, result: JsonNode): PeekResult {
     }
   }
   notifications.sort((a, b) => a.id - b.id);
-  return { channels, database, notifications };
+  return { channels, database, notifications, partial };
 }

@@ -15,6 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { BrowserContext } from '../odoo/client.js';
+import { addressGroup } from './clientAddress.js';
 
 export interface ClientIdentity {
   /** The client's address: the trusted proxy's word, else the peer address. */
@@ -130,6 +131,7 @@ export function browserContext(
 ): BrowserContext {
   const h = request.headers;
   return {
+    address: keep(addressGroup(client.address)) as string,
     cookie: joined(h.cookie) ?? '',
     host: keep(h.host),
     forwardedFor: keep(client.forwardedFor),

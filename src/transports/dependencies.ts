@@ -1,4 +1,6 @@
 /** What every transport (websocket, long polling) is built from; wired once in `sidecar.ts`. */
+import type { ConnectionCaps } from '../capacity/connectionCaps.js';
+import type { SubscriptionBudget } from '../capacity/subscriptionBudget.js';
 import type { Config } from '../config/load.js';
 import type { Hub, HubSubscriber } from '../hub/hub.js';
 import type { Clock } from '../lifecycle/clock.js';
@@ -21,6 +23,10 @@ export interface TransportDependencies {
   servesDatabase: (db: string) => boolean;
   /** Odoo's major version when known (settings, the addon's info route, Odoo's version_info). */
   odooMajor: () => number | undefined;
+  /** Connections held by websockets and long polls together, overall and per client address. */
+  connections: ConnectionCaps;
+  /** Channel lists held by websockets and long polls together, overall and per client address. */
+  subscriptions: SubscriptionBudget;
   /** The clock of every deadline (monotonic; tests may step it). */
   clock: Clock;
   /** Bounds the lines a client can make the log repeat. */

@@ -21,6 +21,13 @@ export const SERVER_ERROR_PAGE = werkzeugErrorPage(
 /** The sidecar's own: Odoo did not answer, or answered more than the sidecar passes on. */
 export const BAD_GATEWAY_PAGE = werkzeugErrorPage(502, 'Bad Gateway', 'Odoo did not answer.');
 
+/** werkzeug's `ServiceUnavailable`: too many requests of this client, or of all, wait for Odoo. */
+export const SERVICE_UNAVAILABLE_PAGE = werkzeugErrorPage(
+  503,
+  'Service Unavailable',
+  'Too many requests wait for Odoo; try again later.',
+);
+
 export function sendPage(reply: FastifyReply, status: number, page: string): FastifyReply {
   return reply.code(status).type('text/html; charset=utf-8').send(page);
 }

@@ -22,7 +22,10 @@ import type { LogLimiter } from '../observability/logLimiter.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SECRET_HEADER } from '../odoo/addonContract.js';
 import type { OdooClient } from '../odoo/client.js';
+import { sessionIdFromCookie } from '../odoo/cookies.js';
+import { CallAbandonedError, QueueFullError } from '../odoo/limiter.js';
 import { busRoutesOf } from './busRoutes.js';
+import { addressGroup } from './clientAddress.js';
 import {
   CLIENT_IDENTITY_HEADERS,
   clientIdentity,
@@ -30,7 +33,13 @@ import {
   type ProxyTrust,
 } from './clientIdentity.js';
 import type { TransportDependencies } from './dependencies.js';
-import { BAD_GATEWAY_PAGE, BAD_REQUEST_PAGE, NOT_FOUND_PAGE, sendPage } from './errorPages.js';
+import {
+  BAD_GATEWAY_PAGE,
+  BAD_REQUEST_PAGE,
+  NOT_FOUND_PAGE,
+  SERVICE_UNAVAILABLE_PAGE,
+  sendPage,
+} from './errorPages.js';
 import { normalisedPath, readTarget } from './requestTarget.js';
 
 /** Headers of one connection, never of the request (RFC 9110 7.6.1, and their old spellings). */
@@ -177,8 +186,16 @@ export async function forward(
   const headers = requestHeaders(request);
   // Who the client is, as the sidecar believes it: never the client's own forwarding headers.
   for (const name of CLIENT_IDENTITY_HEADERS) delete headers[name];
-  Object.assign(headers, identityHeaders(clientIdentity(request.raw, forwarding.proxyTrust)));
+  const identity = clientIdentity(request.raw, forwarding.proxyTrust);
+  Object.assign(headers, identityHeaders(identity));
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+  // A browser that goes away while its request waits for a slot leaves the queue.
+  const gone = new AbortController();
+  reply.raw.once('close', () => gone.abort());
+  const client = {
+    address: addressGroup(identity.address),
+    session: sessionIdFromCookie(headers.cookie) ?? '',
+  };
   let answer: Dispatcher.ResponseData;
   try {
     answer = await forwarding.odoo.forward({
@@ -186,8 +203,14 @@ export async function forward(
       method: request.method as Dispatcher.HttpMethod,
       headers,
       body,
+      client,
+      signal: gone.signal,
     });
   } catch (error) {
+    // Too many requests of this client, or of all, wait for Odoo: werkzeug's 503, retried later.
+    if (error instanceof QueueFullError) return sendPage(reply, 503, SERVICE_UNAVAILABLE_PAGE);
+    // The browser left while its request waited: nobody to answer.
+    if (error instanceof CallAbandonedError) return reply;
     forwarding.logLimiter.log('forward-failed', undefined, (note) =>
       request.log.warn({ err: error, path: route, ...note }, 'forwarding to Odoo failed'),
     );

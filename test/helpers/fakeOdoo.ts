@@ -162,6 +162,11 @@ export interface FakeOdoo {
   /** Gives one method + path its usual answer again. */
   unroute(method: string, path: string): void;
   /**
+   * Holds the requests `matches` picks (recorded in `calls` on arrival, answered normally once
+   * released): a slow Odoo worker for some clients only. `held` counts those waiting now.
+   */
+  hold(matches: (request: FakeRequest) => boolean): { readonly held: number; release(): void };
+  /**
    * `down`: the listening socket is closed (connections refused) and open connections are cut;
    * `ok` listens again on the same port. `slow` delays every answer by `delayMs` (default 1000);
    * `lagging` computes every answer at once but sends it `delayMs` later (what Odoo read is then
@@ -222,6 +227,11 @@ class FakeOdooServer implements FakeOdoo {
   private delayMs = 1000;
   private readonly held = new Set<() => void>();
   private readonly custom = new Map<string, RouteHandler>();
+  private readonly holds: Array<{
+    matches: (request: FakeRequest) => boolean;
+    released: Promise<void>;
+    count: { held: number };
+  }> = [];
   private readonly server: Server;
 
   constructor(
@@ -285,6 +295,12 @@ class FakeOdooServer implements FakeOdoo {
         body: parsedBody(rawBody),
         at: Date.now(),
       });
+      for (const hold of this.holds) {
+        if (!hold.matches(fake)) continue;
+        hold.count.held++;
+        await hold.released;
+        hold.count.held--;
+      }
       if (this.mode === 'slow') await sleep(this.delayMs);
       const answer = this.mode === 'error500' ? internalServerError() : await this.answer(fake);
       if (this.mode === 'lagging') await sleep(this.delayMs);
@@ -381,6 +397,26 @@ class FakeOdooServer implements FakeOdoo {
 
   route(method: string, path: string, handler: RouteHandler): void {
     this.custom.set(`${method.toUpperCase()} ${path}`, handler);
+  }
+
+  hold(matches: (request: FakeRequest) => boolean): { readonly held: number; release(): void } {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const count = { held: 0 };
+    const hold = { matches, released, count };
+    this.holds.push(hold);
+    return {
+      get held() {
+        return count.held;
+      },
+      release: () => {
+        const index = this.holds.indexOf(hold);
+        if (index >= 0) this.holds.splice(index, 1);
+        release();
+      },
+    };
   }
 
   unroute(method: string, path: string): void {

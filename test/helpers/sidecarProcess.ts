@@ -21,6 +21,8 @@ export interface SidecarProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 export interface SpawnOptions {
+  /** Node's own options, e.g. `--max-old-space-size` to run under a memory bound. */
+  nodeArgs?: readonly string[];
   /** More command-line arguments (`--odoo-config`...). */
   args?: readonly string[];
   /** More environment variables (`PGHOST`...); the process gets only these and PATH. */
@@ -40,7 +42,13 @@ export async function launchSidecar(
   options: Omit<SpawnOptions, 'waitReady'> = {},
 ): Promise<SidecarProcess> {
   const port = options.port ?? (await freePort());
-  const args = ['--import', 'tsx', resolve(repoRoot, 'src/main.ts'), ...(options.args ?? [])];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    '--import',
+    'tsx',
+    resolve(repoRoot, 'src/main.ts'),
+    ...(options.args ?? []),
+  ];
   for (const [key, value] of Object.entries({ ...values, port, host: '127.0.0.1' })) {
     if (value !== undefined)
       args.push(`--${settings[key as SettingKey].source.flag}=${String(value)}`);

@@ -66,6 +66,19 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/**
+ * Every test client connects from 127.0.0.1: the caps and shares per client address would count
+ * all of them as one client. And a test of something else must not run into the deadline of calls
+ * waiting for Odoo on a loaded machine. Tests of these caps put the defaults back (`undefined`).
+ */
+export const CAPS_LIFTED: Partial<Record<SettingKey, unknown>> = {
+  odooQueueWaitMs: 120_000,
+  odooSlotsPerAddress: 256,
+  odooQueuePerAddress: 1_000_000,
+  maxConnectionsPerAddress: 1_000_000,
+  maxSubscribedBytesPerAddress: 2 ** 40,
+};
+
 export function sidecarSettings(
   pg: PgCluster,
   bouncer: PgBouncer,
@@ -86,6 +99,7 @@ export function sidecarSettings(
     // No restart journal in the system's temporary directory; the restart tests give their own.
     stateDir: 'off',
     logLevel: process.env.SIDECAR_TEST_LOG ?? 'silent',
+    ...CAPS_LIFTED,
   };
 }
 

@@ -37,6 +37,7 @@ import { browserContext, clientIdentity } from '../clientIdentity.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { type Forwarding, forward, forwardingOf } from '../forward.js';
 import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../websocket/clientMessage.js';
+import { admitPoll } from './admission.js';
 import {
   batchPayload,
   errorEnvelope,
@@ -179,8 +180,13 @@ export class LongPollingServer {
       metrics.polls.labels('error').inc();
       return this.sendError(reply, id, unavailableError('The bus is restarting.'), major);
     }
-    const now = clock();
     const browser = this.browserContext(request);
+    const refused = admitPoll(this.options, reply, browser.address, params.channels);
+    if (refused !== undefined) {
+      metrics.polls.labels('error').inc();
+      return this.sendError(reply, id, unavailableError(refused), major);
+    }
+    const now = clock();
     const sid = sessionIdFromCookie(browser.cookie);
     let session = sid === undefined ? undefined : this.sessions.get(sessionHash(sid), now);
     const options = isObject(params.options) ? params.options : undefined;
@@ -224,7 +230,7 @@ export class LongPollingServer {
     const result = outcome as Extract<RpcOutcome, { kind: 'result' }>;
     let answer: PollAnswer;
     try {
-      answer = readPollAnswer(result.text, result.result);
+      answer = readPollAnswer(result.text, result.result, result.cut);
     } catch (error) {
       this.log.warn(
         { err: error instanceof PollAnswerError ? error.message : error },
@@ -291,7 +297,12 @@ export class LongPollingServer {
       done: false,
     };
     this.expect(poll, answer.notifications, now);
-    if (options?.peek || last === undefined) {
+    if (answer.partial) {
+      // Odoo's catch-up was larger than one answer may be: its first rows are answered alone (the
+      // rows read since are newer), and the browser's next poll, from the last of them, goes on.
+      metrics.catchUpParts.labels('longpolling').inc();
+    }
+    if (options?.peek || last === undefined || answer.partial) {
       // A peek answers at once (`{"notifications", "channels"}`); so does a `last` the sidecar
       // cannot compare ids with, which Odoo alone can judge.
       const items = answer.notifications.map((n) => n.text).join(', ');
@@ -431,7 +442,8 @@ export class LongPollingServer {
       { ...poll.sent, options, force_status: true },
       poll.browser,
     );
-    if (outcome.kind === 'result') {
+    // An answer cut short (`maxCallAnswerBytes`) gives no im_status items: the rows go alone.
+    if (outcome.kind === 'result' && outcome.cut === undefined) {
       try {
         const answer = readPollAnswer(outcome.text, outcome.result);
         this.expect(poll, answer.notifications, this.options.clock());

@@ -147,6 +147,20 @@ export function serviceUnavailable(): HandshakeRejection {
   );
 }
 
+/**
+ * A connection cap is reached. Odoo's web client (16-19) takes a failed handshake like a dropped
+ * connection and retries with its backoff; no socket is opened, so nothing more is held.
+ */
+export function tooManyConnections(cap: 'total' | 'address'): HandshakeRejection {
+  return reject(
+    503,
+    'Service Unavailable',
+    'Too many connections, try again later.',
+    cap === 'total' ? 'connections-total' : 'connections-per-address',
+    { 'Retry-After': '10' },
+  );
+}
+
 /** A request target parsers would read differently (`//host:port`, `%zz`): werkzeug's 400. */
 export function badTarget(): HandshakeRejection {
   return reject(400, 'Bad Request', GENERIC_BAD_REQUEST, 'bad-target');

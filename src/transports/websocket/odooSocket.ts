@@ -23,6 +23,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { BusRow, Notification } from '../../bus/types.js';
+import { type SubscriptionBudget, subscriptionCost } from '../../capacity/subscriptionBudget.js';
 import { EncodedBatch } from '../../hub/encodedBatch.js';
 import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import type { Clock } from '../../lifecycle/clock.js';
@@ -57,6 +58,8 @@ export interface SocketContext {
   logger: Logger;
   metrics: Metrics;
   settings: SocketSettings;
+  /** What the channel lists of all sockets may hold, overall and per client address. */
+  subscriptions: SubscriptionBudget;
   servesDatabase: (db: string) => boolean;
   /** Odoo's major version when known (the route shapes differ). */
   odooMajor: () => number | undefined;
@@ -124,6 +127,8 @@ export class OdooSocket implements HubSubscriber {
   private firstPeekDone = false;
   private firstPeekWaiters: Array<() => void> | undefined;
   private clientChannels: string[] = [];
+  /** What `clientChannels` counts against the subscription caps (`SubscriptionBudget`). */
+  private subscriptionCost = 0;
   private subscribing = false;
   private pendingSubscribe: SubscribeRequest | undefined;
   private presenceRunning = false;
@@ -271,6 +276,7 @@ export class OdooSocket implements HubSubscriber {
         return;
       case 'subscribe':
         this.context.metrics.clientMessages.labels('subscribe').inc();
+        if (!this.chargeSubscription(message.channels)) return;
         this.clientChannels = message.channels;
         this.queueSubscribe({
           channels: message.channels,
@@ -289,6 +295,38 @@ export class OdooSocket implements HubSubscriber {
         this.context.metrics.clientMessages.labels('other').inc();
         this.log.debug({ event: message.event.slice(0, 64) }, 'unknown websocket event ignored');
     }
+  }
+
+  /**
+   * Counts a new channel list against the caps of this client's address and of all: past one, the
+   * socket closes with 1013 (the client retries with backoff) rather than hold a subscription
+   * nobody else may hold; it gives back what it held when it ends.
+   */
+  private chargeSubscription(channels: readonly string[]): boolean {
+    const cost = subscriptionCost(channels);
+    const { subscriptions, metrics } = this.context;
+    const over = subscriptions.charge(this.browser.address, this.subscriptionCost, cost);
+    if (over === undefined) {
+      this.subscriptionCost = cost;
+      return true;
+    }
+    metrics.subscriptionsRefused.labels('websocket', over).inc();
+    this.logLimited('ws-subscriptions-capped', (log, note) =>
+      log.warn(
+        { db: this.db, channels: channels.length, cap: over, ...note },
+        over === 'address'
+          ? 'subscribe refused: the channel lists of this address passed maxSubscribedBytesPerAddress'
+          : 'subscribe refused: the channel lists of all sockets passed maxSubscribedBytes',
+      ),
+    );
+    this.close(CloseCode.TRY_LATER, '');
+    return false;
+  }
+
+  /** Gives back what the channel list counted (the socket stopped taking part in delivery). */
+  releaseSubscription(): void {
+    this.context.subscriptions.release(this.browser.address, this.subscriptionCost);
+    this.subscriptionCost = 0;
   }
 
   private refuse(reason: string, text: string): void {
@@ -397,7 +435,7 @@ export class OdooSocket implements HubSubscriber {
     }
     let result: ReturnType<typeof readPeekResult>;
     try {
-      result = readPeekResult(outcome.text, outcome.result);
+      result = readPeekResult(outcome.text, outcome.result, outcome.cut);
     } catch (error) {
       this.log.warn(
         { err: error instanceof PeekResultError ? error.message : error },
@@ -428,6 +466,11 @@ export class OdooSocket implements HubSubscriber {
       // The reader's own string: every socket of a database shares it.
       this.db = reader.database;
     }
+    const seen = this.recording ?? new Set<number>();
+    if (result.partial && !request.recheck) {
+      this.sendCatchUpPart(result.notifications, seen);
+      return;
+    }
     this.context.hub.subscribe(this, result.channels);
 
     const now = this.context.clock();
@@ -435,7 +478,6 @@ export class OdooSocket implements HubSubscriber {
     const sinceRead = readCounts.get(db) ?? 0;
     // Odoo replays nothing at or below a valid `last`; neither do we.
     const idFloor = !request.recheck && last > 0 && last <= reader.position ? last : 0;
-    const seen = this.recording ?? new Set<number>();
     const catchUp = new Map<number, Notification>();
     if (!request.recheck) {
       for (const n of result.notifications)
@@ -462,6 +504,26 @@ export class OdooSocket implements HubSubscriber {
       }
     }
     this.write(new EncodedBatch(rows));
+  }
+
+  /**
+   * Odoo's catch-up was larger than one answer may be (`maxCallAnswerBytes`): its first rows, in
+   * id order, are all this socket can be sent without a gap. They are sent, then the socket
+   * closes with 4002, on which Odoo's client reconnects at once and subscribes again with the last
+   * id it received, and Odoo answers the next part. Meanwhile the socket takes no live row: a newer
+   * one would move the client's `last` past rows not sent yet (contract 5). Odoo is not told the
+   * user left (`on_closed`): the client is back at once.
+   */
+  private sendCatchUpPart(notifications: readonly Notification[], seen: Set<number>): void {
+    const rows = notifications.filter((n) => !seen.has(n.id) && !this.expected?.has(n.id));
+    this.context.metrics.catchUpParts.labels('websocket').inc();
+    this.log.info(
+      { db: this.db, rows: rows.length, upTo: rows.at(-1)?.id },
+      'catch-up larger than one answer of Odoo: sent in parts, the client resumes from the last row',
+    );
+    this.peeked = false;
+    if (rows.length > 0) this.write(new EncodedBatch(rows));
+    this.close(CloseCode.KEEP_ALIVE_TIMEOUT, '');
   }
 
   private markPeeked(): void {

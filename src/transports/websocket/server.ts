@@ -26,11 +26,13 @@ import {
   notFound,
   rejectionResponse,
   serviceUnavailable,
+  tooManyConnections,
 } from './handshake.js';
 import { intern } from './intern.js';
 import { OdooSocket, type SocketContext, tagSocket } from './odooSocket.js';
 import { proxyMistake, reportProxyMistake } from './originMismatch.js';
 import { destroyOnError, listenTo } from './socketListeners.js';
+import { socketSettings } from './socketSettings.js';
 
 /** Odoo's `MESSAGE_MAX_SIZE`: larger messages close with 1009. */
 export const MAX_MESSAGE_BYTES = 2 ** 20;
@@ -87,27 +89,14 @@ export class WebsocketServer {
       odoo: options.odoo,
       logger: options.logger.child({ component: 'websocket' }),
       metrics: options.metrics,
+      subscriptions: options.subscriptions,
       servesDatabase: options.servesDatabase,
       odooMajor: options.odooMajor,
       routes: { onClosedMissing: false, presenceMissing: false },
       clock: options.clock,
       logLimiter: options.logLimiter,
       caught: options.caught,
-      settings: {
-        maxBufferedBytes: config.maxBufferedBytes,
-        messageLimits: {
-          maxChannels: config.maxChannelsPerSubscribe,
-          maxChannelLength: config.maxChannelLength,
-          maxSubscribeBytes: config.maxSubscribeBytes,
-        },
-        pingAfterMs: config.pingAfterSeconds * 1000,
-        pongTimeoutMs: config.pongTimeoutSeconds * 1000,
-        sessionRecheckMs: config.sessionRecheckSeconds * 1000,
-        keepAliveMs: config.keepAliveTimeoutSeconds * 1000,
-        lateCommitWindowMs: config.lateCommitWindowSeconds * 1000,
-        rateLimitBurst: config.rateLimitBurst,
-        rateLimitWindowMs: config.rateLimitBurst * config.rateLimitDelay * 1000,
-      },
+      settings: socketSettings(config),
       onSessionChange: (socket, sessionId) => this.indexSession(socket, sessionId),
       onSoftRotation: (socket, previous, next, setCookie) =>
         this.onSoftRotation(socket, previous, next, setCookie),
@@ -155,10 +144,15 @@ export class WebsocketServer {
       this.refuse(socket, invalid, request);
       return;
     }
-
     const client = clientIdentity(request, this.options.proxyTrust);
     // Kept for the socket's life: the values many sockets share are kept once.
     const browser = browserContext(request, client, intern);
+    const full = this.options.connections.takeFor(socket, browser.address);
+    if (full !== undefined) {
+      this.options.metrics.connectionsRefused.labels('websocket', full).inc();
+      this.refuse(socket, tooManyConnections(full), request);
+      return;
+    }
     const crossOrigin = !isSameOrigin(
       String(request.headers.origin),
       client.host ?? '',
@@ -374,6 +368,7 @@ export class WebsocketServer {
   private forget(socket: OdooSocket): void {
     this.options.hub.unsubscribe(socket);
     this.unindexSession(socket);
+    socket.releaseSubscription();
   }
 
   private sweep(): void {

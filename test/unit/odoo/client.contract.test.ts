@@ -68,8 +68,8 @@ beforeAll(async () => {
   const { port } = server.address() as AddressInfo;
   client = new OdooClient({
     baseUrl: `http://127.0.0.1:${port}`,
-    concurrency: 2,
-    queueLimit: 10,
+    calls: { slots: 2, places: 10, slotsPerAddress: 2, placesPerAddress: 10, waitMs: 5000 },
+    forwarding: { slots: 1, places: 10, slotsPerAddress: 1, placesPerAddress: 10, waitMs: 5000 },
     timeoutMs: 5000,
     maxAnswerBytes: 1024 * 1024,
     logger: createLogger('silent'),
@@ -82,6 +82,7 @@ afterAll(async () => {
 });
 
 const browser: BrowserContext = {
+  address: '127.0.0.1',
   cookie: 'session_id=x',
   host: 'odoo.test',
   forwardedFor: undefined,
