@@ -3,29 +3,30 @@
  * Process entry: read the configuration once (flags > environment > odoo.conf > defaults), start
  * one sidecar — or, with `workers > 1`, that many worker processes sharing the port, each with its
  * own LISTEN connection and reader — and own the signals. First SIGTERM/SIGINT: graceful shutdown
- * (see `Sidecar.shutdown`), bounded by `shutdownTimeout`; a second signal exits at once.
+ * (see `Sidecar.shutdown`), bounded by `shutdownTimeout`; a second signal exits at once. The
+ * primary of several workers replaces a worker that exits, with a backoff, and gives up when they
+ * keep failing to start (`lifecycle/workerRestarts.ts`).
  */
 import cluster from 'node:cluster';
 import { ConfigError, type LoadResult, loadConfig } from './config/load.js';
 import { OdooConfError } from './config/odooConf.js';
 import { configReport, startupSummary } from './config/report.js';
 import { settings } from './config/settings.js';
-import { backoffDelay } from './lifecycle/backoff.js';
 import { monotonicClock } from './lifecycle/clock.js';
 import { installLastResort } from './lifecycle/lastResort.js';
+import { WorkerRestarts } from './lifecycle/workerRestarts.js';
 import { answerPrimary, clusterAdmin } from './observability/admin/cluster.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { createSidecar } from './sidecar.js';
+import { VERSION } from './version.js';
 
-/** A worker that lived this long ended for its own reasons: the next one starts at once. */
-const WORKER_STABLE_MS = 30_000;
 /** Set by the primary for each worker process (not a setting). */
 const WORKER_SLOT_ENV = 'ODOO_BUS_SIDECAR_WORKER_SLOT';
 
 function usage(): string {
   const lines = [
-    'Usage: odoo-bus-sidecar [--odoo-config /etc/odoo/odoo.conf] [--check-config] [--<setting> value ...]',
+    'Usage: odoo-bus-sidecar [--odoo-config /etc/odoo/odoo.conf] [--check-config] [--version] [--<setting> value ...]',
     '',
     "Serves Odoo's bus (/websocket) from one direct LISTEN connection. Settings (flag, environment, odoo.conf):",
   ];
@@ -57,6 +58,7 @@ async function runWorker(loaded: LoadResult): Promise<void> {
   const logger = createLogger(config.logLevel);
   // With several workers the primary said all this once already.
   if (cluster.isPrimary) {
+    logger.info({ version: VERSION }, 'odoo-bus-sidecar starting');
     logger.info({ settings: startupSummary(loaded) }, 'configuration read');
     for (const warning of loaded.warnings) logger.warn(warning);
   }
@@ -100,7 +102,9 @@ async function runWorker(loaded: LoadResult): Promise<void> {
     await sidecar.start();
   } catch (error) {
     logger.fatal({ err: error }, 'cannot start');
-    process.exit(1);
+    // A worker tells the primary why, so that its giving up can say it.
+    if (process.send) process.send({ startFailed: String(error) }, () => process.exit(1));
+    else process.exit(1);
   }
 }
 
@@ -110,21 +114,38 @@ function runPrimary(loaded: LoadResult): void {
   installLastResort(logger);
   logger.info({ settings: startupSummary(loaded) }, 'configuration read');
   for (const warning of loaded.warnings) logger.warn(warning);
-  logger.info({ workers: config.workers }, 'starting worker processes');
-  let stopping = false;
-  const startedAt = new Map<number, number>();
+  logger.info({ version: VERSION, workers: config.workers }, 'starting worker processes');
+  // Workers that die young are started again later and later, and workers that keep failing to
+  // start make the primary give up: a fault that kills every worker at start must not turn the
+  // primary into a fork loop.
+  const restarts = new WorkerRestarts({
+    backoff: { baseMs: 500, maxMs: 30_000 },
+    now: monotonicClock,
+  });
   const slots = new Map<number, number>();
-  // Workers that die young are started again later and later: a fault that kills every worker
-  // at start must not turn the primary into a fork loop.
-  let quickDeaths = 0;
+  const pending = new Set<NodeJS.Timeout>();
+  let stopping = false;
+  /** 0 after a signal, 1 once the primary gave up. */
+  let exitCode = 0;
   const fork = (slot: number) => {
     const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
-    startedAt.set(worker.id, monotonicClock());
+    restarts.started(worker.id);
     slots.set(worker.id, slot);
     worker.on('error', (error) =>
-      logger.error({ err: error, pid: worker.process.pid }, 'worker error'),
+      logger.error({ err: error, workerPid: worker.process.pid }, 'worker error'),
     );
   };
+  const stopWorkers = (signal: NodeJS.Signals) => {
+    for (const timer of pending) clearTimeout(timer);
+    pending.clear();
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  };
+  cluster.on('listening', (worker) => restarts.listening(worker.id));
+  cluster.on('message', (worker, message: unknown) => {
+    if (typeof message === 'object' && message !== null && 'startFailed' in message) {
+      restarts.failedWith(worker.id, String(message.startFailed));
+    }
+  });
   for (let i = 0; i < config.workers; i++) fork(i);
   clusterAdmin(config, logger)
     .listen()
@@ -137,37 +158,53 @@ function runPrimary(loaded: LoadResult): void {
       },
     );
   cluster.on('exit', (worker, code, signal) => {
-    const lived = monotonicClock() - (startedAt.get(worker.id) ?? 0);
     const slot = slots.get(worker.id) ?? 0;
-    startedAt.delete(worker.id);
     slots.delete(worker.id);
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
       return;
     }
-    quickDeaths = lived >= WORKER_STABLE_MS ? 0 : quickDeaths + 1;
-    const delayMs =
-      quickDeaths === 0 ? 0 : backoffDelay(quickDeaths - 1, { baseMs: 500, maxMs: 30_000 });
+    const decision = restarts.exited(worker.id, { code, signal });
+    if (decision.action === 'give-up') {
+      logger.fatal(
+        { failedStarts: decision.failedStarts, reason: decision.reason },
+        `worker processes failed to start ${decision.failedStarts} times in a row (last: ${decision.reason}); giving up`,
+      );
+      stopping = true;
+      exitCode = 1;
+      stopWorkers('SIGTERM');
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
+      return;
+    }
     logger.error(
-      { pid: worker.process.pid, code, signal, restartInMs: delayMs },
+      { workerPid: worker.process.pid, code, signal, restartInMs: Math.round(decision.delayMs) },
       'worker exited; starting another',
     );
-    setTimeout(() => {
+    // The replacement keeps the slot (and with it the worker's restart journal).
+    const timer = setTimeout(() => {
+      pending.delete(timer);
       if (!stopping) fork(slot);
-    }, delayMs);
+    }, decision.delayMs);
+    pending.add(timer);
   });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {}))
-      worker?.process.kill(signals > 1 ? 'SIGKILL' : signal);
+    stopWorkers(signals > 1 ? 'SIGKILL' : signal);
+    // No worker left to wait for (one was due to be restarted): nothing else will end the process.
     if (signals > 1) process.exit(1);
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
 
+// Before the configuration: the version is asked for without one.
+if (process.argv.slice(2).includes('--version')) {
+  process.stdout.write(`odoo-bus-sidecar ${VERSION}\n`);
+  process.exit(0);
+}
 const loaded = load();
 if (loaded.actions.help) {
   process.stdout.write(`${usage()}\n`);

@@ -69,7 +69,7 @@ export class CdpConnection {
   waitForEvent(
     method: string,
     matches: (event: CdpEvent) => boolean = () => true,
-    timeoutMs = 15_000,
+    timeoutMs = 30_000,
   ): Promise<CdpEvent> {
     return waitFor(() => this.events.find((e) => e.method === method && matches(e)), {
       timeoutMs,

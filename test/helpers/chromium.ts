@@ -4,7 +4,6 @@
  * `permessage-deflate`). Started under the same guard as the test servers, so it cannot outlive the
  * test process, with a fresh profile that is deleted afterwards.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { removeAbandonedDirs } from './abandonedDirs.js';
 import { CdpConnection, type CdpEvent } from './cdp.js';
 import { type GuardedProcess, spawnGuarded } from './guardedProcess.js';
 import { handToServiceAccount } from './serviceAccount.js';
+import { requireTool } from './systemTools.js';
 import { sleep, waitFor } from './waitFor.js';
 
 /** Flags for a quiet, throwaway browser: no sandbox (root in CI), no GPU, no calls home. */
@@ -44,10 +44,7 @@ export interface Chromium {
 }
 
 function findBinary(): string {
-  for (const candidate of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) {
-    if (existsSync(candidate)) return candidate;
-  }
-  return 'chromium';
+  return requireTool('chromium');
 }
 
 async function openPage(cdp: CdpConnection): Promise<BrowserPage> {
@@ -73,7 +70,7 @@ async function openPage(cdp: CdpConnection): Promise<BrowserPage> {
         () =>
           cdp.events.filter((e) => e.sessionId === sessionId && e.method === 'Page.loadEventFired')
             .length > loadsBefore,
-        { timeoutMs: 15_000, message: `the load event of ${url}` },
+        { message: `the load event of ${url}` },
       );
     },
     async evaluate<T>(expression: string) {

@@ -113,7 +113,7 @@ export interface RecordedCall {
   at: number;
 }
 
-export type FakeOdooMode = 'ok' | 'down' | 'slow' | 'lagging' | 'error500';
+export type FakeOdooMode = 'ok' | 'down' | 'slow' | 'lagging' | 'held' | 'error500';
 export type RouteHandler = (request: FakeRequest) => FakeResponse | Promise<FakeResponse>;
 
 export interface FakeOdoo {
@@ -170,9 +170,16 @@ export interface FakeOdoo {
    * `down`: the listening socket is closed (connections refused) and open connections are cut;
    * `ok` listens again on the same port. `slow` delays every answer by `delayMs` (default 1000);
    * `lagging` computes every answer at once but sends it `delayMs` later (what Odoo read is then
-   * older than the answer). `error500`: werkzeug's 500 page for everything.
+   * older than the answer). `held`: like `lagging`, but each answer waits until `releaseHeld()`
+   * or a change of mode (or until the caller goes away): a test decides when Odoo answers, so
+   * calls stay in flight for as long as it needs, however slow the machine. `error500`:
+   * werkzeug's 500 page for everything.
    */
   setMode(mode: FakeOdooMode, options?: { delayMs?: number }): Promise<void>;
+  /** `held` mode: answers computed and waiting for `releaseHeld()`. */
+  readonly heldAnswers: number;
+  /** Sends every answer held so far (the mode stays `held` for later calls). */
+  releaseHeld(): void;
   close(): Promise<void>;
 }
 
@@ -218,6 +225,7 @@ class FakeOdooServer implements FakeOdoo {
   port = 0;
   private mode: FakeOdooMode = 'ok';
   private delayMs = 1000;
+  private readonly held = new Set<() => void>();
   private readonly custom = new Map<string, RouteHandler>();
   private readonly holds: Array<{
     matches: (request: FakeRequest) => boolean;
@@ -296,6 +304,7 @@ class FakeOdooServer implements FakeOdoo {
       if (this.mode === 'slow') await sleep(this.delayMs);
       const answer = this.mode === 'error500' ? internalServerError() : await this.answer(fake);
       if (this.mode === 'lagging') await sleep(this.delayMs);
+      if (this.mode === 'held') await this.holdAnswer(response);
       send(response, answer);
     } catch (error) {
       this.errors.push(error);
@@ -427,9 +436,32 @@ class FakeOdooServer implements FakeOdoo {
     if (mode === 'down') await this.stopListening();
     else if (!this.server.listening) await this.listen(this.port);
     this.mode = mode;
+    if (mode !== 'held') this.releaseHeld();
+  }
+
+  get heldAnswers(): number {
+    return this.held.size;
+  }
+
+  releaseHeld(): void {
+    for (const release of [...this.held]) release();
+  }
+
+  private holdAnswer(response: ServerResponse): Promise<void> {
+    return new Promise((resolve) => {
+      const release = () => {
+        this.held.delete(release);
+        response.off('close', release);
+        resolve();
+      };
+      this.held.add(release);
+      // The caller gave up (a timeout, a browser gone): there is nobody left to answer.
+      response.once('close', release);
+    });
   }
 
   async close(): Promise<void> {
+    this.releaseHeld();
     await this.stopListening();
     await this.ctx.db.end();
   }

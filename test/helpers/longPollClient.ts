@@ -18,8 +18,6 @@ export interface PollResponse {
   text: string;
   /** The parsed JSON-RPC envelope (undefined when the body is not JSON). */
   body: { jsonrpc?: string; id?: unknown; result?: unknown; error?: OdooError } | undefined;
-  /** Milliseconds from sending to the end of the answer. */
-  ms: number;
 }
 
 export interface OdooError {
@@ -55,7 +53,6 @@ export class LongPollClient {
     params: PollParams | undefined,
     init: { signal?: AbortSignal; body?: string; contentType?: string } = {},
   ): Promise<PollResponse> {
-    const started = performance.now();
     const headers: Record<string, string> = {
       'content-type': init.contentType ?? 'application/json',
       ...this.options.headers,
@@ -87,7 +84,6 @@ export class LongPollClient {
       headers: answer.headers,
       text,
       body: parsed,
-      ms: performance.now() - started,
     };
   }
 

@@ -5,7 +5,6 @@
  * (`http://127.0.0.1:<port>`): a second one serves as a foreign site for cross-origin tests.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { type GuardedProcess, spawnGuarded } from './guardedProcess.js';
 import { adaptForTestMachine } from './nginxConfig.js';
 import { freePort } from './ports.js';
 import { handToServiceAccount } from './serviceAccount.js';
+import { requireTool } from './systemTools.js';
 import { sleep } from './waitFor.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,10 +47,7 @@ export interface Nginx {
 }
 
 function findBinary(): string {
-  for (const candidate of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx']) {
-    if (existsSync(candidate)) return candidate;
-  }
-  return 'nginx';
+  return requireTool('nginx');
 }
 
 /**
@@ -145,7 +142,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
       await output.close();
     }
     const started = server;
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     for (const port of ports) {
       while (!(await accepting(port))) {
         if (!started.running || Date.now() > deadline) {

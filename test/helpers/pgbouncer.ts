@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,6 +17,7 @@ import { freePort } from './ports.js';
 import { ODOO_ROLE, type PgCluster, SIDECAR_ROLE } from './postgres.js';
 import { HARNESS_APPLICATION_NAME } from './postgresServer.js';
 import { handToServiceAccount } from './serviceAccount.js';
+import { requireTool } from './systemTools.js';
 import { sleep } from './waitFor.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,14 +47,7 @@ export interface PgBouncer {
 }
 
 function findBinary(): string {
-  for (const candidate of [
-    '/usr/sbin/pgbouncer',
-    '/usr/bin/pgbouncer',
-    '/usr/local/bin/pgbouncer',
-  ]) {
-    if (existsSync(candidate)) return candidate;
-  }
-  return 'pgbouncer';
+  return requireTool('pgbouncer');
 }
 
 /** SIGTERM meant "immediate shutdown" until 1.23, where it became a slow "super safe" one. */
@@ -96,7 +89,7 @@ class RunningPgBouncer implements PgBouncer {
     await this.waitUntilAccepting();
   }
 
-  private async waitUntilAccepting(timeoutMs = 15_000): Promise<void> {
+  private async waitUntilAccepting(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.process?.running !== true) {

@@ -69,8 +69,17 @@ export interface PgCluster {
   backends(database?: string, options?: { includeHarness?: boolean }): Promise<Backend[]>;
   /** `pg_terminate_backend` for each pid; resolves with how many were terminated. */
   terminate(pids: readonly number[]): Promise<number>;
-  /** Stops (`fast`: clean; `immediate`: crash-like) and starts again on the same port and data. */
-  restart(mode: 'fast' | 'immediate'): Promise<void>;
+  /**
+   * Stops (`fast`: clean; `immediate`: crash-like) and starts again on the same port and data.
+   * `whileDown` runs once the server has exited and before it starts again: a test checks there
+   * what must hold during an outage, without racing the restart.
+   */
+  restart(mode: 'fast' | 'immediate', options?: { whileDown?: () => Promise<void> }): Promise<void>;
+  /**
+   * Runs `during` while `role` may not log in (existing sessions go on), then allows it again: a
+   * connection the test cuts stays down for as long as the test needs to look at the outage.
+   */
+  refusingLogins<T>(role: string, during: () => Promise<T>): Promise<T>;
   /** Stops the server and deletes its files. Idempotent. */
   stop(): Promise<void>;
 }
@@ -198,11 +207,21 @@ class ThrowawayCluster implements PgCluster {
     await Promise.all(pools.map((pool) => pool.end().catch(() => {})));
   }
 
-  async restart(mode: 'fast' | 'immediate'): Promise<void> {
+  async restart(
+    mode: 'fast' | 'immediate',
+    options: { whileDown?: () => Promise<void> } = {},
+  ): Promise<void> {
     if (this.stopping !== undefined) throw new Error('cluster is stopped');
     await this.closePools();
     this.server.signal(mode === 'fast' ? 'INT' : 'QUIT');
     await this.server.waitForExit();
+    let failure: unknown;
+    try {
+      await options.whileDown?.();
+    } catch (error) {
+      // Started again all the same: the other tests of the file need the server.
+      failure = error;
+    }
     const launch = {
       dataDir: this.dataDir,
       port: this.port,
@@ -211,6 +230,16 @@ class ThrowawayCluster implements PgCluster {
     };
     this.server = await launchPostgres(launch);
     await waitUntilAccepting(this.server, launch);
+    if (failure !== undefined) throw failure;
+  }
+
+  async refusingLogins<T>(role: string, during: () => Promise<T>): Promise<T> {
+    await this.query('postgres', `ALTER ROLE ${quoteIdent(role)} NOLOGIN`);
+    try {
+      return await during();
+    } finally {
+      await this.query('postgres', `ALTER ROLE ${quoteIdent(role)} LOGIN`);
+    }
   }
 
   stop(): Promise<void> {

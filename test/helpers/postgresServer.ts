@@ -3,13 +3,12 @@
  * every test server runs with, starting it under a guard, and waiting until it accepts connections.
  * Clusters (`postgres.ts`) and the cached template (`postgresTemplate.ts`) are both built on this.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { type GuardedProcess, spawnGuarded } from './guardedProcess.js';
 import { freePort } from './ports.js';
+import { requireTool } from './systemTools.js';
 import { sleep } from './waitFor.js';
 
 export const ODOO_ROLE = { user: 'odoo', password: 'odoo' } as const;
@@ -35,31 +34,9 @@ export const TEST_SERVER_SETTINGS: Readonly<Record<string, string>> = {
   log_line_prefix: '%m [%p] %q%u@%d %a ',
 };
 
-let binDirCache: string | undefined;
-
 /** PostgreSQL's server binaries: `pg_config --bindir`, else the newest Debian-style install. */
 export function postgresBinDir(): string {
-  if (binDirCache !== undefined) return binDirCache;
-  const candidates: string[] = [];
-  try {
-    candidates.push(execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim());
-  } catch {
-    // no pg_config on PATH: fall back to the usual install locations
-  }
-  const debianRoot = '/usr/lib/postgresql';
-  if (existsSync(debianRoot)) {
-    const versions = readdirSync(debianRoot)
-      .filter((name) => /^\d+$/.test(name))
-      .sort((a, b) => Number(b) - Number(a));
-    candidates.push(...versions.map((v) => join(debianRoot, v, 'bin')));
-  }
-  candidates.push('/usr/local/pgsql/bin');
-  const found = candidates.find((dir) => existsSync(join(dir, 'postgres')));
-  if (found === undefined) {
-    throw new Error(`no PostgreSQL server binaries found (looked in ${candidates.join(', ')})`);
-  }
-  binDirCache = found;
-  return found;
+  return requireTool('postgres');
 }
 
 export interface ServerLaunch {

@@ -4,7 +4,6 @@
  * dashboard queries). Started under the same guard as the other test servers, so it cannot outlive
  * the test process; its data directory is deleted afterwards.
  */
-import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -12,11 +11,8 @@ import { stringify } from 'yaml';
 import { type GuardedProcess, spawnGuarded } from './guardedProcess.js';
 import { freePort } from './ports.js';
 import { handToServiceAccount } from './serviceAccount.js';
+import { requireTool } from './systemTools.js';
 import { sleep, waitFor } from './waitFor.js';
-
-export const PROMETHEUS_BINARY = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((path) =>
-  existsSync(path),
-);
 
 export interface Prometheus {
   readonly url: string;
@@ -32,7 +28,7 @@ export async function startPrometheus(options: {
   targets: string[];
   ruleFiles: string[];
 }): Promise<Prometheus> {
-  if (PROMETHEUS_BINARY === undefined) throw new Error('prometheus is not installed');
+  const binary = requireTool('prometheus');
   const dir = await mkdtemp(join(tmpdir(), 'odoo-bus-sidecar-prometheus-'));
   const port = await freePort();
   const rules: string[] = [];
@@ -53,7 +49,7 @@ export async function startPrometheus(options: {
   const log = await open(join(dir, 'prometheus.log'), 'a');
   let server: GuardedProcess;
   try {
-    server = await spawnGuarded(PROMETHEUS_BINARY, {
+    server = await spawnGuarded(binary, {
       args: [
         `--config.file=${join(dir, 'prometheus.yml')}`,
         `--storage.tsdb.path=${join(dir, 'data')}`,

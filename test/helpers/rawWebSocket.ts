@@ -134,7 +134,7 @@ export class RawWebSocket {
     host: string,
     port: number,
     request: string | Buffer,
-    timeoutMs = 5_000,
+    timeoutMs = 20_000,
   ): Promise<RawWebSocket> {
     const socket = connect({ host, port });
     socket.setNoDelay(true);
@@ -253,7 +253,7 @@ export class RawWebSocket {
   nextFrame(
     options: { timeoutMs?: number; match?: (frame: ReceivedFrame) => boolean } = {},
   ): Promise<ReceivedFrame> {
-    const timeoutMs = options.timeoutMs ?? 5_000;
+    const timeoutMs = options.timeoutMs ?? 20_000;
     return this.wakeups.until(
       () => {
         while (this.consumed < this.frames.length) {
@@ -271,7 +271,7 @@ export class RawWebSocket {
   }
 
   /** The server's CLOSE frame (skipping anything before it). */
-  closeFrame(timeoutMs = 5_000): Promise<ReceivedFrame> {
+  closeFrame(timeoutMs = 20_000): Promise<ReceivedFrame> {
     return this.nextFrame({ timeoutMs, match: (frame) => frame.opcode === Opcode.CLOSE });
   }
 

@@ -33,7 +33,7 @@ export function serviceAccount(): ServiceAccount | null {
     cached = { uid: id('-u'), gid: id('-g') };
   } catch (error) {
     throw new Error(
-      `running as root, and no "${SERVICE_USER}" system user to run PostgreSQL/PgBouncer as`,
+      `running as root, and no "${SERVICE_USER}" system user to run PostgreSQL/PgBouncer as: apt-get install postgresql creates it`,
       { cause: error },
     );
   }

@@ -24,7 +24,6 @@ export interface SidecarProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   kill(signal?: NodeJS.Signals): void;
 }
-
 export interface SpawnOptions {
   /** Node's own options, e.g. `--max-old-space-size` to run under a memory bound. */
   nodeArgs?: readonly string[];
@@ -38,15 +37,17 @@ export interface SpawnOptions {
   port?: number;
 }
 
-export async function spawnSidecar(
+/**
+ * Starts `src/main.ts` with these settings (on `options.port`, else a free port) and returns at
+ * once, ready or not: for tests of a process that is meant to fail.
+ */
+export async function launchSidecar(
   values: Partial<Record<SettingKey, unknown>>,
-  options: SpawnOptions = {},
+  options: Omit<SpawnOptions, 'waitReady'> = {},
 ): Promise<SidecarProcess> {
   const port = options.port ?? (await freePort());
   // Port 0 would leave the test without the admin port's number: a free one is chosen instead.
   const adminPort = Number(values.adminPort ?? 0) || (await freePort());
-  const chosen = { ...values, adminPort, port, host: '127.0.0.1' };
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const args = [
     ...(options.nodeArgs ?? []),
     '--import',
@@ -54,7 +55,7 @@ export async function spawnSidecar(
     resolve(repoRoot, 'src/main.ts'),
     ...(options.args ?? []),
   ];
-  for (const [key, value] of Object.entries(chosen)) {
+  for (const [key, value] of Object.entries({ ...values, adminPort, port, host: '127.0.0.1' })) {
     if (value !== undefined)
       args.push(`--${settings[key as SettingKey].source.flag}=${String(value)}`);
   }
@@ -76,10 +77,29 @@ export async function spawnSidecar(
         done({ code, signal, at: Date.now() });
       }),
   );
+  return {
+    child,
+    port,
+    adminPort,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
+    output,
+    exited,
+    kill: (signal = 'SIGTERM') => child.kill(signal),
+  };
+}
+
+/** Starts `src/main.ts` with these settings and resolves once its `/readyz` answers. */
+export async function spawnSidecar(
+  values: Partial<Record<SettingKey, unknown>>,
+  options: SpawnOptions = {},
+): Promise<SidecarProcess> {
+  const sidecar = await launchSidecar(values, options);
   const wanted = options.waitReady === false ? [200, 503] : [200];
   await waitFor(
     async () =>
-      wanted.includes((await fetch(`${adminUrl}/readyz`).catch(() => undefined))?.status ?? 0),
+      wanted.includes(
+        (await fetch(`${sidecar.adminUrl}/readyz`).catch(() => undefined))?.status ?? 0,
+      ),
     {
       // tsx compiles at start, in every worker too: slow on a loaded machine.
       timeoutMs: 60_000,
@@ -89,18 +109,10 @@ export async function spawnSidecar(
           : 'the sidecar process became ready',
     },
   ).catch((error: unknown) => {
-    child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${output.join('')}`);
+    sidecar.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${sidecar.output.join('')}`);
   });
-  return {
-    child,
-    port,
-    adminPort,
-    adminUrl,
-    output,
-    exited,
-    kill: (signal = 'SIGTERM') => child.kill(signal),
-  };
+  return sidecar;
 }
 
 /**

@@ -4,7 +4,10 @@
  */
 
 export interface WaitForOptions {
-  /** Give up after this long. Default 10 s. */
+  /**
+   * Give up after this long. Default 30 s: a limit for when the state never comes, far above what
+   * a loaded machine needs, so that a slow run is never mistaken for a failure.
+   */
   timeoutMs?: number;
   /** Pause between two checks. Default 20 ms. */
   intervalMs?: number;
@@ -27,7 +30,7 @@ export async function waitFor<T>(
   condition: () => T | Promise<T>,
   options: WaitForOptions = {},
 ): Promise<Truthy<T>> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const intervalMs = options.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

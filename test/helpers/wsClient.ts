@@ -130,7 +130,7 @@ export class OdooSocket {
   /** Resolves with the first notification (already received or to come) matching `predicate`. */
   waitForNotification(
     predicate: (notification: BusNotification) => boolean,
-    timeoutMs = 5_000,
+    timeoutMs = 20_000,
   ): Promise<BusNotification> {
     return this.wakeups.until(
       () => {
@@ -180,7 +180,7 @@ export function connectOdooSocket(
     headers,
     ...(origin === null ? {} : { origin }),
     perMessageDeflate: false,
-    handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+    handshakeTimeout: options.handshakeTimeoutMs ?? 30_000,
   });
   return new Promise((resolve, reject) => {
     // 'upgrade' always precedes 'open'; the socket is wrapped synchronously in 'open', before any

@@ -8,7 +8,7 @@ import { configFrom } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createSidecar, type Sidecar } from '../../src/sidecar.js';
 import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
-import { sleep, waitFor } from '../helpers/waitFor.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { connectOdooSocket, HandshakeError, type OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
@@ -61,8 +61,14 @@ async function counter(
 async function subscribed(cookie: string, channels: string[] = []): Promise<OdooSocket> {
   const socket = await connectOdooSocket(wsUrl, { cookie });
   socket.subscribe(channels, 0);
+  // Applied: the sidecar knows the socket's database once Odoo's answer is in.
   await waitFor(() =>
-    stack.odoo.callsTo('/websocket/peek_notifications').some((c) => c.headers.cookie === cookie),
+    [...sidecar.websockets.sockets].some(
+      (s) =>
+        s.presentedSessionId !== undefined &&
+        cookie.includes(s.presentedSessionId) &&
+        s.db !== undefined,
+    ),
   );
   return socket;
 }
@@ -106,7 +112,6 @@ describe('abusive subscribes', () => {
       'res.partner_3',
       'discuss.channel_2',
     ]);
-    await sleep(50);
     const writer = stack.writer();
     const [foreignDb] = await writer.sendmany([
       { rawChannel: ['otherdb', 'broadcast'], type: 'other-db', payload: {} },

@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { barrier, odooIdle } from '../helpers/barrier.js';
 import { type Stack, startStack } from '../helpers/stack.js';
-import { sleep, waitFor } from '../helpers/waitFor.js';
 
 let stack: Stack;
 
@@ -51,10 +51,10 @@ describe('client messages (fuzz)', () => {
       else socket.ws.send(m.text);
     }
     socket.subscribe([], 0);
-    await waitFor(() =>
-      stack.odoo.callsTo('/websocket/peek_notifications').some((c) => c.headers.cookie === cookie),
-    );
-    await sleep(300);
+    // Served after every fuzzed frame (a row comes by catch-up or live), and every call they
+    // caused has been made.
+    await barrier(stack, socket);
+    await odooIdle(stack);
     expect(socket.ws.readyState).toBe(socket.ws.OPEN);
     for (const call of stack.odoo.calls.filter((c) => c.headers.cookie === cookie)) {
       const params = (call.body as { params: Record<string, unknown> }).params;

@@ -549,7 +549,7 @@ describe('fake Odoo', () => {
     }
   });
 
-  it('records calls, and goes down, slow and erroneous on demand', async () => {
+  it('records calls, and goes down, slow, holding and erroneous on demand', async () => {
     const before = fake.calls.length;
     await httpCall(`${fake.url}/websocket/health`, { headers: { 'X-Forwarded-For': '10.0.0.1' } });
     expect(fake.calls.slice(before)).toMatchObject([
@@ -565,11 +565,31 @@ describe('fake Odoo', () => {
     expect((await httpCall(`${fake.url}/websocket/health`)).status).toBe(200);
 
     await fake.setMode('slow', { delayMs: 200 });
-    const started = Date.now();
-    await Promise.all([1, 2, 3].map(() => httpCall(`${fake.url}/websocket/health`)));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
-    expect(fake.maxInFlight).toBeGreaterThanOrEqual(3);
-    expect(fake.inFlight).toBe(0);
+    expect((await httpCall(`${fake.url}/websocket/health`)).status).toBe(200);
+
+    await fake.setMode('held');
+    let answered = 0;
+    const held = Promise.all(
+      [1, 2].map(() => httpCall(`${fake.url}/websocket/health`).then(() => answered++)),
+    );
+    await waitFor(() => fake.heldAnswers === 2, { message: '2 answers held' });
+    expect(answered).toBe(0);
+    fake.releaseHeld();
+    await held;
+    expect([answered, fake.heldAnswers, fake.inFlight]).toEqual([2, 0, 0]);
+    expect(fake.maxInFlight).toBeGreaterThanOrEqual(2);
+    // The caller that gives up is not kept waiting for, and a change of mode releases the rest.
+    const controller = new AbortController();
+    const abandoned = fetch(`${fake.url}/websocket/health`, { signal: controller.signal }).catch(
+      (error: unknown) => error,
+    );
+    const kept = httpCall(`${fake.url}/websocket/health`);
+    await waitFor(() => fake.heldAnswers === 2, { message: '2 more answers held' });
+    controller.abort();
+    await abandoned;
+    await waitFor(() => fake.heldAnswers === 1, { message: 'the abandoned call let go' });
+    await fake.setMode('ok');
+    expect((await kept).status).toBe(200);
 
     await fake.setMode('error500');
     const failed = await httpCall(`${fake.url}/websocket/peek_notifications`);

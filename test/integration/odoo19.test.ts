@@ -6,15 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
+import { barrier } from '../helpers/barrier.js';
 import { readFixture } from '../helpers/fixtures.js';
 import { handshakeRequest, RawWebSocket } from '../helpers/rawWebSocket.js';
 import { type Stack, startStack } from '../helpers/stack.js';
-import { sleep, waitFor } from '../helpers/waitFor.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { Opcode } from '../helpers/websocketFrames.js';
 import type { OdooSocket } from '../helpers/wsClient.js';
 
 const SECRET = 'odoo19-shared-secret';
-const DELETION_TIMER_MS = 1500;
 
 /** What the 19 web client sends (`browser-frames.json`, the kept connection). */
 const browserFrames = readFixture<{
@@ -30,7 +30,8 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     databases: ['odoo19'],
-    odoo: { version: '19.0', secret: SECRET, sessionDeletionTimerMs: DELETION_TIMER_MS },
+    // Rotated sids stay usable for Odoo's 120 s; tests move the deletion time themselves.
+    odoo: { version: '19.0', secret: SECRET },
     // No worker version, no Odoo version: both come from the addon's info route.
     sidecar: { secret: SECRET, sessionRecheckSeconds: 3600 },
   });
@@ -77,7 +78,9 @@ describe('generation and worker version learned from the addon', () => {
       if (outdated) {
         expect(await socket.closed, path).toEqual({ code: 1000, reason: 'OUTDATED_VERSION' });
       } else {
-        await sleep(100);
+        // Subscribed and served (a row written now comes by catch-up or live): not closed.
+        socket.subscribe([], 0);
+        await barrier(stack, socket);
         expect(socket.ws.readyState, `${path} ${userAgent}`).toBe(socket.ws.OPEN);
         await socket.close();
       }
@@ -276,7 +279,7 @@ describe('sessions that Odoo 19 rotates softly (new id, same first 42 characters
     await waitFor(() => sidecarSocket(S2));
     expect(sidecarSocket(S2)?.browser.cookie).toBe(`session_id=${S2}`);
     // Past S1's deletion time, the socket works on as S2 (S1 alone would now be refused).
-    await sleep(DELETION_TIMER_MS + 200);
+    stack.odoo.expireRotation(user.sid);
     socket.subscribe(['discuss.channel_1'], socket.lastNotificationId());
     await waitFor(() => calls('/websocket/peek_notifications', `session_id=${S2}`).length === 1);
     const [id] = await stack.writer('odoo19').sendmany([generalMessage('after the rotation')]);
@@ -305,7 +308,7 @@ describe('sessions that Odoo 19 rotates softly (new id, same first 42 characters
   it('without the addon, hands the browser the id its call rotated: 4002, then Set-Cookie on the reconnect', async () => {
     const bare = await startStack({
       databases: ['odoo19'],
-      odoo: { version: '19.0', sessionDeletionTimerMs: DELETION_TIMER_MS },
+      odoo: { version: '19.0' },
     });
     try {
       const user = bare.login();
@@ -332,7 +335,8 @@ describe('sessions that Odoo 19 rotates softly (new id, same first 42 characters
             .filter((c) => c.headers.cookie === `session_id=${S2}`).length === 1,
       );
       expect((await bare.sidecar.metrics.sessionHandovers.get()).values[0]?.value).toBe(1);
-      await sleep(DELETION_TIMER_MS + 200);
+      // Past S1's deletion time: the socket goes on as S2.
+      bare.odoo.expireRotation(user.sid);
       const [id] = await bare.writer('odoo19').sendmany([generalMessage('handed over')]);
       await second.waitForNotification((n) => n.id === id);
       // A browser with the new id connects without a handover.

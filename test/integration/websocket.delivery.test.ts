@@ -3,8 +3,9 @@
  * transaction mode, one direct LISTEN, the fake Odoo deciding subscriptions, real `ws` clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { barrier } from '../helpers/barrier.js';
 import { type Stack, startStack } from '../helpers/stack.js';
-import { sleep, waitFor } from '../helpers/waitFor.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 let stack: Stack;
 
@@ -51,14 +52,9 @@ describe('delivery', () => {
 
   it('passes each stored message through byte for byte', async () => {
     const { cookie } = stack.login();
-    const socket = await stack.connect({ cookie });
+    const socket = await stack.subscribed(cookie);
     const raw: string[] = [];
     socket.ws.on('message', (data) => raw.push(String(data)));
-    socket.subscribe([], 0);
-    await waitFor(() =>
-      stack.odoo.callsTo('/websocket/peek_notifications').some((c) => c.headers.cookie === cookie),
-    );
-    await sleep(50);
     // Text JavaScript cannot round-trip (2^53 + 1, -0.0) and Python's \u escapes, as Odoo stores them.
     const message =
       '{"type":"fixture/x","payload":{"big":9007199254740993,"neg":-0.0,"t":"H\\u00e9llo \\ud83d\\ude00"}}';
@@ -78,14 +74,10 @@ describe('delivery', () => {
   it('keeps two databases on one cluster apart', async () => {
     const a = stack.login({ db: 'odoo17' });
     const b = stack.login({ db: 'otherdb' });
-    const socketA = await stack.connect({ cookie: a.cookie });
-    const socketB = await stack.connect({ cookie: b.cookie });
-    socketA.subscribe([], 0);
-    socketB.subscribe([], 0);
-    await waitFor(
-      () => stack.odooFor('otherdb').callsTo('/websocket/peek_notifications').length > 0,
-    );
-    await sleep(50);
+    const [socketA, socketB] = await Promise.all([
+      stack.subscribed(a.cookie),
+      stack.subscribed(b.cookie),
+    ]);
     const [inA] = await stack
       .writer('odoo17')
       .sendmany([{ channel: 'broadcast', type: 'a', payload: {} }]);
@@ -100,7 +92,10 @@ describe('delivery', () => {
     const gotB = await socketB.waitForNotification((n) => n.message.type === 'b');
     expect(gotA.id).toBe(inA);
     expect(gotB.id).toBe(inB);
-    await sleep(200);
+    // otherdb is read past the forged row once B has a later otherdb row; A's own later row then
+    // comes after anything the sidecar could have sent it from otherdb.
+    await barrier(stack, socketB, 'otherdb');
+    await barrier(stack, socketA, 'odoo17');
     expect(socketA.notifications().map((n) => n.message.type)).not.toContain('b');
     expect(socketA.notifications().map((n) => n.message.type)).not.toContain('forged');
     expect(socketB.notifications().map((n) => n.message.type)).not.toContain('a');
@@ -138,15 +133,8 @@ describe('subscription belongs to Odoo', () => {
 
   it('does not subscribe a channel string Odoo does not grant', async () => {
     const demo = stack.login({ uid: 6, partnerId: 7, memberChannels: [1] });
-    const socket = await stack.connect({ cookie: demo.cookie });
     // Channel 8 is a private group demo2 is not a member of: Odoo drops the request.
-    socket.subscribe(['discuss.channel_8'], 0);
-    await waitFor(() =>
-      stack.odoo
-        .callsTo('/websocket/peek_notifications')
-        .some((c) => c.headers.cookie === demo.cookie),
-    );
-    await sleep(50);
+    const socket = await stack.subscribed(demo.cookie, { channels: ['discuss.channel_8'] });
     const writer = stack.writer();
     const [secret] = await writer.sendmany([
       { channel: ['discuss.channel', 8], type: 'private', payload: {} },

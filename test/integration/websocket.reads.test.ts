@@ -4,6 +4,8 @@
  * LISTEN connection.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { barrier, settled } from '../helpers/barrier.js';
+import { SIDECAR_ROLE } from '../helpers/postgres.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
 import type { OdooSocket } from '../helpers/wsClient.js';
@@ -42,8 +44,11 @@ describe('one read per burst', () => {
     const all = await Promise.all(
       Array.from({ length: 200 }, () => subscribedSocket({ memberChannels: [42] })),
     );
-    // Let every subscribe settle (reader initialised, catch-ups sent) before counting.
-    await sleep(200);
+    // Every subscribe settled (reader initialised, catch-ups sent, no read pending) before counting.
+    await settled(
+      stack,
+      all.map(({ socket }) => socket),
+    );
     await stack.pg.resetStatementStats();
     const [id] = await stack
       .writer()
@@ -54,7 +59,7 @@ describe('one read per burst', () => {
 
   it('serves one commit that sent several NOTIFYs with one read and one frame per socket', async () => {
     const { socket } = await subscribedSocket({ memberChannels: [7] });
-    await sleep(50);
+    await settled(stack, socket);
     await stack.pg.resetStatementStats();
     const batchesBefore = socket.batches.length;
     // 60 long channels: the writer splits the payload like Odoo (2 NOTIFYs for one commit).
@@ -69,9 +74,14 @@ describe('one read per burst', () => {
     ]);
     expect(writer.notified.length).toBeGreaterThanOrEqual(2);
     await socket.waitForNotification((n) => n.id === ids[0]);
-    await sleep(100);
-    expect(socket.batches.length - batchesBefore).toBe(1);
-    expect(await stack.pg.busReadCount(stack.db)).toBeLessThanOrEqual(writer.notified.length);
+    // The marker's NOTIFY follows the commit's on the LISTEN connection: every read those caused
+    // is done once the marker is in. One frame for the commit, then the marker's.
+    const marker = await barrier(stack, socket);
+    expect(socket.batches.slice(batchesBefore).map((batch) => batch.map((n) => n.id))).toEqual([
+      [ids[0]],
+      [marker],
+    ]);
+    expect(await stack.pg.busReadCount(stack.db)).toBeLessThanOrEqual(writer.notified.length + 1);
   });
 });
 
@@ -88,6 +98,7 @@ describe('rows that commit out of id order', () => {
     ]);
     expect(lowId).toBeLessThan(highId as number);
     await socket.waitForNotification((n) => n.id === highId);
+    // Part of the scenario, not a wait for anything: the lower id commits seconds later.
     await sleep(3000);
     await late.commit();
     await socket.waitForNotification((n) => n.id === lowId);
@@ -135,8 +146,11 @@ describe('catch-up through Odoo', () => {
     sockets.push(again);
     again.subscribe([], last);
     await again.waitForNotification((n) => n.id === missed[1]);
-    await sleep(100);
-    expect(idsOnce(again).filter((id) => id > (seen[0] as number) - 1)).toEqual(missed);
+    // A row sent twice would come before a later one.
+    const marker = await barrier(stack, again);
+    expect(idsOnce(again).filter((id) => id > (seen[0] as number) - 1 && id !== marker)).toEqual(
+      missed,
+    );
   });
 
   it('gives a client coming back a row below its last that committed while it was away', async () => {
@@ -200,18 +214,22 @@ describe('LISTEN connection lost', () => {
     const listener = stack.sidecar.listener;
     const killedPid = listener.backendPid;
     expect(killedPid).toBeDefined();
-    expect(await stack.pg.terminate([killedPid as number])).toBe(1);
-    await waitFor(() => !listener.isUp, {
-      message: 'the sidecar noticed the lost LISTEN connection',
+    // The sidecar cannot log in again until the outage has been looked at.
+    const during = await stack.pg.refusingLogins(SIDECAR_ROLE.user, async () => {
+      expect(await stack.pg.terminate([killedPid as number])).toBe(1);
+      await waitFor(() => !listener.isUp, {
+        message: 'the sidecar noticed the lost LISTEN connection',
+      });
+      const ready = await fetch(`${stack.adminUrl}/readyz`);
+      expect(ready.status).toBe(503);
+      return writer.sendmany([
+        { channel: ['discuss.channel', 9], type: 'during', payload: 1 },
+        { channel: ['discuss.channel', 9], type: 'during', payload: 2 },
+      ]);
     });
-    const ready = await fetch(`${stack.adminUrl}/readyz`);
-    expect(ready.status).toBe(503);
-
-    const during = await writer.sendmany([
-      { channel: ['discuss.channel', 9], type: 'during', payload: 1 },
-      { channel: ['discuss.channel', 9], type: 'during', payload: 2 },
-    ]);
-    await waitFor(() => listener.isUp && listener.backendPid !== killedPid, { timeoutMs: 15_000 });
+    await waitFor(() => listener.isUp && listener.backendPid !== killedPid, {
+      message: 'LISTEN connected again',
+    });
     await socket.waitForNotification((n) => n.id === during[1]);
     const [after] = await writer.sendmany([
       { channel: ['discuss.channel', 9], type: 'after', payload: {} },
@@ -246,9 +264,7 @@ describe('a transaction older than the sidecar', () => {
       );
       await fresh.startSidecar();
       const login = fresh.login({ memberChannels: [1] });
-      const socket = await fresh.connect({ cookie: login.cookie });
-      socket.subscribe([], after as number);
-      await waitFor(() => [...fresh.sidecar.websockets.sockets].every((s) => s.db !== undefined));
+      const socket = await fresh.subscribed(login.cookie, { last: after as number });
       await longRunning.commit();
       await socket.waitForNotification((n) => n.id === held);
       await socket.close();
