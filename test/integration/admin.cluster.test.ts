@@ -4,7 +4,7 @@
  * does, the status page's sums), while the workers share the public port.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { settings } from '../../src/config/settings.js';
+import { configFrom } from '../../src/config/load.js';
 import type { StatusDocument } from '../../src/observability/status/document.js';
 import { metricValue, scrapeMetrics } from '../helpers/metricsText.js';
 import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
@@ -68,8 +68,9 @@ describe('the admin port with workers', () => {
     expect(metricValue(metrics, 'odoo_bus_sidecar_listener_up')).toBe(1);
     expect(metricValue(metrics, 'odoo_bus_sidecar_build_info')).toBe(1);
     // Each worker holds its own calls to Odoo: the limits add up.
+    const single = configFrom(sidecarSettings(stack.pg, stack.bouncer, stack.router.url));
     expect(metricValue(metrics, 'odoo_bus_sidecar_odoo_concurrency_limit')).toBe(
-      2 * (settings.odooConcurrency.schema.parse(undefined) as number),
+      2 * single.odooConcurrency,
     );
 
     const doc = await waitFor(

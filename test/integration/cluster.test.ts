@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 interface LogLine {
-  level: number;
+  level: string;
   msg: string;
   pid: number;
   failedStarts?: number;
@@ -50,7 +50,7 @@ describe('worker processes that keep failing to start', () => {
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as LogLine);
       const primary = lines.find((l) => l.msg === 'starting worker processes')?.pid;
-      const fatal = lines.filter((l) => l.pid === primary && l.level >= 60);
+      const fatal = lines.filter((l) => l.pid === primary && l.level === 'fatal');
       expect(fatal).toHaveLength(1);
       expect(fatal[0]?.msg).toMatch(
         /^worker processes failed to start 5 times in a row \(last: .*EADDRINUSE.*\); giving up$/,

@@ -106,7 +106,7 @@ describe('bus_bus.id as bigint', () => {
 
     // Still serving, and still trying (with backoff), without spinning on the refused row: the
     // process answers, the other database delivers, the position stays at the last safe id.
-    expect((await fetch(`${stack.httpUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${stack.adminUrl}/healthz`)).status).toBe(200);
     const errorsSoFar = (await scrapeMetric(stack.adminUrl, 'odoo_bus_sidecar_bus_reads_total', {
       outcome: 'error',
     })) as number;
