@@ -463,9 +463,10 @@
     const body = rows.map((cells) => {
       const row = el('tr');
       for (const cell of cells) {
-        const [text, className] = Array.isArray(cell) ? cell : [cell, undefined];
+        const [text, className, title] = Array.isArray(cell) ? cell : [cell, undefined, undefined];
         const td = el('td', text, className);
-        if (className === 'name') td.title = String(text);
+        if (title !== undefined) td.title = title;
+        else if (className === 'name') td.title = String(text);
         row.append(td);
       }
       return row;
@@ -478,13 +479,17 @@
   function renderTables(doc) {
     table(
       'databases',
-      ['database', 'sockets', 'polls', 'holes', 'reads busy/idle', 'waiting'],
+      ['database', 'sockets', 'polls', 'holes', 'reads', 'wait'],
       doc.databases.map((d) => [
         [d.db, 'name'],
         compact(d.websockets),
         compact(d.longPolls),
         compact(d.holes),
-        `${d.readInUse}/${d.readIdle}`,
+        [
+          `${d.readInUse}/${d.readIdle}`,
+          undefined,
+          `read connections: ${d.readInUse} running a query, ${d.readIdle} idle`,
+        ],
         [compact(d.readWaiting), d.readWaiting > 0 ? 'bad' : undefined],
       ]),
       'No database served yet.',
