@@ -5,15 +5,17 @@
  * and leaves the probes and metrics open; calls to Odoo carry the socket's request id, which its
  * log lines name too.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config/load.js';
-import { createLogger } from '../../src/observability/logger.js';
+import type { SettingKey } from '../../src/config/settings.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 import type { StatusDocument } from '../../src/observability/status/document.js';
-import { createSidecar } from '../../src/sidecar.js';
+import { createSidecar, type Sidecar } from '../../src/sidecar.js';
+import { logSink } from '../helpers/logSink.js';
 import { metricValue, scrapeMetrics } from '../helpers/metricsText.js';
 import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { connectOdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 
@@ -23,6 +25,28 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
+
+/** A second sidecar on the stack with these settings (and this logger), stopped after `run`. */
+async function withSidecar(
+  overrides: Partial<Record<SettingKey, unknown>>,
+  run: (sidecar: Sidecar, urls: { ws: string; admin: string }) => Promise<void>,
+  logger: Logger = createLogger('silent'),
+): Promise<void> {
+  const config = configFrom({
+    ...sidecarSettings(stack.pg, stack.bouncer, stack.router.url),
+    ...overrides,
+  });
+  const sidecar = createSidecar(config, logger);
+  const { port } = await sidecar.start();
+  try {
+    await run(sidecar, {
+      ws: `ws://127.0.0.1:${port}/websocket`,
+      admin: `http://127.0.0.1:${sidecar.admin?.port}`,
+    });
+  } finally {
+    await sidecar.destroy();
+  }
+}
 
 async function status(since?: number): Promise<StatusDocument> {
   const answer = await fetch(`${stack.adminUrl}/status.json${since ? `?since=${since}` : ''}`);
@@ -100,108 +124,78 @@ describe('the admin port', () => {
   });
 
   it("sends a socket's request id to Odoo as X-Request-Id, and its log lines name it", async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, callback) {
-        lines.push(String(chunk));
-        callback();
+    const log = logSink('debug');
+    await withSidecar(
+      { logLevel: 'debug' },
+      async (_sidecar, urls) => {
+        const { cookie } = stack.login();
+        const before = stack.odoo.callsTo('/websocket/peek_notifications').length;
+        const socket = await connectOdooSocket(urls.ws, { cookie });
+        // An unknown event is logged (debug) on the socket's own logger.
+        socket.ws.send(JSON.stringify({ event_name: 'no_such_event', data: {} }));
+        socket.subscribe([], 0);
+        const call = await waitFor(
+          () => stack.odoo.callsTo('/websocket/peek_notifications').slice(before)[0],
+          { message: 'the subscribe reached Odoo' },
+        );
+        const id = call.headers['x-request-id'] ?? '';
+        expect(id).toMatch(/^[0-9a-f]{8}-ws[0-9a-z]+$/);
+        const logged = await waitFor(() => log.entries().find((line) => line.requestId === id), {
+          message: 'a log line with the request id',
+        });
+        expect(logged.level).toBe('debug');
+        await socket.close();
       },
-    });
-    const config = configFrom({
-      ...sidecarSettings(stack.pg, stack.bouncer, stack.router.url),
-      logLevel: 'debug',
-    });
-    const sidecar = createSidecar(config, createLogger('debug', sink));
-    const { port } = await sidecar.start();
-    try {
-      const { cookie } = stack.login();
-      const before = stack.odoo.callsTo('/websocket/peek_notifications').length;
-      const { connectOdooSocket } = await import('../helpers/wsClient.js');
-      const socket = await connectOdooSocket(`ws://127.0.0.1:${port}/websocket`, { cookie });
-      // An unknown event is logged (debug) on the socket's own logger.
-      socket.ws.send(JSON.stringify({ event_name: 'no_such_event', data: {} }));
-      socket.subscribe([], 0);
-      const call = await waitFor(
-        () => stack.odoo.callsTo('/websocket/peek_notifications').slice(before)[0],
-        { message: 'the subscribe reached Odoo' },
-      );
-      const id = call.headers['x-request-id'] ?? '';
-      expect(id).toMatch(/^[0-9a-f]{8}-ws[0-9a-z]+$/);
-      const logged = await waitFor(() => lines.find((line) => line.includes(id)), {
-        message: 'a log line with the request id',
-      });
-      expect(JSON.parse(logged)).toMatchObject({ level: 'debug', requestId: id });
-      await socket.close();
-    } finally {
-      await sidecar.destroy();
-    }
+      log.logger,
+    );
   });
 });
 
 describe('statusAuth', () => {
   it('basic: the page needs the user and password; probes and metrics stay open', async () => {
-    const sidecar = createSidecar(
-      configFrom({
-        ...sidecarSettings(stack.pg, stack.bouncer, stack.router.url),
-        statusAuth: 'basic',
-        statusUser: 'ops',
-        statusPassword: 's3cret',
-      }),
-      createLogger('silent'),
-    );
-    await sidecar.start();
-    const base = `http://127.0.0.1:${sidecar.admin?.port}`;
     const basic = (credentials: string) => ({
       authorization: `Basic ${Buffer.from(credentials).toString('base64')}`,
     });
-    try {
-      for (const path of ['/status', '/status.json']) {
-        const refused = await fetch(`${base}${path}`);
-        expect(refused.status).toBe(401);
-        expect(refused.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
-        expect((await fetch(`${base}${path}`, { headers: basic('ops:wrong') })).status).toBe(401);
-        expect((await fetch(`${base}${path}`, { headers: basic('other:s3cret') })).status).toBe(
-          401,
-        );
-        expect((await fetch(`${base}${path}`, { headers: basic('ops:s3cret') })).status).toBe(200);
-      }
-      const doc = (await (
-        await fetch(`${base}/status.json`, { headers: basic('ops:s3cret') })
-      ).json()) as StatusDocument;
-      expect(doc.config).toContainEqual({ key: 'statusPassword', value: '[set]' });
-      expect(doc.config).toContainEqual({ key: 'dbPassword', value: '[set]' });
-      expect(JSON.stringify(doc)).not.toContain('s3cret');
-      for (const path of ['/metrics', '/healthz', '/readyz'])
-        expect((await fetch(`${base}${path}`)).status).toBe(200);
-    } finally {
-      await sidecar.destroy();
-    }
+    await withSidecar(
+      { statusAuth: 'basic', statusUser: 'ops', statusPassword: 's3cret' },
+      async (_sidecar, { admin }) => {
+        for (const path of ['/status', '/status.json']) {
+          const refused = await fetch(`${admin}${path}`);
+          expect(refused.status).toBe(401);
+          expect(refused.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+          for (const wrong of ['ops:wrong', 'other:s3cret'])
+            expect((await fetch(`${admin}${path}`, { headers: basic(wrong) })).status).toBe(401);
+          expect((await fetch(`${admin}${path}`, { headers: basic('ops:s3cret') })).status).toBe(
+            200,
+          );
+        }
+        const doc = (await (
+          await fetch(`${admin}/status.json`, { headers: basic('ops:s3cret') })
+        ).json()) as StatusDocument;
+        expect(doc.config).toContainEqual({ key: 'statusPassword', value: '[set]' });
+        expect(doc.config).toContainEqual({ key: 'dbPassword', value: '[set]' });
+        expect(JSON.stringify(doc)).not.toContain('s3cret');
+        for (const path of ['/metrics', '/healthz', '/readyz'])
+          expect((await fetch(`${admin}${path}`)).status).toBe(200);
+      },
+    );
   });
 
   it('secret: the shared secret as a header or as the basic password', async () => {
-    const sidecar = createSidecar(
-      configFrom({
-        ...sidecarSettings(stack.pg, stack.bouncer, stack.router.url),
-        secret: 'the-shared-secret',
-        statusAuth: 'secret',
-      }),
-      createLogger('silent'),
+    await withSidecar(
+      { secret: 'the-shared-secret', statusAuth: 'secret' },
+      async (_sidecar, { admin }) => {
+        expect((await fetch(`${admin}/status.json`)).status).toBe(401);
+        const header = { 'x-bus-sidecar-secret': 'the-shared-secret' };
+        expect((await fetch(`${admin}/status.json`, { headers: header })).status).toBe(200);
+        const basic = `Basic ${Buffer.from('anyone:the-shared-secret').toString('base64')}`;
+        expect((await fetch(`${admin}/status`, { headers: { authorization: basic } })).status).toBe(
+          200,
+        );
+        const wrong = { 'x-bus-sidecar-secret': 'not-it' };
+        expect((await fetch(`${admin}/status.json`, { headers: wrong })).status).toBe(401);
+      },
     );
-    await sidecar.start();
-    const base = `http://127.0.0.1:${sidecar.admin?.port}`;
-    try {
-      expect((await fetch(`${base}/status.json`)).status).toBe(401);
-      const header = { 'x-bus-sidecar-secret': 'the-shared-secret' };
-      expect((await fetch(`${base}/status.json`, { headers: header })).status).toBe(200);
-      const basic = `Basic ${Buffer.from('anyone:the-shared-secret').toString('base64')}`;
-      expect((await fetch(`${base}/status`, { headers: { authorization: basic } })).status).toBe(
-        200,
-      );
-      const wrong = { 'x-bus-sidecar-secret': 'not-it' };
-      expect((await fetch(`${base}/status.json`, { headers: wrong })).status).toBe(401);
-    } finally {
-      await sidecar.destroy();
-    }
   });
 
   it('refuses to start when the chosen protection has nothing to check against', () => {
