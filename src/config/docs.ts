@@ -37,9 +37,22 @@ export function renderConfigTable(): string {
   ].join('\n');
 }
 
+/** `text` with what stands between its `start` and `end` markers replaced by `content`. */
+export function replaceBetweenMarkers(
+  text: string,
+  markers: { start: string; end: string; what: string },
+  content: string,
+): string {
+  const start = text.indexOf(markers.start);
+  const end = text.indexOf(markers.end);
+  if (start < 0 || end < start) throw new Error(`README has no ${markers.what} markers`);
+  return `${text.slice(0, start + markers.start.length)}\n${content}\n${text.slice(end)}`;
+}
+
 export function replaceConfigTable(readme: string): string {
-  const start = readme.indexOf(TABLE_START);
-  const end = readme.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error('README has no configuration table markers');
-  return `${readme.slice(0, start + TABLE_START.length)}\n${renderConfigTable()}\n${readme.slice(end)}`;
+  return replaceBetweenMarkers(
+    readme,
+    { start: TABLE_START, end: TABLE_END, what: 'configuration table' },
+    renderConfigTable(),
+  );
 }
