@@ -135,8 +135,9 @@ export class AdminServer {
       source: {
         readiness: source.readiness,
         metrics: source.metrics,
-        status: async (since) =>
-          statusDocument({
+        status: async (since) => {
+          this.sampler.watched();
+          return statusDocument({
             sampler: this.sampler,
             extras: await source.extras(),
             onDemand: new MetricsReading(await source.metricsJson(ON_DEMAND_METRICS), Date.now()),
@@ -144,7 +145,8 @@ export class AdminServer {
             startedAt,
             pid: process.pid,
             since,
-          }),
+          });
+        },
       },
     });
   }

@@ -1,9 +1,10 @@
 /**
- * The status page's memory: once a second, the metrics it plots are read (the sidecar's own
- * registry, or a cluster's workers aggregated by its primary) and turned into one sample — gauges
- * as they are, counters as rates per second, latency histograms as quantiles of what was observed
- * in that second. The last `historySeconds` samples are kept, and per minute, for the last hour,
- * the close codes sent and the calls to Odoo by route and outcome.
+ * The status page's memory: once a second while the page is open (every five seconds when nobody
+ * has asked for it for a minute), the metrics it plots are read (the sidecar's own registry, or a
+ * cluster's workers aggregated by its primary) and turned into one sample — gauges as they are,
+ * counters as rates per second, latency histograms as quantiles of what was observed since the
+ * sample before. The samples of the last `historySeconds` are kept, and per minute, for the last
+ * hour, the close codes sent and the calls to Odoo by route and outcome.
  *
  * Nothing here touches the sidecar's state: it reads metrics like Prometheus does, at a fixed cost
  * per second whatever the number of sockets (the gauges that walk sockets or pools are read once).
@@ -81,7 +82,11 @@ export interface SamplerOptions {
   /** Reads the named metrics (missing names are left out of the answer). */
   read: (names: readonly string[]) => Promise<MetricJson[]>;
   historySeconds?: number;
+  /** Between two samples while the page is watched (asked for within `watchedForMs`). */
   intervalMs?: number;
+  /** Between two samples while nobody watches. */
+  idleIntervalMs?: number;
+  watchedForMs?: number;
   /** Wall clock (ms since the epoch): samples are shown against the time of day. */
   now?: () => number;
   /** A sample that could not be taken (a worker that did not answer): the page shows a gap. */
@@ -118,19 +123,33 @@ export class StatusSampler {
   private previous: MetricsReading | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private readonly capacity: number;
+  private readonly historyMs: number;
   private readonly now: () => number;
+  private lastWatched = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: SamplerOptions) {
-    this.capacity = options.historySeconds ?? 600;
+    this.historyMs = (options.historySeconds ?? 600) * 1000;
     this.now = options.now ?? Date.now;
   }
 
   start(): void {
     if (this.timer !== undefined) return;
     void this.sample();
-    this.timer = setInterval(() => void this.sample(), this.options.intervalMs ?? 1000);
+    this.timer = setInterval(() => this.tick(), this.options.intervalMs ?? 1000);
     this.timer.unref();
+  }
+
+  /** Someone reads the page: sample every second from now on, for a while. */
+  watched(): void {
+    this.lastWatched = this.now();
+  }
+
+  private tick(): void {
+    const now = this.now();
+    const watched = now - this.lastWatched < (this.options.watchedForMs ?? 60_000);
+    const last = this.times[this.times.length - 1] ?? Number.NEGATIVE_INFINITY;
+    // Unwatched, the history keeps its shape at a fifth of the cost.
+    if (watched || now - last >= (this.options.idleIntervalMs ?? 5000) - 100) void this.sample();
   }
 
   stop(): void {
@@ -269,8 +288,9 @@ export class StatusSampler {
       points.push(value);
       this.series.set(name, points);
     }
-    if (this.times.length > this.capacity) {
-      const drop = this.times.length - this.capacity;
+    let drop = 0;
+    while (drop < this.times.length && (this.times[drop] ?? at) < at - this.historyMs) drop++;
+    if (drop > 0) {
       this.times.splice(0, drop);
       for (const [name, points] of this.series) {
         points.splice(0, drop);

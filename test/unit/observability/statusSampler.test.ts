@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { permits } from '../../../src/observability/admin/access.js';
 import { metricsJson } from '../../../src/observability/admin/sidecarAdmin.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
@@ -114,6 +114,45 @@ describe('the status sampler', () => {
     rows.value = 7;
     await sampler.sample();
     expect(sampler.seriesSince().values.rows).toEqual([null, 7]);
+  });
+});
+
+describe('the sampler while nobody watches', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('samples every five seconds, and every second for a minute after the page asked', async () => {
+    vi.useFakeTimers();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const sampler = new StatusSampler({ read: (names) => metricsJson(metrics, names) });
+    sampler.start();
+    await vi.advanceTimersByTimeAsync(10_000);
+    // At the start, then after 5 s and 10 s.
+    expect(sampler.seriesSince().t).toHaveLength(3);
+    sampler.watched();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(sampler.seriesSince().t).toHaveLength(13);
+    await vi.advanceTimersByTimeAsync(120_000);
+    // Watched for 60 s of those: 50 more a second, then one every 5 s.
+    expect(sampler.seriesSince().t.length).toBeLessThan(13 + 50 + 20);
+    sampler.stop();
+  });
+
+  it('keeps the samples of the last ten minutes, whatever their spacing', async () => {
+    let now = 0;
+    const metrics = createMetrics({ defaultMetrics: false });
+    const sampler = new StatusSampler({
+      read: (names) => metricsJson(metrics, names),
+      now: () => now,
+    });
+    for (let i = 0; i < 200; i++) {
+      now += 5000;
+      await sampler.sample();
+    }
+    const { t } = sampler.seriesSince();
+    expect(t.length).toBe(121);
+    expect((t.at(-1) as number) - (t[0] as number)).toBe(600_000);
   });
 });
 
