@@ -227,7 +227,9 @@ function connectAll(spec: ConnectSpec): Promise<ClientReply> {
         if (done === spec.count) finish();
         else startOne();
       };
-      const cookie = spec.cookie ?? `session_id=${benchSid(index)}`;
+      const cookie =
+        spec.cookie ??
+        `session_id=${spec.sessions ? spec.sessions[index % spec.sessions.length] : benchSid(index)}`;
       bench = new BenchSocket(socket, subscribe, settle);
       socket.once('connect', () => {
         open++;

@@ -55,12 +55,20 @@ const BUS_READS_SQL = String.raw`
     AND s.query ~* '\mbus_bus\M'
     AND s.query !~* '^\s*(insert|delete)\M'`;
 
+// Without pg_stat_statements (a PostgreSQL not started with it, e.g. a real Odoo's): index and
+// sequential scans of bus_bus, one per SELECT of Odoo's and the sidecar's queries on it. Backends
+// report them when idle, at most every 10 s (PGSTAT_IDLE_INTERVAL): read after a pause.
+const BUS_SCANS_SQL = `
+  SELECT (coalesce(seq_scan, 0) + coalesce(idx_scan, 0))::int8 AS calls
+  FROM pg_stat_user_tables WHERE relname = 'bus_bus'`;
+
 const CONNECTIONS_SQL = `
   SELECT coalesce(application_name, '') AS application_name, count(*)::int AS n
   FROM pg_stat_activity
   WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
     AND ($1::text IS NULL OR usename = $1)
-    AND ($2::text IS NULL OR application_name = $2)
+    AND ($2::text IS NULL OR application_name LIKE $2)
+    AND application_name <> 'bus-harness-bench'
   GROUP BY 1 ORDER BY 1`;
 
 /** Counts PostgreSQL keeps, on any server the benchmark can reach. */
@@ -94,11 +102,26 @@ export class PgStats {
       ]);
       return Number(row?.calls ?? 0);
     } catch {
-      return undefined; // no pg_stat_statements there
+      // no pg_stat_statements there
+    }
+    if (role !== undefined) return undefined;
+    try {
+      const [row] = await this.query<{ calls: string }>(BUS_SCANS_SQL, []);
+      return row === undefined ? undefined : Number(row.calls);
+    } catch {
+      return undefined;
     }
   }
 
-  /** Client connections by application name, of `role` or with `applicationName`. */
+  /** Whether PostgreSQL counts statements here (else `busReads` counts scans, reported late). */
+  async hasStatements(): Promise<boolean> {
+    return this.query('SELECT 1 FROM pg_stat_statements LIMIT 1', []).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Client connections by application name, of `role` or with `applicationName` (a LIKE pattern). */
   async connections(filter: {
     role?: string;
     applicationName?: string;

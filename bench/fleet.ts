@@ -80,6 +80,7 @@ export class Fleet {
           first,
           count,
           cookie: target.cookie,
+          sessions: target.sessions,
           // 127.<run>.<client>.<k>: source addresses no earlier run used, a few per client so
           // that the kernel's search for a free port per address stays short.
           localAddresses:

@@ -32,6 +32,10 @@ export interface MeasureOptions {
   sharedChannel: string;
   connectConcurrency: number;
   heapSnapshot: boolean;
+  /** Idle memory is read (without a forced GC first) this long after the last connect. */
+  steadyAfterConnectMs: number;
+  /** Wait before reading PostgreSQL's counters (scan counts are reported late without pg_stat_statements). */
+  statsFlushMs: number;
   log: (line: string) => void;
 }
 
@@ -73,6 +77,7 @@ export interface RunResult {
     busReads: number | undefined;
     busReadsPerNotification: number | undefined;
     cpuSeconds: number | undefined;
+    cpuPer1000Deliveries?: number | undefined;
     /** The writer's own delay from COMMIT to NOTIFY (part of every latency, not the target's). */
     notifyDelayMs: number | undefined;
     /** Reference only: the server's write loop over all N sockets (median). */
@@ -189,9 +194,15 @@ export async function measure(
   const readySeconds = (Date.now() - readyStarted) / 1000;
   log(`  ${ready} ready in ${readySeconds.toFixed(1)} s`);
 
-  // 4. idle memory: as it settles by itself, then after a full garbage collection
-  await sleep(o.settleMs);
+  // 4. idle memory: as it settles by itself (what an admin sees in `top`, steadyAfterConnectMs
+  // after the last connect), then after a full garbage collection
+  const connectEnded = readyStarted;
+  await sleep(Math.max(o.settleMs, o.steadyAfterConnectMs - (Date.now() - connectEnded)));
   const idleUncollected = sample();
+  if (o.steadyAfterConnectMs > 0)
+    log(
+      `  steady RSS ${((idleUncollected?.rssBytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${(((idleUncollected?.rssBytes ?? 0) - (baseline?.rssBytes ?? 0)) / Math.max(1, ready) / 1024).toFixed(1)} KB/socket`,
+    );
   await target.collectGarbage?.();
   await sleep(500);
   const idle = sample();
@@ -219,6 +230,7 @@ export async function measure(
     await sleep(o.burstGapMs);
   }
   const burstCpu1 = sample();
+  await sleep(o.statsFlushMs);
   const burstReads1 = await target.busReads?.();
   const burstClients1 = await fleet.status();
   const burst = await fleet.collect(burstCommits, 1e6, 0);
@@ -273,6 +285,10 @@ export async function measure(
       busReads: burstReads,
       busReadsPerNotification: burstReads === undefined ? undefined : burstReads / o.bursts,
       cpuSeconds: burstCpu0 && burstCpu1 ? burstCpu1.cpuSeconds - burstCpu0.cpuSeconds : undefined,
+      cpuPer1000Deliveries:
+        burstCpu0 && burstCpu1 && burst.deliveries > 0
+          ? ((burstCpu1.cpuSeconds - burstCpu0.cpuSeconds) / burst.deliveries) * 1000
+          : undefined,
       notifyDelayMs: ms(median(target.notifyDelaysUs ?? [])),
       writeLoopMs: ms(median(target.loopDurationsUs ?? [])),
       clientCpuSecondsPerBurst: (burstClients1.cpuUs - burstClients0.cpuUs) / 1e6 / o.bursts,
@@ -389,6 +405,7 @@ async function sustain(
   const expected = shared * ready + privates;
   const received = await drain(fleet, expected, 120_000);
   const cpu1 = sample();
+  await sleep(o.statsFlushMs);
   const reads1 = await target.busReads?.();
   const clients1 = await fleet.status();
   const merged = await fleet.collect(commits, 1e6, origin);

@@ -3,6 +3,7 @@
  * fresh checkout; `--help` prints this list.
  */
 import { parseArgs } from 'node:util';
+import type { RealOdooOptions } from './realOdoo.js';
 
 export interface ExternalTarget {
   name: string;
@@ -40,6 +41,10 @@ export interface BenchOptions {
   cpuProf: boolean;
   heapSnapshot: boolean;
   external: ExternalTarget | undefined;
+  /** Subscribes authorized by a real Odoo instead of the fake one (`--odoo-url`). */
+  odoo: RealOdooOptions | undefined;
+  /** Idle memory is read this long after the last socket connected (at least `settleMs` after ready). */
+  steadyAfterConnectMs: number;
   json: boolean;
   /** Re-render summary.txt and latency.svg of a saved result.json, measure nothing. */
   report: string | undefined;
@@ -71,9 +76,22 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --no-build                run dist/main.js as it is (default: build it first)
   --cpu-prof                write a V8 CPU profile of the sidecar per run (into --out)
   --heap-snapshot           write a heap snapshot of the sidecar at idle with N sockets (into --out)
+  --steady-ms <ms>          read idle memory this long after the last connect, without forcing a
+                            garbage collection first (default 0; 60000 with --odoo-url)
   --json                    print only the JSON result
   --report <result.json>    re-render summary.txt and latency.svg of a saved run (nothing measured)
-  External target (e.g. Odoo's own gevent worker):
+  A real Odoo instead of the fake one (the sidecar asks it to authorize every subscribe):
+  --odoo-url <http url>     its HTTP workers, e.g. http://127.0.0.1:8069
+  --odoo-db <name>          its database
+  --odoo-config <file>      the odoo.conf the sidecar reads (database, LISTEN address, secret)
+  --odoo-pg <url>           postgres://user:password@host:port where Odoo writes (its PgBouncer);
+                            also where PostgreSQL's counters are read
+  --odoo-users <k>          users <prefix>1..<prefix>k log in, password = login (default 200)
+  --odoo-login-prefix <p>   (default bench)
+  --odoo-password <p>       one password for every user instead
+  --tabs <k>                sockets per session (default 4): N/k sessions, spread over the users
+  --sessions-cache <file>   logged-in sessions kept between runs (default bench-results/odoo-sessions.json)
+  External target (e.g. Odoo's own gevent worker; with --odoo-url it serves the same sessions):
   --external-url <ws url>   ws://host:8072/websocket
   --external-cookie <c>     session_id=...: one session for every socket (default: bench sessions)
   --external-db <name>      the Odoo database (required with --external-url)
@@ -127,6 +145,16 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'external-pid': { type: 'string' },
       'external-name': { type: 'string' },
       report: { type: 'string' },
+      'steady-ms': { type: 'string' },
+      'odoo-url': { type: 'string' },
+      'odoo-db': { type: 'string' },
+      'odoo-config': { type: 'string' },
+      'odoo-pg': { type: 'string' },
+      'odoo-users': { type: 'string' },
+      'odoo-login-prefix': { type: 'string' },
+      'odoo-password': { type: 'string' },
+      tabs: { type: 'string' },
+      'sessions-cache': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -134,6 +162,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
   if (values.help) return 'help';
   let external: ExternalTarget | undefined;
   if (values['external-url'] !== undefined) {
+    values['external-db'] ??= values['odoo-db'];
+    values['external-pg'] ??= values['odoo-pg'];
     if (values['external-db'] === undefined || values['external-pg'] === undefined)
       throw new Error('--external-url needs --external-db and --external-pg');
     external = {
@@ -143,6 +173,22 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       database: values['external-db'],
       pg: values['external-pg'],
       pid: values['external-pid'] === undefined ? undefined : Number(values['external-pid']),
+    };
+  }
+  let odoo: RealOdooOptions | undefined;
+  if (values['odoo-url'] !== undefined) {
+    if (values['odoo-db'] === undefined || values['odoo-pg'] === undefined)
+      throw new Error('--odoo-url needs --odoo-db and --odoo-pg');
+    odoo = {
+      url: values['odoo-url'].replace(/\/+$/, ''),
+      database: values['odoo-db'],
+      config: values['odoo-config'],
+      pg: values['odoo-pg'],
+      users: Math.max(1, one(values['odoo-users'], 'odoo-users', 200)),
+      loginPrefix: values['odoo-login-prefix'] ?? 'bench',
+      password: values['odoo-password'],
+      tabs: Math.max(1, one(values.tabs, 'tabs', 4)),
+      sessionsCache: values['sessions-cache'] ?? 'bench-results/odoo-sessions.json',
     };
   }
   const targets = values.targets?.split(',').map((t) => t.trim()) ?? [
@@ -181,6 +227,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     cpuProf: values['cpu-prof'] ?? false,
     heapSnapshot: values['heap-snapshot'] ?? false,
     external,
+    odoo,
+    steadyAfterConnectMs: one(values['steady-ms'], 'steady-ms', odoo ? 60_000 : 0),
     json: values.json ?? false,
     report: values.report,
   };

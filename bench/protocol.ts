@@ -38,6 +38,8 @@ export interface ConnectSpec {
   count: number;
   /** One cookie for every socket (an external Odoo session); default: one session per socket. */
   cookie: string | undefined;
+  /** Real Odoo session ids: socket `index` uses `sessions[index % length]` (several tabs each). */
+  sessions: string[] | undefined;
   /** Source addresses, used in turn (127.0.0.x: a separate ephemeral port range each). */
   localAddresses: string[];
   /** Handshakes in flight at once. */

@@ -3,7 +3,9 @@
  * to the reference's and their ratio, with the target ratio and whether it is met. Pure functions,
  * so the summary can be regenerated from a saved `result.json`.
  */
+
 import type { RunResult } from './measure.js';
+import { sideBySide } from './sideBySide.js';
 
 export interface Machine {
   cpus: number;
@@ -259,6 +261,8 @@ export function humanSummary(result: BenchResult): string {
     `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, ${m.openFileLimit ?? '?'} open files per process`,
     '',
   );
+  if ((result.options as { odoo?: unknown }).odoo)
+    lines.push('Against a real Odoo, side by side:', '', sideBySide(result.runs), '');
   for (const comparison of result.comparisons) {
     const run = result.runs.find((r) => r.n === comparison.n && r.target === comparison.target);
     lines.push(

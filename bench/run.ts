@@ -8,19 +8,29 @@
  * `result.json`, `summary.txt` and `latency.svg`; the summary is printed.
  */
 import { execFileSync } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { createOdooWriter } from '../test/helpers/odooWriter.js';
 import { latencyChart } from './chart.js';
 import { type Child, forkBench } from './children.js';
-import { type Environment, startEnvironment } from './environment.js';
+import { type Environment, PgStats, startEnvironment } from './environment.js';
 import { Fleet } from './fleet.js';
 import { measure, type RunResult } from './measure.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { openFileLimit } from './proc.js';
 import type { FakeOdooCommand, FakeOdooReply } from './protocol.js';
+import { odooSessions, sessionOfSocket } from './realOdoo.js';
 import { type BenchResult, compare, humanSummary, medianRun } from './report.js';
-import { type RunningTarget, startExternal, startReference, startSidecar } from './targets.js';
+import {
+  type RealDatabase,
+  type RealSessions,
+  type RunningTarget,
+  startExternal,
+  startReference,
+  startSidecar,
+} from './targets.js';
 
 const DATABASE = 'bench';
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -66,6 +76,10 @@ function limitsOf(runs: readonly RunResult[]): string[] {
   return limits;
 }
 
+function largestOf(sizes: readonly number[]): number {
+  return Math.max(...sizes);
+}
+
 async function build(): Promise<void> {
   execFileSync(
     process.execPath,
@@ -74,6 +88,12 @@ async function build(): Promise<void> {
       cwd: repoRoot,
       stdio: 'inherit',
     },
+  );
+  // As `npm run build`: the status page reads its assets from dist/ at start.
+  cpSync(
+    join(repoRoot, 'src/observability/status/assets'),
+    join(repoRoot, 'dist/observability/status/assets'),
+    { recursive: true },
   );
 }
 
@@ -123,7 +143,45 @@ async function main(): Promise<void> {
   let env: Environment | undefined;
   let fakeOdoo: Child<FakeOdooCommand, FakeOdooReply> | undefined;
   let odooUrl = '';
-  if (needsDatabase) {
+  let real: RealDatabase | undefined;
+  let sessions: RealSessions | undefined;
+  let statsFlushMs = 0;
+  if (o.odoo) {
+    // A real Odoo: its sessions for every target, its database for the writes and the counters.
+    const tabs = o.odoo.tabs;
+    const list = await odooSessions(
+      { ...o.odoo, sessionsCache: resolve(repoRoot, o.odoo.sessionsCache) },
+      Math.ceil(largestOf(o.sizes) / tabs),
+      log,
+    );
+    sessions = {
+      sids: list.map((s) => s.sid),
+      partnerOfSocket: (index) => sessionOfSocket(list, index).partnerId,
+    };
+    const pgUrl = new URL(o.odoo.pg);
+    const connection = {
+      host: pgUrl.hostname,
+      port: Number(pgUrl.port || 5432),
+      user: decodeURIComponent(pgUrl.username || 'odoo'),
+      password: decodeURIComponent(pgUrl.password || ''),
+    };
+    const stats = new PgStats({ ...connection, database: o.odoo.database }, o.odoo.database);
+    if (!(await stats.hasStatements())) {
+      log('no pg_stat_statements in that database: bus_bus reads are counted as table scans');
+      statsFlushMs = 11_000;
+    }
+    real = {
+      odooConfig: o.odoo.config === undefined ? undefined : resolve(o.odoo.config),
+      writer: createOdooWriter({
+        ...connection,
+        database: o.odoo.database,
+        notifyConnection: 'pooled',
+      }),
+      stats,
+      sessions,
+    };
+    odooUrl = o.odoo.url;
+  } else if (needsDatabase) {
     log('starting PostgreSQL (pg_stat_statements) and PgBouncer (transaction mode)');
     env = await startEnvironment(DATABASE);
     fakeOdoo = forkBench<FakeOdooCommand, FakeOdooReply>('fakeOdoo', {
@@ -134,7 +192,7 @@ async function main(): Promise<void> {
     odooUrl = `http://127.0.0.1:${port}`;
   }
 
-  const largest = Math.max(...o.sizes);
+  const largest = largestOf(o.sizes);
   const clientCount = o.clientProcesses ?? Math.max(2, Math.ceil(largest / o.socketsPerClient));
   log(`load generator: ${clientCount} client processes`);
   const fleet = new Fleet(clientCount);
@@ -175,7 +233,8 @@ async function main(): Promise<void> {
           name: workers > 1 ? `sidecar×${workers}` : 'sidecar',
           start: () =>
             startSidecar({
-              env: env as Environment,
+              env,
+              real,
               odooUrl,
               workers,
               sharedChannel: o.sharedChannel,
@@ -191,7 +250,10 @@ async function main(): Promise<void> {
     }
     if (target === 'external' && o.external) {
       const external = o.external;
-      launches.push({ name: external.name, start: () => startExternal(external, o.sharedChannel) });
+      launches.push({
+        name: external.name,
+        start: () => startExternal(external, o.sharedChannel, sessions),
+      });
     }
   }
 
@@ -217,6 +279,8 @@ async function main(): Promise<void> {
                 sharedChannel: o.sharedChannel,
                 connectConcurrency: o.connectConcurrency,
                 heapSnapshot: o.heapSnapshot,
+                steadyAfterConnectMs: o.steadyAfterConnectMs,
+                statsFlushMs,
                 log,
               }),
             );
@@ -233,6 +297,7 @@ async function main(): Promise<void> {
     await fleet.stop();
     await fakeOdoo?.stop();
     await env?.close();
+    await real?.writer.close();
   }
   await save();
   if (o.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

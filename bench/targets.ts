@@ -46,6 +46,8 @@ export interface RunningTarget {
   origin: string;
   /** One cookie for every socket, or undefined for one bench session per socket. */
   cookie: string | undefined;
+  /** Real Odoo sessions, several sockets (tabs) each: socket i uses `sessions[i % length]`. */
+  sessions?: string[];
   /** Server process, and whether its children (cluster workers) count too. */
   pid: number | undefined;
   withChildren: boolean;
@@ -76,9 +78,16 @@ export interface RunningTarget {
 
 const repoRoot = resolve(import.meta.dirname, '..');
 
+/** A real Odoo's sessions, for the sockets' cookies and their partners' private channels. */
+export interface RealSessions {
+  sids: string[];
+  partnerOfSocket: (index: number) => number;
+}
+
 function dbPublisher(
   writer: OdooWriter,
   sharedChannel: string,
+  partnerOfSocket: (index: number) => number = (index) => partnerOfSid(benchSid(index)),
 ): Pick<RunningTarget, 'publishShared' | 'publishPrivate' | 'notifyDelaysUs'> {
   const notifyDelaysUs: number[] = [];
   const write = async (channel: string | [string, number], seq: number): Promise<number> => {
@@ -97,7 +106,7 @@ function dbPublisher(
   return {
     notifyDelaysUs,
     publishShared: (seq) => write(sharedChannel, seq),
-    publishPrivate: (seq, index) => write(['res.partner', partnerOfSid(benchSid(index))], seq),
+    publishPrivate: (seq, index) => write(['res.partner', partnerOfSocket(index)], seq),
   };
 }
 
@@ -171,8 +180,17 @@ export async function startReference(
 
 // --- sidecar ------------------------------------------------------------------------------------
 
+/** The database side of a sidecar run against a real Odoo: its odoo.conf says where things are. */
+export interface RealDatabase {
+  odooConfig: string | undefined;
+  writer: OdooWriter;
+  stats: PgStats;
+  sessions: RealSessions;
+}
+
 export interface SidecarLaunch {
-  env: Environment;
+  env: Environment | undefined;
+  real: RealDatabase | undefined;
   odooUrl: string;
   workers: number;
   sharedChannel: string;
@@ -196,22 +214,32 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${launch.diagnosticsDir}`);
   if (launch.diagnosticsDir && launch.heapSnapshot)
     nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${launch.diagnosticsDir}`);
+  const { real } = launch;
+  // Against a real Odoo, its odoo.conf gives the database, the LISTEN address, the secret and
+  // the workers (the sidecar's calls to Odoo stay below them), as in a deployment.
+  const database: Record<string, string> = env
+    ? {
+        DB_HOST: env.bouncer.host,
+        DB_PORT: String(env.bouncer.port),
+        IMDISPATCHER_DB_HOST: env.pg.host,
+        IMDISPATCHER_DB_PORT: String(env.pg.port),
+        DB_USER: SIDECAR_DB_ROLE.user,
+        DB_PASSWORD: SIDECAR_DB_ROLE.password,
+        SIDECAR_DB_NAME: env.database,
+        SIDECAR_ODOO_VERSION: '17',
+        SIDECAR_ODOO_CONCURRENCY: String(launch.odooConcurrency),
+      }
+    : real?.odooConfig
+      ? { ODOO_RC: real.odooConfig }
+      : {};
   const settings: Record<string, string> = {
     SIDECAR_HOST: '127.0.0.1',
     SIDECAR_PORT: String(port),
     SIDECAR_ADMIN_PORT: String(adminPort),
-    DB_HOST: env.bouncer.host,
-    DB_PORT: String(env.bouncer.port),
-    IMDISPATCHER_DB_HOST: env.pg.host,
-    IMDISPATCHER_DB_PORT: String(env.pg.port),
-    DB_USER: SIDECAR_DB_ROLE.user,
-    DB_PASSWORD: SIDECAR_DB_ROLE.password,
-    SIDECAR_DB_NAME: env.database,
+    ...database,
     SIDECAR_ODOO_URL: launch.odooUrl,
-    SIDECAR_ODOO_VERSION: '17',
-    SIDECAR_ODOO_CONCURRENCY: String(launch.odooConcurrency),
-    // Every simulated browser connects from 127.0.0.1: the per-address caps and shares would
-    // treat them all as one client.
+    // Every simulated browser connects from 127.x addresses: the per-address caps and shares
+    // would treat thousands of them as a few clients.
     SIDECAR_ODOO_SLOTS_PER_ADDRESS: String(launch.odooConcurrency),
     SIDECAR_ODOO_QUEUE_PER_ADDRESS: '1000000',
     SIDECAR_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
@@ -250,17 +278,28 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
       throw new Error(`the sidecar never became ready; see ${launch.logFile}`);
     await sleep(50);
   }
-  const stats = PgStats.forCluster(env.pg, env.database);
+  const stats = env ? PgStats.forCluster(env.pg, env.database) : (real as RealDatabase).stats;
   const pid = child.pid ?? 0;
   return {
     label: launch.workers > 1 ? `sidecar×${launch.workers}` : 'sidecar',
     kind: 'sidecar',
     ...localEndpoint(port),
+    sessions: real?.sessions.sids,
     pid,
     withChildren: launch.workers > 1,
-    ...dbPublisher(env.writer, launch.sharedChannel),
-    busReads: () => stats.busReads(SIDECAR_DB_ROLE.user),
-    pgConnections: () => stats.connections({ role: SIDECAR_DB_ROLE.user }),
+    ...(env
+      ? dbPublisher(env.writer, launch.sharedChannel)
+      : dbPublisher(
+          (real as RealDatabase).writer,
+          launch.sharedChannel,
+          (real as RealDatabase).sessions.partnerOfSocket,
+        )),
+    // Against a real Odoo every read of bus_bus counts (Odoo's own and the sidecar's, one role).
+    busReads: () => stats.busReads(env ? SIDECAR_DB_ROLE.user : undefined),
+    pgConnections: () =>
+      env
+        ? stats.connections({ role: SIDECAR_DB_ROLE.user })
+        : stats.connections({ applicationName: 'odoo-bus-sidecar%' }),
     metricsText: () => fetch(`${base}/metrics`).then((r) => r.text()),
     diagnosticsDir: launch.diagnosticsDir,
     async collectGarbage() {
@@ -298,6 +337,7 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
 export async function startExternal(
   target: ExternalTarget,
   sharedChannel: string,
+  sessions?: RealSessions,
 ): Promise<RunningTarget> {
   const url = new URL(target.url);
   const pgUrl = new URL(target.pg);
@@ -314,7 +354,7 @@ export async function startExternal(
   });
   const stats = new PgStats({ ...connection, database: target.database }, target.database);
   const port = Number(url.port || (url.protocol === 'wss:' ? 443 : 80));
-  const publisher = dbPublisher(writer, sharedChannel);
+  const publisher = dbPublisher(writer, sharedChannel, sessions?.partnerOfSocket);
   return {
     label: target.name,
     kind: 'external',
@@ -324,10 +364,13 @@ export async function startExternal(
     hostHeader: url.host,
     origin: `${url.protocol === 'wss:' ? 'https' : 'http'}://${url.host}`,
     cookie: target.cookie,
+    sessions: sessions?.sids,
     pid: target.pid,
     withChildren: false,
-    // Private channels are the bench fake Odoo's partners: an external Odoo knows nothing of them.
+    // Without real sessions, private channels are the bench fake Odoo's partners: an external
+    // Odoo knows nothing of them.
     publishShared: publisher.publishShared,
+    ...(sessions ? { publishPrivate: publisher.publishPrivate } : {}),
     notifyDelaysUs: publisher.notifyDelaysUs,
     busReads: () => stats.busReads(undefined),
     pgConnections: () =>
