@@ -17,6 +17,7 @@
 import { sleep } from '../test/helpers/waitFor.js';
 import type { Fleet, Merged } from './fleet.js';
 import { median } from './histogram.js';
+import type { MemoryBreakdown } from './inspector.js';
 import { openFileLimit, openFiles, type ProcessSample, sampleProcess } from './proc.js';
 import { nowUs } from './protocol.js';
 import type { RunningTarget } from './targets.js';
@@ -66,6 +67,9 @@ export interface RunResult {
     /** Before it: what connection setup left behind included. */
     rssPerSocketUncollectedBytes: number | undefined;
     heapUsedBytes: number | undefined;
+    /** Where the steady RSS is (before the forced GC), and after it. */
+    breakdownSteady?: MemoryBreakdown | undefined;
+    breakdownCollected?: MemoryBreakdown | undefined;
   };
   burst: {
     notifications: number;
@@ -199,6 +203,8 @@ export async function measure(
   const connectEnded = readyStarted;
   await sleep(Math.max(o.settleMs, o.steadyAfterConnectMs - (Date.now() - connectEnded)));
   const idleUncollected = sample();
+  const breakdownSteady = await target.memoryBreakdown?.();
+  if (breakdownSteady) log(`  steady: ${describeBreakdown(breakdownSteady)}`);
   if (o.steadyAfterConnectMs > 0)
     log(
       `  steady RSS ${((idleUncollected?.rssBytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${(((idleUncollected?.rssBytes ?? 0) - (baseline?.rssBytes ?? 0)) / Math.max(1, ready) / 1024).toFixed(1)} KB/socket`,
@@ -206,6 +212,8 @@ export async function measure(
   await target.collectGarbage?.();
   await sleep(500);
   const idle = sample();
+  const breakdownCollected = await target.memoryBreakdown?.();
+  if (breakdownCollected) log(`  after GC: ${describeBreakdown(breakdownCollected)}`);
   const serverOpenFiles = target.pid === undefined ? undefined : openFilesOf(target);
   const heap = heapUsed(await target.metricsText?.().catch(() => undefined));
   if (o.heapSnapshot && target.heapSnapshot) {
@@ -271,6 +279,8 @@ export async function measure(
           ? (idleUncollected.rssBytes - baseline.rssBytes) / ready
           : undefined,
       heapUsedBytes: heap,
+      breakdownSteady,
+      breakdownCollected,
     },
     burst: {
       notifications: o.bursts,
@@ -298,6 +308,17 @@ export async function measure(
     closes: status.closes,
     clientErrors: status.errors,
   };
+}
+
+function describeBreakdown(b: MemoryBreakdown): string {
+  const mib = (bytes: number | undefined) => ((bytes ?? 0) / 2 ** 20).toFixed(1);
+  const space = (name: string) =>
+    `${name.replace('_space', '')} ${mib(b.spaces[name]?.used)}/${mib(b.spaces[name]?.committed)}`;
+  return (
+    `rss ${mib(b.rss)} MiB, heap used/total ${mib(b.heapUsed)}/${mib(b.heapTotal)}, ` +
+    `${['new_space', 'old_space', 'code_space', 'large_object_space'].map(space).join(', ')}, ` +
+    `external ${mib(b.external)} (array buffers ${mib(b.arrayBuffers)})`
+  );
 }
 
 function openFilesOf(target: RunningTarget): number | undefined {

@@ -17,7 +17,7 @@ import { freePort } from '../test/helpers/ports.js';
 import { sleep } from '../test/helpers/waitFor.js';
 import { type Child, forkBench, killOnExit } from './children.js';
 import { type Environment, PgStats, SIDECAR_DB_ROLE } from './environment.js';
-import { collectGarbage } from './inspector.js';
+import { collectGarbage, type MemoryBreakdown, memoryBreakdown } from './inspector.js';
 import type { ExternalTarget } from './options.js';
 import {
   BENCH_MESSAGE_TYPE,
@@ -71,6 +71,8 @@ export interface RunningTarget {
   diagnosticsDir?: string;
   /** A full garbage collection in the server process(es), before memory is read. */
   collectGarbage?(): Promise<void>;
+  /** V8's and Node's view of the server's memory (single process only), collecting nothing. */
+  memoryBreakdown?(): Promise<MemoryBreakdown | undefined>;
   /** Asks for a heap snapshot (sidecar started with `--heap-snapshot`). */
   heapSnapshot?(): Promise<void>;
   stop(): Promise<void>;
@@ -302,6 +304,8 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
         : stats.connections({ applicationName: 'odoo-bus-sidecar%' }),
     metricsText: () => fetch(`${base}/metrics`).then((r) => r.text()),
     diagnosticsDir: launch.diagnosticsDir,
+    memoryBreakdown: () =>
+      launch.workers <= 1 ? memoryBreakdown(inspectPort) : Promise.resolve(undefined),
     async collectGarbage() {
       if (launch.workers <= 1) await collectGarbage(inspectPort);
       else for (let i = 1; i <= launch.workers; i++) await collectGarbage(inspectPort + i);
