@@ -37,6 +37,8 @@ export interface MeasureOptions {
   steadyAfterConnectMs: number;
   /** Wait before reading PostgreSQL's counters (scan counts are reported late without pg_stat_statements). */
   statsFlushMs: number;
+  /** How long subscribes may take to be complete (a real Odoo answers each one). */
+  readyTimeoutMs: number;
   log: (line: string) => void;
 }
 
@@ -193,7 +195,7 @@ export async function measure(
       2000,
       50,
     );
-    if (ready >= connect.ok || Date.now() - readyStarted > 120_000) break;
+    if (ready >= connect.ok || Date.now() - readyStarted > o.readyTimeoutMs) break;
   }
   const readySeconds = (Date.now() - readyStarted) / 1000;
   log(`  ${ready} ready in ${readySeconds.toFixed(1)} s`);

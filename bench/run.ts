@@ -281,6 +281,7 @@ async function main(): Promise<void> {
                 heapSnapshot: o.heapSnapshot,
                 steadyAfterConnectMs: o.steadyAfterConnectMs,
                 statsFlushMs,
+                readyTimeoutMs: o.odoo ? 900_000 : 120_000,
                 log,
               }),
             );
