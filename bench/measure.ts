@@ -209,7 +209,7 @@ export async function measure(
   if (breakdownSteady) log(`  steady: ${describeBreakdown(breakdownSteady)}`);
   if (o.steadyAfterConnectMs > 0)
     log(
-      `  steady RSS ${((idleUncollected?.rssBytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${(((idleUncollected?.rssBytes ?? 0) - (baseline?.rssBytes ?? 0)) / Math.max(1, ready) / 1024).toFixed(1)} KB/socket`,
+      `  steady RSS ${((idleUncollected?.rssBytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${(((idleUncollected?.rssBytes ?? 0) - (baseline?.rssBytes ?? 0)) / Math.max(1, connect.ok) / 1024).toFixed(1)} KB per open socket`,
     );
   await target.collectGarbage?.();
   await sleep(500);
@@ -274,11 +274,14 @@ export async function measure(
     memory: {
       baselineRssBytes: baseline?.rssBytes,
       idleRssBytes: idle?.rssBytes,
+      // Per open socket: one whose subscribe failed still holds its memory.
       rssPerSocketBytes:
-        baseline && idle && ready > 0 ? (idle.rssBytes - baseline.rssBytes) / ready : undefined,
+        baseline && idle && connect.ok > 0
+          ? (idle.rssBytes - baseline.rssBytes) / connect.ok
+          : undefined,
       rssPerSocketUncollectedBytes:
-        baseline && idleUncollected && ready > 0
-          ? (idleUncollected.rssBytes - baseline.rssBytes) / ready
+        baseline && idleUncollected && connect.ok > 0
+          ? (idleUncollected.rssBytes - baseline.rssBytes) / connect.ok
           : undefined,
       heapUsedBytes: heap,
       breakdownSteady,
