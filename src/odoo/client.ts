@@ -18,6 +18,7 @@ import type { QueueLimits } from './callBudget.js';
 import { sessionIdFromCookie } from './cookies.js';
 import { type CallKey, Limiter } from './limiter.js';
 import { BadResponse, classifyFailure, readRpcAnswer } from './rpcAnswer.js';
+import { SharedCalls, sharedCallKey } from './sharedCalls.js';
 
 type Gauge = Metrics['odooInFlight'];
 
@@ -118,6 +119,7 @@ export interface OdooClientOptions {
 }
 
 const VERSION_INFO_ROUTE = '/web/webclient/version_info';
+const ABANDONED: RpcOutcome = { kind: 'unavailable', reason: 'abandoned', detail: 'client left' };
 /** The sidecar's own calls that no browser asked for (version info): a client of their own. */
 const SIDECAR_KEY: CallKey = { address: '(sidecar)', session: '' };
 
@@ -129,6 +131,8 @@ export class OdooClient {
   private readonly agent: Agent;
   private readonly origin: string;
   private rpcId = 0;
+  /** Identical calls of one session in flight share one call (see `sharedCallKey`). */
+  readonly shared = new SharedCalls<RpcOutcome>();
 
   constructor(private readonly options: OdooClientOptions) {
     this.origin = new URL(options.baseUrl).origin;
@@ -174,6 +178,25 @@ export class OdooClient {
     browser: BrowserContext,
     signal?: AbortSignal,
     requestId?: string,
+  ): Promise<RpcOutcome> {
+    const key = sharedCallKey(route, params, browser);
+    if (key !== undefined) {
+      return this.shared.run(
+        key,
+        signal,
+        (own) => this.call(route, params, browser, own, requestId),
+        () => ABANDONED,
+      );
+    }
+    return this.call(route, params, browser, signal, requestId);
+  }
+
+  private async call(
+    route: string,
+    params: Record<string, unknown>,
+    browser: BrowserContext,
+    signal: AbortSignal | undefined,
+    requestId: string | undefined,
   ): Promise<RpcOutcome> {
     let body: string;
     try {
