@@ -192,7 +192,17 @@ function connectAll(spec: ConnectSpec): Promise<ClientReply> {
         JSON.stringify({ event_name: 'subscribe', data: { channels: spec.channels, last: 0 } }),
       ),
     );
-    const startOne = () => {
+    // Paced like users arriving: handshake k starts no earlier than k / ratePerSecond.
+    let scheduled = 0;
+    const pace = (start: () => void) => {
+      if (spec.ratePerSecond <= 0) return start();
+      const due = started / 1000 + (scheduled++ * 1000) / spec.ratePerSecond;
+      const wait = due - nowUs() / 1000;
+      if (wait <= 0) return start();
+      setTimeout(start, wait);
+    };
+    const startOne = () => pace(openOne);
+    const openOne = () => {
       if (next >= spec.count) return;
       const local = next++;
       const index = spec.first + local;

@@ -60,7 +60,7 @@ export class Fleet {
   async connect(
     target: RunningTarget,
     n: number,
-    options: { channels: string[]; concurrency: number },
+    options: { channels: string[]; concurrency: number; ratePerSecond?: number },
   ): Promise<ConnectOutcome> {
     const run = ++this.runs;
     const started = Date.now();
@@ -91,6 +91,7 @@ export class Fleet {
                 )
               : [],
           concurrency: Math.max(1, Math.ceil(options.concurrency / this.clients.length)),
+          ratePerSecond: (options.ratePerSecond ?? 0) / this.clients.length,
           channels: options.channels,
           timeoutMs: 60_000,
         };

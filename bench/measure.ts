@@ -32,6 +32,8 @@ export interface MeasureOptions {
   settleMs: number;
   sharedChannel: string;
   connectConcurrency: number;
+  /** Sockets connected per second at most, over all clients (0: no pacing). */
+  connectRate: number;
   heapSnapshot: boolean;
   /** Idle memory is read (without a forced GC first) this long after the last connect. */
   steadyAfterConnectMs: number;
@@ -175,6 +177,7 @@ export async function measure(
   const connect = await fleet.connect(target, o.n, {
     channels: [o.sharedChannel],
     concurrency: o.connectConcurrency,
+    ratePerSecond: o.connectRate,
   });
   log(
     `  ${connect.ok} connected in ${connect.seconds.toFixed(1)} s` +

@@ -31,6 +31,7 @@ export interface BenchOptions {
   clientProcesses: number | undefined;
   socketsPerClient: number;
   connectConcurrency: number;
+  connectRate: number;
   sharedChannel: string;
   settleMs: number;
   repeat: number;
@@ -67,6 +68,7 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --client-procs <k>        load-generator processes (default: enough for --sockets-per-client, at least 2)
   --sockets-per-client <k>  most sockets one client process holds (default 10000; the limit is 20,000 files)
   --connect-concurrency <k> handshakes in flight at once, over all clients (default 256)
+  --connect-rate <r>        sockets connected per second at most, like users arriving (default 0: no pacing)
   --shared-channel <name>   channel string every socket subscribes to (default bench_shared)
   --settle-ms <ms>          wait before reading idle memory (default 3000)
   --repeat <k>              measure each (N, target) k times and report medians (default 1)
@@ -128,6 +130,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'client-procs': { type: 'string' },
       'sockets-per-client': { type: 'string' },
       'connect-concurrency': { type: 'string' },
+      'connect-rate': { type: 'string' },
       'shared-channel': { type: 'string' },
       'settle-ms': { type: 'string' },
       repeat: { type: 'string' },
@@ -216,6 +219,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       values['client-procs'] === undefined ? undefined : one(values['client-procs'], 'c', 2),
     socketsPerClient: one(values['sockets-per-client'], 'sockets-per-client', 10_000),
     connectConcurrency: one(values['connect-concurrency'], 'connect-concurrency', 256),
+    connectRate: one(values['connect-rate'], 'connect-rate', 0),
     sharedChannel: values['shared-channel'] ?? 'bench_shared',
     settleMs: one(values['settle-ms'], 'settle-ms', 3000),
     repeat: Math.max(1, one(values.repeat, 'repeat', 1)),

@@ -44,6 +44,8 @@ export interface ConnectSpec {
   localAddresses: string[];
   /** Handshakes in flight at once. */
   concurrency: number;
+  /** Handshakes started per second by this client at most (0: as fast as `concurrency` allows). */
+  ratePerSecond: number;
   /** Channel strings sent in `subscribe`. */
   channels: string[];
   timeoutMs: number;

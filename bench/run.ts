@@ -278,6 +278,7 @@ async function main(): Promise<void> {
                 settleMs: o.settleMs,
                 sharedChannel: o.sharedChannel,
                 connectConcurrency: o.connectConcurrency,
+                connectRate: o.connectRate,
                 heapSnapshot: o.heapSnapshot,
                 steadyAfterConnectMs: o.steadyAfterConnectMs,
                 statsFlushMs,
