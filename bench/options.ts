@@ -41,6 +41,8 @@ export interface BenchOptions {
   build: boolean;
   cpuProf: boolean;
   heapSnapshot: boolean;
+  /** Node/V8 flags the sidecar runs with; undefined: those of `npm start`. */
+  sidecarNodeArgs: string[] | undefined;
   external: ExternalTarget | undefined;
   /** Subscribes authorized by a real Odoo instead of the fake one (`--odoo-url`). */
   odoo: RealOdooOptions | undefined;
@@ -76,6 +78,8 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --coalesce-ms <ms>        the sidecar's coalescing window (default: the sidecar's own, 5)
   --out <dir>               where results go (default bench-results/<date>)
   --no-build                run dist/main.js as it is (default: build it first)
+  --sidecar-node-args <a>   extra Node/V8 flags for the sidecar, e.g. "--max-semi-space-size=1"
+                            (default: those of package.json's "start" script)
   --cpu-prof                write a V8 CPU profile of the sidecar per run (into --out)
   --heap-snapshot           write a heap snapshot of the sidecar at idle with N sockets (into --out)
   --steady-ms <ms>          read idle memory this long after the last connect, without forcing a
@@ -139,6 +143,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       out: { type: 'string' },
       'no-build': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
+      'sidecar-node-args': { type: 'string' },
       'heap-snapshot': { type: 'boolean' },
       json: { type: 'boolean' },
       'external-url': { type: 'string' },
@@ -229,6 +234,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     out: values.out ?? `bench-results/${stamp}`,
     build: !values['no-build'],
     cpuProf: values['cpu-prof'] ?? false,
+    sidecarNodeArgs: values['sidecar-node-args']?.split(/\s+/).filter((a) => a !== ''),
     heapSnapshot: values['heap-snapshot'] ?? false,
     external,
     odoo,

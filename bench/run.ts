@@ -8,7 +8,7 @@
  * `result.json`, `summary.txt` and `latency.svg`; the summary is printed.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -74,6 +74,15 @@ function limitsOf(runs: readonly RunResult[]): string[] {
     );
   }
   return limits;
+}
+
+/** The Node/V8 flags of package.json's `start` script: the sidecar measured as it is run. */
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  const words = (pkg.scripts?.start ?? '').split(/\s+/);
+  return words.slice(1).filter((word) => word.startsWith('--'));
 }
 
 function largestOf(sizes: readonly number[]): number {
@@ -244,6 +253,7 @@ async function main(): Promise<void> {
               diagnosticsDir: o.cpuProf || o.heapSnapshot ? out : undefined,
               cpuProf: o.cpuProf,
               heapSnapshot: o.heapSnapshot,
+              nodeArgs: o.sidecarNodeArgs ?? startFlags(),
             }),
         });
       }

@@ -202,6 +202,8 @@ export interface SidecarLaunch {
   diagnosticsDir: string | undefined;
   cpuProf: boolean;
   heapSnapshot: boolean;
+  /** Node/V8 flags, as the deployment starts it (`npm start`). */
+  nodeArgs: string[];
 }
 
 export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget> {
@@ -211,7 +213,7 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
   // The inspector lets the benchmark force a garbage collection before reading idle memory; cluster
   // workers get the following ports.
   const inspectPort = await freePort();
-  const nodeArgs: string[] = [`--inspect=127.0.0.1:${inspectPort}`];
+  const nodeArgs: string[] = [...launch.nodeArgs, `--inspect=127.0.0.1:${inspectPort}`];
   if (launch.diagnosticsDir && launch.cpuProf)
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${launch.diagnosticsDir}`);
   if (launch.diagnosticsDir && launch.heapSnapshot)
