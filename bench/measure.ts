@@ -71,7 +71,8 @@ export interface RunResult {
     /** Before it: what connection setup left behind included. */
     rssPerSocketUncollectedBytes: number | undefined;
     heapUsedBytes: number | undefined;
-    /** Where the steady RSS is (before the forced GC), and after it. */
+    /** Where the RSS is before any socket, at steady state (before the forced GC), and after it. */
+    breakdownBaseline?: MemoryBreakdown | undefined;
     breakdownSteady?: MemoryBreakdown | undefined;
     breakdownCollected?: MemoryBreakdown | undefined;
   };
@@ -173,6 +174,8 @@ export async function measure(
   await target.collectGarbage?.();
   await sleep(500);
   const baseline = sample();
+  const breakdownBaseline = await target.memoryBreakdown?.();
+  if (breakdownBaseline) log(`  before any socket: ${describeBreakdown(breakdownBaseline)}`);
   log(`  connecting ${o.n} sockets`);
   const connect = await fleet.connect(target, o.n, {
     channels: [o.sharedChannel],
@@ -290,6 +293,7 @@ export async function measure(
           ? (idleUncollected.rssBytes - baseline.rssBytes) / connect.ok
           : undefined,
       heapUsedBytes: heap,
+      breakdownBaseline,
       breakdownSteady,
       breakdownCollected,
     },

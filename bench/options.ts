@@ -78,7 +78,7 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --coalesce-ms <ms>        the sidecar's coalescing window (default: the sidecar's own, 5)
   --out <dir>               where results go (default bench-results/<date>)
   --no-build                run dist/main.js as it is (default: build it first)
-  --sidecar-node-args <a>   extra Node/V8 flags for the sidecar, e.g. "--max-semi-space-size=1"
+  --sidecar-node-args=<a>   Node/V8 flags for the sidecar, e.g. --sidecar-node-args=--max-semi-space-size=1
                             (default: those of package.json's "start" script)
   --cpu-prof                write a V8 CPU profile of the sidecar per run (into --out)
   --heap-snapshot           write a heap snapshot of the sidecar at idle with N sockets (into --out)
