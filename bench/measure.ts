@@ -71,6 +71,8 @@ export interface RunResult {
     /** Before it: what connection setup left behind included. */
     rssPerSocketUncollectedBytes: number | undefined;
     heapUsedBytes: number | undefined;
+    /** Sockets open when idle memory was read (what RSS per socket divides by). */
+    openSockets?: number;
     /** Where the RSS is before any socket, at steady state (before the forced GC), and after it. */
     breakdownBaseline?: MemoryBreakdown | undefined;
     breakdownSteady?: MemoryBreakdown | undefined;
@@ -214,11 +216,13 @@ export async function measure(
   const connectEnded = readyStarted;
   await sleep(Math.max(o.settleMs, o.steadyAfterConnectMs - (Date.now() - connectEnded)));
   const idleUncollected = sample();
+  // Sockets the server closed meanwhile (e.g. 1013) hold nothing any more: per socket still open.
+  const openAtIdle = (await fleet.status()).open;
   const breakdownSteady = await target.memoryBreakdown?.();
   if (breakdownSteady) log(`  steady: ${describeBreakdown(breakdownSteady)}`);
   if (o.steadyAfterConnectMs > 0)
     log(
-      `  steady RSS ${((idleUncollected?.rssBytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${(((idleUncollected?.rssBytes ?? 0) - (baseline?.rssBytes ?? 0)) / Math.max(1, connect.ok) / 1024).toFixed(1)} KB per open socket`,
+      `  steady RSS ${((idleUncollected?.rssBytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${(((idleUncollected?.rssBytes ?? 0) - (baseline?.rssBytes ?? 0)) / Math.max(1, openAtIdle) / 1024).toFixed(1)} KB per open socket (${openAtIdle} open)`,
     );
   await target.collectGarbage?.();
   await sleep(500);
@@ -285,13 +289,14 @@ export async function measure(
       idleRssBytes: idle?.rssBytes,
       // Per open socket: one whose subscribe failed still holds its memory.
       rssPerSocketBytes:
-        baseline && idle && connect.ok > 0
-          ? (idle.rssBytes - baseline.rssBytes) / connect.ok
+        baseline && idle && openAtIdle > 0
+          ? (idle.rssBytes - baseline.rssBytes) / openAtIdle
           : undefined,
       rssPerSocketUncollectedBytes:
-        baseline && idleUncollected && connect.ok > 0
-          ? (idleUncollected.rssBytes - baseline.rssBytes) / connect.ok
+        baseline && idleUncollected && openAtIdle > 0
+          ? (idleUncollected.rssBytes - baseline.rssBytes) / openAtIdle
           : undefined,
+      openSockets: openAtIdle,
       heapUsedBytes: heap,
       breakdownBaseline,
       breakdownSteady,
