@@ -69,7 +69,10 @@ describe(UNIT, () => {
     const exec = (service('ExecStart') ?? '').split(/\s+/);
     expect(exec[0]).toMatch(/^\/.*\/node$/);
     expect(exec[1]).toBe(posix.join(service('WorkingDirectory') ?? '', 'dist/main.js'));
-    expect(service('Environment')).toBe('NODE_ENV=production');
+    const environment = unit.get('Service')?.get('Environment') ?? [];
+    expect(environment).toContain('NODE_ENV=production');
+    // The young generation kept small: idle sockets' RSS (see the Dockerfile).
+    expect(environment).toContain('NODE_OPTIONS=--max-semi-space-size=1');
   });
 
   it('reads its settings and the shared secret from /etc/odoo-bus-sidecar/env', () => {
