@@ -43,6 +43,8 @@ export interface BenchOptions {
   heapSnapshot: boolean;
   /** Node/V8 flags the sidecar runs with; undefined: those of `npm start`. */
   sidecarNodeArgs: string[] | undefined;
+  /** Extra environment of the sidecar's process (allocator settings and the like). */
+  sidecarEnv: Record<string, string>;
   external: ExternalTarget | undefined;
   /** Subscribes authorized by a real Odoo instead of the fake one (`--odoo-url`). */
   odoo: RealOdooOptions | undefined;
@@ -80,6 +82,7 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --no-build                run dist/main.js as it is (default: build it first)
   --sidecar-node-args=<a>   Node/V8 flags for the sidecar, e.g. --sidecar-node-args=--max-semi-space-size=1
                             (default: those of package.json's "start" script)
+  --sidecar-env=<K=V,...>   environment of the sidecar's process beyond its settings, e.g. MALLOC_ARENA_MAX=2
   --cpu-prof                write a V8 CPU profile of the sidecar per run (into --out)
   --heap-snapshot           write a heap snapshot of the sidecar at idle with N sockets (into --out)
   --steady-ms <ms>          read idle memory this long after the last connect, without forcing a
@@ -144,6 +147,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'no-build': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
       'sidecar-node-args': { type: 'string' },
+      'sidecar-env': { type: 'string' },
       'heap-snapshot': { type: 'boolean' },
       json: { type: 'boolean' },
       'external-url': { type: 'string' },
@@ -234,6 +238,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     out: values.out ?? `bench-results/${stamp}`,
     build: !values['no-build'],
     cpuProf: values['cpu-prof'] ?? false,
+    sidecarEnv: Object.fromEntries(
+      (values['sidecar-env'] ?? '')
+        .split(',')
+        .filter((pair) => pair.includes('='))
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    ),
     sidecarNodeArgs: values['sidecar-node-args']?.split(/\s+/).filter((a) => a !== ''),
     heapSnapshot: values['heap-snapshot'] ?? false,
     external,

@@ -254,6 +254,7 @@ async function main(): Promise<void> {
               cpuProf: o.cpuProf,
               heapSnapshot: o.heapSnapshot,
               nodeArgs: o.sidecarNodeArgs ?? startFlags(),
+              extraEnv: o.sidecarEnv,
             }),
         });
       }

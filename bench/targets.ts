@@ -204,6 +204,8 @@ export interface SidecarLaunch {
   heapSnapshot: boolean;
   /** Node/V8 flags, as the deployment starts it (`npm start`). */
   nodeArgs: string[];
+  /** Extra environment (allocator settings and the like). */
+  extraEnv: Record<string, string>;
 }
 
 export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget> {
@@ -254,7 +256,7 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
   };
   if (launch.coalesceMs !== undefined) settings.SIDECAR_COALESCE_MS = String(launch.coalesceMs);
   // Only the settings above: nothing from the caller's environment leaks into the measured sidecar.
-  const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, ...settings };
+  const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, ...launch.extraEnv, ...settings };
   const log = await open(launch.logFile, 'a');
   let child: ChildProcess;
   try {
