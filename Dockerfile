@@ -33,4 +33,8 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 # socket at 5,000 in RSS); the sidecar's garbage is short-lived and small, so the cost is a few
 # more, quicker scavenges. Worker processes (SIDECAR_WORKERS) inherit it.
 ENV NODE_OPTIONS=--max-semi-space-size=1
+# Two malloc arenas instead of eight per core: V8's background threads (GC, compiler) otherwise
+# each keep an arena of freed memory after a burst of subscribes, about 2 KB of RSS per idle socket
+# at 5,000.
+ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["node", "dist/main.js"]

@@ -82,7 +82,8 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --no-build                run dist/main.js as it is (default: build it first)
   --sidecar-node-args=<a>   Node/V8 flags for the sidecar, e.g. --sidecar-node-args=--max-semi-space-size=1
                             (default: those of package.json's "start" script)
-  --sidecar-env=<K=V,...>   environment of the sidecar's process beyond its settings, e.g. MALLOC_ARENA_MAX=2
+  --sidecar-env=<K=V,...>   environment of the sidecar's process beyond its settings (default
+                            MALLOC_ARENA_MAX=2, as the image and the systemd unit run it)
   --cpu-prof                write a V8 CPU profile of the sidecar per run (into --out)
   --heap-snapshot           write a heap snapshot of the sidecar at idle with N sockets (into --out)
   --steady-ms <ms>          read idle memory this long after the last connect, without forcing a
@@ -239,7 +240,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     build: !values['no-build'],
     cpuProf: values['cpu-prof'] ?? false,
     sidecarEnv: Object.fromEntries(
-      (values['sidecar-env'] ?? '')
+      (values['sidecar-env'] ?? 'MALLOC_ARENA_MAX=2')
         .split(',')
         .filter((pair) => pair.includes('='))
         .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),

@@ -73,6 +73,7 @@ describe(UNIT, () => {
     expect(environment).toContain('NODE_ENV=production');
     // The young generation kept small: idle sockets' RSS (see the Dockerfile).
     expect(environment).toContain('NODE_OPTIONS=--max-semi-space-size=1');
+    expect(environment).toContain('MALLOC_ARENA_MAX=2');
   });
 
   it('reads its settings and the shared secret from /etc/odoo-bus-sidecar/env', () => {
