@@ -8,6 +8,7 @@
  * `result.json`, `summary.txt` and `latency.svg`; the summary is printed.
  */
 import { execFileSync } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -74,6 +75,12 @@ async function build(): Promise<void> {
       cwd: repoRoot,
       stdio: 'inherit',
     },
+  );
+  // What `npm run build` copies besides tsc's output: the status page reads its assets at start.
+  cpSync(
+    join(repoRoot, 'src/observability/status/assets'),
+    join(repoRoot, 'dist/observability/status/assets'),
+    { recursive: true },
   );
 }
 
