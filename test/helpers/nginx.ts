@@ -24,8 +24,8 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PRODUCTION_NGINX_CONFIG = join(repoRoot, 'deploy', 'nginx.conf');
 
 export interface NginxOptions {
-  /** `host:port` of the sidecar and of Odoo's HTTP workers. */
-  sidecar: string;
+  /** `host:port` of the sidecar (or of each sidecar of a fleet) and of Odoo's HTTP workers. */
+  sidecar: string | readonly string[];
   odoo: string;
   /** Listeners (origins) to open; default 1. */
   listeners?: number;

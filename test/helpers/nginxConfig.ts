@@ -141,8 +141,11 @@ export function assertBusRouting(config: readonly Directive[]): BusRouting {
 }
 
 export interface NginxTestMachine {
-  /** `host:port` per upstream name; every upstream of the file must be given one. */
-  upstreams: Readonly<Record<string, string>>;
+  /**
+   * `host:port` per upstream name, or several (one `server` each: a scaled-out fleet); every
+   * upstream of the file must be given one.
+   */
+  upstreams: Readonly<Record<string, string | readonly string[]>>;
   /** `host:port` listeners replacing the server's `listen` directives (one origin each). */
   listen: readonly string[];
   pidFile: string;
@@ -181,7 +184,9 @@ export function adaptForTestMachine(
     if (address === undefined) throw new Error(`no test address for upstream "${name}"`);
     upstream.block = [
       ...(upstream.block ?? []).filter((d) => d.name !== 'server'),
-      { name: 'server', args: [quote(address)], line: upstream.line },
+      ...(typeof address === 'string' ? [address] : address).map(
+        (one): Directive => ({ name: 'server', args: [quote(one)], line: upstream.line }),
+      ),
     ];
   }
   for (const name of Object.keys(machine.upstreams)) {
