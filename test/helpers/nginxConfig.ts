@@ -155,6 +155,8 @@ export interface NginxTestMachine {
   tempPaths: Readonly<Record<string, string>>;
   /** The process's hard limit on open files: `worker_rlimit_nofile` above it is lowered. */
   maxOpenFiles: number;
+  /** Replaces `worker_processes`, and each listener gets `reuseport` (even spread over them). */
+  workerProcesses?: number;
 }
 
 /** Replaces the first directive named `name` in `block` (or appends one), removing the others. */
@@ -201,13 +203,16 @@ export function adaptForTestMachine(
   const listens = machine.listen.map(
     (address): Directive => ({
       name: 'listen',
-      args: [quote(address)],
+      args: [quote(address), ...(machine.workerProcesses === undefined ? [] : ['reuseport'])],
       line: 0,
     }),
   );
   server.splice(0, server.length, ...listens, ...server.filter((d) => d.name !== 'listen'));
 
   put(config, 'daemon', ['off']);
+  if (machine.workerProcesses !== undefined) {
+    put(config, 'worker_processes', [String(machine.workerProcesses)]);
+  }
   put(config, 'pid', [quote(machine.pidFile)]);
   // Every log goes to the test's files; where the file names none, nginx's compiled-in default
   // (a system path) would be used, so one is added.
