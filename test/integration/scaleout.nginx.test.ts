@@ -8,8 +8,9 @@
  *   sidecar that holds it;
  * - one sidecar killed with SIGKILL: its clients, retrying as Odoo's worker does, come back through
  *   nginx on the other two and get exactly the rows committed meanwhile, including one whose id
- *   was taken before the kill and committed after rows above it — no gap, no duplicate, with no
- *   state shared between the sidecars: each reads `bus_bus` itself, a client resumes by its last id.
+ *   was taken before the kill and committed after the kill below every client's last id — no gap,
+ *   no duplicate, with no state shared between the sidecars: each reads `bus_bus` itself, a client
+ *   resumes by its last id.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SettingKey } from '../../src/config/settings.js';
@@ -122,13 +123,18 @@ describe('three sidecar processes behind nginx', () => {
     await allReceived(first, 60_000);
     for (const client of clients) expect(client.notificationIds()).toEqual([first]);
 
-    // One sidecar dies without a word; a transaction of Odoo's has taken an id and not committed.
+    // A transaction of Odoo's takes an id and does not commit yet; a row above it reaches everyone,
+    // so every client's last id is now above the row still to come.
+    const late = await writer.openTransaction();
+    const [lateId] = await late.send([note('late')]);
+    const above = await writer.sendone(note('above the late one'));
+    await allReceived(above, 60_000);
+
+    // One sidecar dies without a word.
     const victimIndex = spread.indexOf(Math.max(...spread));
     const victim = sidecars[victimIndex] as SidecarProcess;
     const survivors = sidecars.filter((s) => s !== victim);
     const onVictim = spread[victimIndex] as number;
-    const late = await writer.openTransaction();
-    const [lateId] = await late.send([note('late')]);
     victim.kill('SIGKILL');
     await victim.exited;
     // Its clients see their socket cut and wait out the worker's backoff: what commits now is
@@ -139,7 +145,9 @@ describe('three sidecar processes behind nginx', () => {
         `${onVictim} clients cut (now ${clients.filter((c) => c.abnormalCloses > 0).length})`,
     });
     const missed = [await writer.sendone(note('missed 1')), await writer.sendone(note('missed 2'))];
-    // Committed after rows above it: a reader that only followed `id > last` would skip it.
+    // Committed below the last id of every client: the moved ones resume on a sidecar that never
+    // served them, with `last` above it; only that sidecar's own reading of bus_bus (it saw the id
+    // missing) can tell them they lack it. Odoo's `id > last` would skip it.
     await late.commit();
 
     const after = await writer.sendone(note('after'));
@@ -162,7 +170,7 @@ describe('three sidecar processes behind nginx', () => {
     }
 
     // Every row exactly once per socket, however many connections it took.
-    const expected = [first, lateId as number, ...missed, after].sort((a, b) => a - b);
+    const expected = [first, lateId as number, above, ...missed, after].sort((a, b) => a - b);
     for (const client of clients) {
       // Sorted, not in arrival order: the late row arrives after the rows above it.
       expect(client.notificationIds().sort((a, b) => a - b)).toEqual(expected);
