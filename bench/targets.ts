@@ -11,6 +11,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { metricValue } from '../test/helpers/metricsText.js';
 import { startNginx } from '../test/helpers/nginx.js';
@@ -186,6 +187,24 @@ export async function startReference(
 
 // --- sidecar ------------------------------------------------------------------------------------
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+/** The first of `count` consecutive free ports. */
+async function freePortRun(count: number): Promise<number> {
+  for (;;) {
+    const first = await freePort();
+    let free = true;
+    for (let i = 1; i < count && free; i++) free = await portIsFree(first + i);
+    if (free) return first;
+  }
+}
+
 export interface SidecarLaunch {
   env: Environment;
   odooUrl: string;
@@ -204,8 +223,9 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
   const port = await freePort();
   const adminPort = await freePort();
   // The inspector lets the benchmark force a garbage collection before reading idle memory; cluster
-  // workers get the following ports.
-  const inspectPort = await freePort();
+  // workers get the following ports, which must be free too (else a worker runs without one and
+  // its memory is read uncollected).
+  const inspectPort = await freePortRun(launch.workers > 1 ? launch.workers + 1 : 1);
   const nodeArgs: string[] = [`--inspect=127.0.0.1:${inspectPort}`];
   if (launch.diagnosticsDir && launch.cpuProf)
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${launch.diagnosticsDir}`);
