@@ -24,6 +24,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BusReader } from '../../bus/reader.js';
 import type { BusRow } from '../../bus/types.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../../json/depth.js';
 import { member, parseJson } from '../../json/rawJson.js';
 import { guarded } from '../../observability/caught.js';
 import type { Logger } from '../../observability/logger.js';
@@ -37,7 +38,6 @@ import { sessionHash } from '../../odoo/sessionHash.js';
 import { browserContext, clientIdentity } from '../clientIdentity.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { type Forwarding, forward, forwardingOf } from '../forward.js';
-import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../websocket/clientMessage.js';
 import { admitPoll } from './admission.js';
 import {
   batchPayload,
