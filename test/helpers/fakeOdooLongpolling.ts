@@ -266,7 +266,7 @@ export function serveImStatus(ctx: RouteContext, request: FakeRequest): Promise<
  */
 export function serveOdooPoll(ctx: RouteContext, request: FakeRequest): Promise<FakeResponse> {
   const major = ctx.profile.serverVersionInfo[0] as number;
-  if (request.method === 'OPTIONS' && major >= 13) {
+  if (request.method === 'OPTIONS' && generationOf(major).pollCors) {
     // `HttpRequest.dispatch` of a `cors` route (observed on 15.0): 200, no body, a new session.
     const { session, stored } = ctx.sessions.resolve(request.headers.cookie);
     ctx.sessions.save(session, stored);
