@@ -75,47 +75,48 @@ const PEEK = '/websocket/peek_notifications';
 const PRESENCE = '/websocket/update_bus_presence';
 const ON_CLOSED = '/websocket/on_closed';
 
-function longPolling(major: 12 | 13 | 14 | 15): Generation {
-  return {
-    major,
-    transport: 'longpolling',
-    routes: major === 15 ? [POLL, IM_STATUS] : [POLL, IM_STATUS, SEND],
-    presenceParams: ['bus_inactivity'],
-    pollItem: major === 15 ? 'id-message' : 'id-channel-message',
-    pollPresenceItems: major === 12,
-    pollCors: major !== 12,
-    clientProbe: false,
-    rotatesSessions: false,
-    serverErrorCode: 200,
-  };
-}
+/** 12-15: long polling; the websocket facts do not apply. */
+const LONG_POLLING = {
+  transport: 'longpolling',
+  presenceParams: ['bus_inactivity'],
+  pollItem: 'id-channel-message',
+  pollPresenceItems: false,
+  pollCors: true,
+  clientProbe: false,
+  rotatesSessions: false,
+  serverErrorCode: 200,
+} as const;
 
-function websocket(major: 16 | 17 | 18): Generation {
-  return {
-    major,
-    transport: 'websocket',
-    routes: major === 16 ? [PEEK, PRESENCE] : [PEEK, PRESENCE, ON_CLOSED],
-    presenceParams: ['inactivity_period', 'im_status_ids_by_model'],
-    pollItem: null,
-    pollPresenceItems: false,
-    pollCors: false,
-    clientProbe: false,
-    rotatesSessions: false,
-    serverErrorCode: 200,
-  };
-}
+/** 16-19: websockets; the long-polling facts do not apply. */
+const WEBSOCKET = {
+  transport: 'websocket',
+  presenceParams: ['inactivity_period', 'im_status_ids_by_model'],
+  pollItem: null,
+  pollPresenceItems: false,
+  pollCors: false,
+  clientProbe: false,
+  rotatesSessions: false,
+  serverErrorCode: 200,
+} as const;
 
 export const GENERATIONS: Readonly<Record<OdooMajor, Generation>> = {
-  12: longPolling(12),
-  13: longPolling(13),
-  14: longPolling(14),
-  15: longPolling(15),
-  16: websocket(16),
-  17: websocket(17),
-  18: websocket(18),
+  12: {
+    ...LONG_POLLING,
+    major: 12,
+    routes: [POLL, IM_STATUS, SEND],
+    pollPresenceItems: true,
+    pollCors: false,
+  },
+  13: { ...LONG_POLLING, major: 13, routes: [POLL, IM_STATUS, SEND] },
+  14: { ...LONG_POLLING, major: 14, routes: [POLL, IM_STATUS, SEND] },
+  15: { ...LONG_POLLING, major: 15, routes: [POLL, IM_STATUS], pollItem: 'id-message' },
+  16: { ...WEBSOCKET, major: 16, routes: [PEEK, PRESENCE] },
+  17: { ...WEBSOCKET, major: 17, routes: [PEEK, PRESENCE, ON_CLOSED] },
+  18: { ...WEBSOCKET, major: 18, routes: [PEEK, PRESENCE, ON_CLOSED] },
   19: {
-    ...websocket(18),
+    ...WEBSOCKET,
     major: 19,
+    routes: [PEEK, PRESENCE, ON_CLOSED],
     presenceParams: ['inactivity_period'],
     clientProbe: true,
     rotatesSessions: true,
