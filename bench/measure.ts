@@ -18,7 +18,14 @@ import { sleep } from '../test/helpers/waitFor.js';
 import type { Fleet, Merged } from './fleet.js';
 import { median } from './histogram.js';
 import type { MemoryBreakdown } from './inspector.js';
-import { openFileLimit, openFiles, type ProcessSample, sampleProcess } from './proc.js';
+import {
+  openFileLimit,
+  openFiles,
+  type ProcessSample,
+  rssOf,
+  sampleProcess,
+  sampleProcesses,
+} from './proc.js';
 import { nowUs } from './protocol.js';
 import type { RunningTarget } from './targets.js';
 
@@ -77,6 +84,15 @@ export interface RunResult {
     breakdownBaseline?: MemoryBreakdown | undefined;
     breakdownSteady?: MemoryBreakdown | undefined;
     breakdownCollected?: MemoryBreakdown | undefined;
+    /** Each process of a target made of several, at idle (after the full GC; `before`: before). */
+    perProcess?: Array<{
+      name: string;
+      pid: number;
+      sockets: number | undefined;
+      rssBytes: number;
+      rssBeforeGcBytes: number;
+      openFiles: number;
+    }>;
   };
   burst: {
     notifications: number;
@@ -167,8 +183,13 @@ export async function measure(
   fleet: Fleet,
   o: MeasureOptions,
 ): Promise<RunResult> {
+  const listed = await target.processes?.();
   const sample = (): ProcessSample | undefined =>
-    target.pid === undefined ? undefined : sampleProcess(target.pid, target.withChildren);
+    listed !== undefined
+      ? sampleProcesses(listed.map((p) => p.pid))
+      : target.pid === undefined
+        ? undefined
+        : sampleProcess(target.pid, target.withChildren);
   const { log } = o;
 
   // 1-2. baseline and connect
@@ -224,12 +245,26 @@ export async function measure(
     log(
       `  steady RSS ${((idleUncollected?.rssBytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${(((idleUncollected?.rssBytes ?? 0) - (baseline?.rssBytes ?? 0)) / Math.max(1, openAtIdle) / 1024).toFixed(1)} KB per open socket (${openAtIdle} open)`,
     );
+  const beforeGc = new Map(listed?.map((p) => [p.pid, rssOf(p.pid)]));
   await target.collectGarbage?.();
   await sleep(500);
   const idle = sample();
   const breakdownCollected = await target.memoryBreakdown?.();
   if (breakdownCollected) log(`  after GC: ${describeBreakdown(breakdownCollected)}`);
-  const serverOpenFiles = target.pid === undefined ? undefined : openFilesOf(target);
+  const perProcess = (await target.processes?.())?.map((p) => ({
+    name: p.name,
+    pid: p.pid,
+    sockets: p.sockets,
+    rssBytes: rssOf(p.pid),
+    rssBeforeGcBytes: beforeGc.get(p.pid) ?? 0,
+    openFiles: openFiles(p.pid),
+  }));
+  const serverOpenFiles =
+    listed !== undefined
+      ? Math.max(...listed.map((p) => openFiles(p.pid)))
+      : target.pid === undefined
+        ? undefined
+        : openFilesOf(target);
   const heap = heapUsed(await target.metricsText?.().catch(() => undefined));
   if (o.heapSnapshot && target.heapSnapshot) {
     log('  heap snapshot');
@@ -278,12 +313,16 @@ export async function measure(
         : undefined;
   const pgConnections = await target.pgConnections?.();
   const status = await fleet.status();
+  const limitPid = target.pid ?? listed?.[0]?.pid;
   return {
     target: target.label,
     kind: target.kind,
     n: o.n,
     connect: { ...connect, ready, readySeconds },
-    limits: { serverOpenFiles, openFileLimit: target.pid ? openFileLimit(target.pid) : undefined },
+    limits: {
+      serverOpenFiles,
+      openFileLimit: limitPid === undefined ? undefined : openFileLimit(limitPid),
+    },
     memory: {
       baselineRssBytes: baseline?.rssBytes,
       idleRssBytes: idle?.rssBytes,
@@ -301,6 +340,7 @@ export async function measure(
       breakdownBaseline,
       breakdownSteady,
       breakdownCollected,
+      ...(perProcess === undefined ? {} : { perProcess }),
     },
     burst: {
       notifications: o.bursts,

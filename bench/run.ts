@@ -27,9 +27,11 @@ import {
   type RealDatabase,
   type RealSessions,
   type RunningTarget,
+  type SidecarLaunch,
   startExternal,
   startReference,
   startSidecar,
+  startSidecarFleet,
 } from './targets.js';
 
 const DATABASE = 'bench';
@@ -98,7 +100,7 @@ async function build(): Promise<void> {
       stdio: 'inherit',
     },
   );
-  // As `npm run build`: the status page reads its assets from dist/ at start.
+  // What `npm run build` copies besides tsc's output: the status page reads its assets at start.
   cpSync(
     join(repoRoot, 'src/observability/status/assets'),
     join(repoRoot, 'dist/observability/status/assets'),
@@ -228,7 +230,22 @@ async function main(): Promise<void> {
     await writeFile(join(out, 'latency.svg'), latencyChart(runs, chartTitle(results)));
   };
 
-  const launches: Array<{ name: string; start: () => Promise<RunningTarget> }> = [];
+  const launches: Array<{ name: string; start: (n: number) => Promise<RunningTarget> }> = [];
+  const sidecarLaunch = (workers: number): SidecarLaunch => ({
+    env,
+    real,
+    odooUrl,
+    workers,
+    sharedChannel: o.sharedChannel,
+    odooConcurrency: o.odooConcurrency,
+    coalesceMs: o.coalesceMs,
+    logFile: join(out, 'sidecar.log'),
+    diagnosticsDir: o.cpuProf || o.heapSnapshot ? out : undefined,
+    cpuProf: o.cpuProf,
+    heapSnapshot: o.heapSnapshot,
+    nodeArgs: o.sidecarNodeArgs ?? startFlags(),
+    extraEnv: o.sidecarEnv,
+  });
   for (const target of o.targets) {
     if (target === 'reference') {
       launches.push({
@@ -240,22 +257,13 @@ async function main(): Promise<void> {
       for (const workers of o.workers) {
         launches.push({
           name: workers > 1 ? `sidecar×${workers}` : 'sidecar',
-          start: () =>
-            startSidecar({
-              env,
-              real,
-              odooUrl,
-              workers,
-              sharedChannel: o.sharedChannel,
-              odooConcurrency: o.odooConcurrency,
-              coalesceMs: o.coalesceMs,
-              logFile: join(out, 'sidecar.log'),
-              diagnosticsDir: o.cpuProf || o.heapSnapshot ? out : undefined,
-              cpuProf: o.cpuProf,
-              heapSnapshot: o.heapSnapshot,
-              nodeArgs: o.sidecarNodeArgs ?? startFlags(),
-              extraEnv: o.sidecarEnv,
-            }),
+          start: () => startSidecar(sidecarLaunch(workers)),
+        });
+      }
+      for (const instances of o.instances) {
+        launches.push({
+          name: `nginx+sidecar×${instances}`,
+          start: (n) => startSidecarFleet(sidecarLaunch(1), instances, n),
         });
       }
     }
@@ -276,7 +284,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < o.repeat; r++) {
         for (const [index, launch] of launches.entries()) {
           log(`N=${n} ${launch.name}${o.repeat > 1 ? ` (run ${r + 1}/${o.repeat})` : ''}`);
-          const target = await launch.start();
+          const target = await launch.start(n);
           try {
             repeats[index]?.push(
               await measure(target, fleet, {
