@@ -31,7 +31,21 @@ function connections(run: RunResult): string {
 const rows: Array<[string, (run: RunResult) => string]> = [
   ['sockets connected / subscribed', (r) => `${r.connect.ok} / ${r.connect.ready}`],
   ['handshake errors', connectErrors],
-  ['RSS per socket, steady (no forced GC)', (r) => kb(r.memory.rssPerSocketUncollectedBytes)],
+  [
+    'RSS per socket still open, steady (no forced GC)',
+    (r) => kb(r.memory.rssPerSocketUncollectedBytes),
+  ],
+  [
+    // A server that closed sockets may keep their memory (Python does): per socket it accepted.
+    'RSS growth per socket accepted, steady',
+    (r) =>
+      r.memory.rssPerSocketUncollectedBytes === undefined || r.connect.ok === 0
+        ? '–'
+        : kb(
+            (r.memory.rssPerSocketUncollectedBytes * (r.memory.openSockets ?? r.connect.ok)) /
+              r.connect.ok,
+          ),
+  ],
   [
     'RSS per socket after a full GC',
     (r) => kb(r.kind === 'sidecar' ? r.memory.rssPerSocketBytes : undefined),
@@ -39,7 +53,10 @@ const rows: Array<[string, (run: RunResult) => string]> = [
   ['one notification to all: commit → receipt p50', (r) => msText(r.burst.latencyMs.p50)],
   ['p99', (r) => msText(r.burst.latencyMs.p99)],
   ['max', (r) => msText(r.burst.latencyMs.max)],
-  ['delivered (to subscribed sockets)', (r) => percent(r.burst.delivered, r.burst.expected)],
+  [
+    'delivered (of bursts × sockets subscribed when they began)',
+    (r) => percent(r.burst.delivered, r.burst.expected),
+  ],
   ['close codes seen by clients', closes],
   [
     'server CPU s per 1,000 deliveries',
