@@ -5,6 +5,7 @@
  * holds a forwarder only while one runs.
  */
 
+import { generationOf } from '../../odoo/generations.js';
 import { CloseCode } from '../closeCodes.js';
 import type { PresenceData } from './clientMessage.js';
 import { adoptSession, callOdoo } from './odooCalls.js';
@@ -98,7 +99,10 @@ export function presenceParams(
   major: number | undefined,
 ): Record<string, unknown> {
   const params: Record<string, unknown> = { inactivity_period: data.inactivity_period };
-  const legacy = major === undefined ? 'im_status_ids_by_model' in data : major < 19;
+  const legacy =
+    major === undefined
+      ? 'im_status_ids_by_model' in data
+      : generationOf(major).presenceParams.includes('im_status_ids_by_model');
   if (legacy) params.im_status_ids_by_model = data.im_status_ids_by_model ?? {};
   return params;
 }
