@@ -21,7 +21,7 @@
  * with `force_status`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { BusReader } from '../../bus/reader.js';
+import type { ReaderView } from '../../bus/readerView.js';
 import type { BusRow } from '../../bus/types.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
 import { member, parseJson } from '../../json/rawJson.js';
@@ -74,7 +74,7 @@ interface Poll {
   version: number;
   setCookie: string[];
   db: string;
-  reader: BusReader;
+  reader: ReaderView;
   last: number;
   keys: ReadonlySet<string>;
   session: PollSession | undefined;
@@ -223,7 +223,7 @@ export class LongPollingServer {
       aborted = !reply.raw.writableEnded;
       if (aborted) gone.abort();
     });
-    const readCounts = this.options.hub.readCounts();
+    const readCounts = this.options.readers.readCounts();
     const outcome = await odoo.rpc(POLL_ROUTE, sent, browser, gone.signal, request.id);
     if (aborted) {
       metrics.polls.labels('aborted').inc();
@@ -272,7 +272,7 @@ export class LongPollingServer {
       );
       return finish('error', unavailableError('This database is not served by the bus sidecar.'));
     }
-    const reader = this.options.hub.reader(answer.db);
+    const reader = this.options.readers.reader(answer.db);
     try {
       await reader.ready();
     } catch (error) {

@@ -22,6 +22,7 @@
 
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import type { ReaderViews } from '../../bus/readerView.js';
 import type { BusRow, Notification } from '../../bus/types.js';
 import { type SubscriptionBudget, subscriptionCost } from '../../capacity/subscriptionBudget.js';
 import { EncodedBatch } from '../../hub/encodedBatch.js';
@@ -55,6 +56,8 @@ export interface SocketSettings {
 /** What every socket shares: collaborators and facts learned about Odoo. */
 export interface SocketContext {
   hub: Hub<HubSubscriber>;
+  /** Every database's reader: where a subscribe's catch-up is closed against what was read. */
+  readers: ReaderViews;
   odoo: OdooClient;
   logger: Logger;
   metrics: Metrics;
@@ -371,8 +374,8 @@ export class OdooSocket implements HubSubscriber {
   private async runSubscribe(request: SubscribeRequest): Promise<void> {
     this.subscribing = true;
     this.recording = new Set();
-    const readCounts = this.context.hub.readCounts();
-    const reader = this.db ? this.context.hub.existingReader(this.db) : undefined;
+    const readCounts = this.context.readers.readCounts();
+    const reader = this.db ? this.context.readers.existingReader(this.db) : undefined;
     // A re-validation only wants the channel list: ask from the current read position.
     const last = request.recheck
       ? (reader?.position ?? this.lastSentId)
@@ -459,7 +462,7 @@ export class OdooSocket implements HubSubscriber {
       this.close(CloseCode.POLICY_VIOLATION, 'database not served');
       return;
     }
-    const reader = this.context.hub.reader(db);
+    const reader = this.context.readers.reader(db);
     try {
       await reader.ready();
     } catch (error) {
@@ -707,7 +710,7 @@ export class OdooSocket implements HubSubscriber {
       this.recheck();
     }
     if (this.expected && this.recording === undefined) {
-      const reader = this.db ? this.context.hub.existingReader(this.db) : undefined;
+      const reader = this.db ? this.context.readers.existingReader(this.db) : undefined;
       for (const [id, sentAt] of this.expected) {
         const passed = reader !== undefined && id <= reader.position && !reader.hasHole(id);
         if (passed || now - sentAt > lateCommitWindowMs) this.expected.delete(id);
