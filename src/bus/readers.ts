@@ -11,7 +11,7 @@ import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { HoleJournal, journalDirectory, journalFile } from './journal.js';
-import { NotifyPayloadError, parseImbusPayload } from './notifyPayload.js';
+import { type NotifiedChannel, NotifyPayloadError, parseImbusPayload } from './notifyPayload.js';
 import { BusReader } from './reader.js';
 import type { ReaderViews } from './readerView.js';
 import type { BusRow } from './types.js';
@@ -27,6 +27,19 @@ export interface BusReadersOptions {
   slot?: number;
   /** The monotonic clock of the readers' deadlines (tests inject one). */
   clock?: Clock;
+}
+
+/**
+ * The databases whose readers one NOTIFY nudges: those its channels name, or every one when a
+ * channel names none (the plain strings of Odoo 12-14 may belong to any database).
+ */
+export function notifiedDatabases(channels: readonly NotifiedChannel[]): Set<string> | 'every' {
+  const databases = new Set<string>();
+  for (const channel of channels) {
+    if (channel.db === undefined) return 'every';
+    databases.add(channel.db);
+  }
+  return databases;
 }
 
 export class BusReaders implements ReaderViews {
@@ -98,14 +111,8 @@ export class BusReaders implements ReaderViews {
       );
       return;
     }
-    let everyReader = false;
-    const databases = new Set<string>();
-    for (const channel of channels) {
-      if (channel.db === undefined) everyReader = true;
-      else databases.add(channel.db);
-    }
-    // Channels without a database (plain strings of Odoo 12-14) may belong to any database.
-    if (everyReader) for (const reader of this.readers.values()) reader.nudge();
+    const databases = notifiedDatabases(channels);
+    if (databases === 'every') for (const reader of this.readers.values()) reader.nudge();
     else for (const db of databases) this.readers.get(db)?.nudge();
   }
 
