@@ -24,19 +24,20 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ReaderView } from '../../bus/readerView.js';
 import type { BusRow } from '../../bus/types.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../../json/depth.js';
 import { member, parseJson } from '../../json/rawJson.js';
 import { guarded } from '../../observability/caught.js';
 import type { Logger } from '../../observability/logger.js';
 import { POLL_ROUTE } from '../../odoo/addonContract.js';
 import type { BrowserContext, RpcOutcome } from '../../odoo/client.js';
 import { sessionIdFromCookie } from '../../odoo/cookies.js';
+import { generationOf } from '../../odoo/generations.js';
 import { type PollAnswer, PollAnswerError, readPollAnswer } from '../../odoo/pollAnswer.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import { sessionHash } from '../../odoo/sessionHash.js';
 import { browserContext, clientIdentity } from '../clientIdentity.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { type Forwarding, forward, forwardingOf } from '../forward.js';
-import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../websocket/clientMessage.js';
 import { admitPoll } from './admission.js';
 import {
   batchPayload,
@@ -178,7 +179,8 @@ export class LongPollingServer {
     const { metrics, odoo, clock } = this.options;
     const major = this.options.odooMajor();
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const envelope = major !== undefined && major >= 16 ? undefined : readCall(request, body);
+    const envelope =
+      generationOf(major)?.transport === 'websocket' ? undefined : readCall(request, body);
     if (envelope === undefined) {
       // Odoo 16+ has no long polling, and malformed calls fail at once in Odoo: its own answer.
       metrics.polls.labels('forwarded').inc();
@@ -396,7 +398,7 @@ export class LongPollingServer {
 
   /** Odoo's catch-up, merged with rows the reader read since (by id, Odoo's text first). */
   private answerItems(poll: Poll, odoo: PollAnswer['notifications'], rows: BusRow[]): unknown {
-    const withChannel = poll.version <= 14;
+    const withChannel = generationOf(poll.version).pollItem === 'id-channel-message';
     const items = new Map<number, string>();
     const extra: string[] = [];
     for (const n of odoo) {
@@ -415,7 +417,10 @@ export class LongPollingServer {
       void this.withPresenceItems(poll, [...batch.rows]);
       return;
     }
-    this.send(poll, batchPayload(batch, poll.version <= 14));
+    this.send(
+      poll,
+      batchPayload(batch, generationOf(poll.version).pollItem === 'id-channel-message'),
+    );
   }
 
   /** Answers with `rows` (possibly none): the hold ended, or rows were found before holding. */
@@ -429,7 +434,7 @@ export class LongPollingServer {
     if (outcome !== 'immediate') this.options.metrics.polls.labels(outcome).inc();
     if (outcome !== 'revoked' && this.needsPresenceItems(poll))
       return this.withPresenceItems(poll, rows);
-    const withChannel = poll.version <= 14;
+    const withChannel = generationOf(poll.version).pollItem === 'id-channel-message';
     return this.send(poll, `[${rows.map((row) => itemJson(row, withChannel)).join(',')}]`);
   }
 
@@ -439,7 +444,8 @@ export class LongPollingServer {
    */
   private needsPresenceItems(poll: Poll): boolean {
     const partners = poll.options?.bus_presence_partner_ids;
-    return poll.version === 12 && Array.isArray(partners) && partners.length > 0 && !this.closing;
+    const { pollPresenceItems } = generationOf(poll.version);
+    return pollPresenceItems && Array.isArray(partners) && partners.length > 0 && !this.closing;
   }
 
   /** Started from timers and deliveries: ends in an answer whatever happens. */
@@ -526,8 +532,9 @@ export class LongPollingServer {
 
   private headers(reply: FastifyReply, version: number | undefined, setCookie: string[]): void {
     reply.code(200).header('content-type', 'application/json');
-    // `cors="*"` on the poll route from 13.0 on (Odoo's Response adds both to every answer).
-    if (version === undefined || version >= 13) {
+    // `cors="*"` on the poll route (Odoo's Response adds both to every answer); a version not
+    // known yet is taken for one that has it.
+    if (generationOf(version)?.pollCors ?? true) {
       reply.header('access-control-allow-origin', '*');
       reply.header('access-control-allow-methods', 'POST');
     }
