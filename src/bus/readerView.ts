@@ -10,8 +10,9 @@
  * - `position`: highest id read; every row at or below it was handed to the hub, except the holes.
  * - `hasHole(id)`: the id is below `position` but its row has not been read (a transaction that has
  *   not committed yet, or never will): the reader may still deliver it later.
- * - `recent.readSince(afterSeq, afterId, channels)`: rows read after read number `afterSeq`, above
- *   `afterId`, on one of `channels`, ascending by id (the rows read while Odoo was answering).
+ * - `readSince(afterSeq, afterId, channels)`: rows read after read number `afterSeq`, above
+ *   `afterId`, on one of `channels`, ascending by id (the rows read while Odoo was answering; the
+ *   recent rows, `recentRows.ts`).
  * - `missedBelow(last, channels, readWithinMs?)`: rows below a client's `last` it cannot have
  *   received because they committed late, ascending.
  * - `ready()`: resolves once `position` is known (the first read of the table).
@@ -24,16 +25,12 @@
  */
 import type { BusRow } from './types.js';
 
-export interface RecentRowsView {
-  readSince(afterSeq: number, afterId: number, channels: ReadonlySet<string>): BusRow[];
-}
-
 export interface ReaderView {
   readonly database: string;
   readonly readCount: number;
   readonly position: number;
   hasHole(id: number): boolean;
-  readonly recent: RecentRowsView;
+  readSince(afterSeq: number, afterId: number, channels: ReadonlySet<string>): BusRow[];
   missedBelow(last: number, channels: ReadonlySet<string>, readWithinMs?: number): BusRow[];
   ready(): Promise<void>;
 }

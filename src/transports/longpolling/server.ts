@@ -335,7 +335,7 @@ export class LongPollingServer {
     const continuous = session?.seq !== undefined && poll.last > 0;
     const since = continuous ? (session?.seq as number) : (readCounts.get(answer.db) ?? 0);
     const odooIds = new Set(answer.notifications.map((n) => n.id));
-    const gap = reader.recent
+    const gap = reader
       .readSince(since, 0, poll.keys)
       .filter((row) => !odooIds.has(row.id) && deliverable(row, poll.last, session));
     // A browser this sidecar has no memory of (first poll here, or a restart): rows below its

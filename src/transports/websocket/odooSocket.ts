@@ -494,7 +494,7 @@ export class OdooSocket implements HubSubscriber {
       for (const n of result.notifications)
         if (!seen.has(n.id) && !this.expected?.has(n.id)) catchUp.set(n.id, n);
     }
-    for (const row of reader.recent.readSince(sinceRead, idFloor, channels)) {
+    for (const row of reader.readSince(sinceRead, idFloor, channels)) {
       if (!seen.has(row.id) && !this.expected?.has(row.id) && !catchUp.has(row.id))
         catchUp.set(row.id, row);
     }

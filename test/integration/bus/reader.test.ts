@@ -129,7 +129,7 @@ describe('BusReader holes', () => {
 
     // What a subscribe and a client coming back find of it.
     const channels = new Set([late.channel]);
-    expect(s.reader.recent.readSince(snapshot, 0, channels).map((r) => r.id)).toEqual([low]);
+    expect(s.reader.readSince(snapshot, 0, channels).map((r) => r.id)).toEqual([low]);
     expect(s.reader.missedBelow(high, channels).map((r) => r.id)).toEqual([low]);
     expect(s.reader.missedBelow(low, channels)).toEqual([]);
     expect(s.reader.missedBelow(high, new Set(['["other"]']))).toEqual([]);
