@@ -17,7 +17,14 @@
 import { sleep } from '../test/helpers/waitFor.js';
 import type { Fleet, Merged } from './fleet.js';
 import { median } from './histogram.js';
-import { openFileLimit, openFiles, type ProcessSample, sampleProcess } from './proc.js';
+import {
+  openFileLimit,
+  openFiles,
+  type ProcessSample,
+  rssOf,
+  sampleProcess,
+  sampleProcesses,
+} from './proc.js';
 import { nowUs } from './protocol.js';
 import type { RunningTarget } from './targets.js';
 
@@ -62,6 +69,15 @@ export interface RunResult {
     /** Before it: what connection setup left behind included. */
     rssPerSocketUncollectedBytes: number | undefined;
     heapUsedBytes: number | undefined;
+    /** Each process of a target made of several, at idle (after the full GC; `before`: before). */
+    perProcess?: Array<{
+      name: string;
+      pid: number;
+      sockets: number | undefined;
+      rssBytes: number;
+      rssBeforeGcBytes: number;
+      openFiles: number;
+    }>;
   };
   burst: {
     notifications: number;
@@ -151,8 +167,13 @@ export async function measure(
   fleet: Fleet,
   o: MeasureOptions,
 ): Promise<RunResult> {
+  const listed = await target.processes?.();
   const sample = (): ProcessSample | undefined =>
-    target.pid === undefined ? undefined : sampleProcess(target.pid, target.withChildren);
+    listed !== undefined
+      ? sampleProcesses(listed.map((p) => p.pid))
+      : target.pid === undefined
+        ? undefined
+        : sampleProcess(target.pid, target.withChildren);
   const { log } = o;
 
   // 1-2. baseline and connect
@@ -192,10 +213,24 @@ export async function measure(
   // 4. idle memory: as it settles by itself, then after a full garbage collection
   await sleep(o.settleMs);
   const idleUncollected = sample();
+  const beforeGc = new Map(listed?.map((p) => [p.pid, rssOf(p.pid)]));
   await target.collectGarbage?.();
   await sleep(500);
   const idle = sample();
-  const serverOpenFiles = target.pid === undefined ? undefined : openFilesOf(target);
+  const perProcess = (await target.processes?.())?.map((p) => ({
+    name: p.name,
+    pid: p.pid,
+    sockets: p.sockets,
+    rssBytes: rssOf(p.pid),
+    rssBeforeGcBytes: beforeGc.get(p.pid) ?? 0,
+    openFiles: openFiles(p.pid),
+  }));
+  const serverOpenFiles =
+    listed !== undefined
+      ? Math.max(...listed.map((p) => openFiles(p.pid)))
+      : target.pid === undefined
+        ? undefined
+        : openFilesOf(target);
   const heap = heapUsed(await target.metricsText?.().catch(() => undefined));
   if (o.heapSnapshot && target.heapSnapshot) {
     log('  heap snapshot');
@@ -243,12 +278,16 @@ export async function measure(
         : undefined;
   const pgConnections = await target.pgConnections?.();
   const status = await fleet.status();
+  const limitPid = target.pid ?? listed?.[0]?.pid;
   return {
     target: target.label,
     kind: target.kind,
     n: o.n,
     connect: { ...connect, ready, readySeconds },
-    limits: { serverOpenFiles, openFileLimit: target.pid ? openFileLimit(target.pid) : undefined },
+    limits: {
+      serverOpenFiles,
+      openFileLimit: limitPid === undefined ? undefined : openFileLimit(limitPid),
+    },
     memory: {
       baselineRssBytes: baseline?.rssBytes,
       idleRssBytes: idle?.rssBytes,
@@ -259,6 +298,7 @@ export async function measure(
           ? (idleUncollected.rssBytes - baseline.rssBytes) / ready
           : undefined,
       heapUsedBytes: heap,
+      ...(perProcess === undefined ? {} : { perProcess }),
     },
     burst: {
       notifications: o.bursts,

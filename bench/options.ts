@@ -22,6 +22,8 @@ export interface BenchOptions {
   sizes: number[];
   targets: string[];
   workers: number[];
+  /** Separate sidecar processes behind nginx, per run (empty: none). */
+  instances: number[];
   bursts: number;
   burstGapMs: number;
   rate: number;
@@ -54,6 +56,8 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --targets <list>          reference,sidecar[,external] (default: reference,sidecar, plus external
                             when --external-url is given)
   --workers <list>          sidecar worker processes per run, e.g. 1,2 (default 1)
+  --instances <list>        also: that many separate sidecar processes behind nginx running
+                            deploy/nginx.conf (scaling out), e.g. 3 (default none)
   --bursts <k>              single notifications to all N sockets, one at a time (default 20)
   --burst-gap-ms <ms>       pause between two bursts (default 250)
   --rate <r>                sustained phase: notifications/s on the shared channel (default 50; 0 skips)
@@ -102,6 +106,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       n: { type: 'string' },
       targets: { type: 'string' },
       workers: { type: 'string' },
+      instances: { type: 'string' },
       bursts: { type: 'string' },
       'burst-gap-ms': { type: 'string' },
       rate: { type: 'string' },
@@ -161,6 +166,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     sizes: numbers(values.n ?? '1000,5000,19500', 'n').map(Math.round),
     targets,
     workers: numbers(values.workers ?? '1', 'workers').map(Math.round),
+    instances:
+      values.instances === undefined ? [] : numbers(values.instances, 'instances').map(Math.round),
     bursts: one(values.bursts, 'bursts', 20),
     burstGapMs: one(values['burst-gap-ms'], 'burst-gap-ms', 250),
     rate: one(values.rate, 'rate', 50),

@@ -26,7 +26,7 @@ function statFields(pid: number): string[] | undefined {
   }
 }
 
-function rssOf(pid: number): number {
+export function rssOf(pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
@@ -56,14 +56,18 @@ export function childrenOf(pid: number): number[] {
 
 /** RSS and CPU of `pid`, plus its children when `withChildren`. */
 export function sampleProcess(pid: number, withChildren = false): ProcessSample {
-  const pids = [pid, ...(withChildren ? childrenOf(pid) : [])];
+  return sampleProcesses([pid, ...(withChildren ? childrenOf(pid) : [])]);
+}
+
+/** RSS and CPU summed over `pids` (the processes of one target: sidecars and their proxy). */
+export function sampleProcesses(pids: readonly number[]): ProcessSample {
   let rssBytes = 0;
   let cpuSeconds = 0;
   for (const p of pids) {
     rssBytes += rssOf(p);
     cpuSeconds += cpuOf(p);
   }
-  return { rssBytes, cpuSeconds, pids };
+  return { rssBytes, cpuSeconds, pids: [...pids] };
 }
 
 /** Open file descriptors of a process (how close it is to the 20,000 limit). */

@@ -285,6 +285,17 @@ export function humanSummary(result: BenchResult): string {
         lines.push(`  closes by the server: ${JSON.stringify(Object.fromEntries(closes))}`);
       if (run.pgConnections)
         lines.push(`  PostgreSQL connections: ${JSON.stringify(run.pgConnections)}`);
+      if (run.memory.perProcess) {
+        lines.push('  per process at idle: RSS after / before a full GC, sockets, open files');
+        for (const p of run.memory.perProcess) {
+          const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+          lines.push(
+            `    ${pad(p.name, 16)}${pad(`${mb(p.rssBytes)} / ${mb(p.rssBeforeGcBytes)} MB`, 16, true)}` +
+              `${pad(p.sockets === undefined ? '' : `${format(p.sockets)} sockets`, 16, true)}` +
+              `${pad(`${format(p.openFiles)} files`, 14, true)}`,
+          );
+        }
+      }
       if (run.sustained) {
         lines.push(
           `  mean latency per second of the sustained phase (ms): ${run.sustained.meanLatencyBySecondMs.map((v) => v.toFixed(0)).join(' ')}`,

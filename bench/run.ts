@@ -8,6 +8,7 @@
  * `result.json`, `summary.txt` and `latency.svg`; the summary is printed.
  */
 import { execFileSync } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,7 +21,14 @@ import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { openFileLimit } from './proc.js';
 import type { FakeOdooCommand, FakeOdooReply } from './protocol.js';
 import { type BenchResult, compare, humanSummary, medianRun } from './report.js';
-import { type RunningTarget, startExternal, startReference, startSidecar } from './targets.js';
+import {
+  type RunningTarget,
+  type SidecarLaunch,
+  startExternal,
+  startReference,
+  startSidecar,
+  startSidecarFleet,
+} from './targets.js';
 
 const DATABASE = 'bench';
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -74,6 +82,12 @@ async function build(): Promise<void> {
       cwd: repoRoot,
       stdio: 'inherit',
     },
+  );
+  // What `npm run build` copies besides tsc's output: the status page reads its assets at start.
+  cpSync(
+    join(repoRoot, 'src/observability/status/assets'),
+    join(repoRoot, 'dist/observability/status/assets'),
+    { recursive: true },
   );
 }
 
@@ -161,7 +175,19 @@ async function main(): Promise<void> {
     await writeFile(join(out, 'latency.svg'), latencyChart(runs, chartTitle(results)));
   };
 
-  const launches: Array<{ name: string; start: () => Promise<RunningTarget> }> = [];
+  const launches: Array<{ name: string; start: (n: number) => Promise<RunningTarget> }> = [];
+  const sidecarLaunch = (workers: number): SidecarLaunch => ({
+    env: env as Environment,
+    odooUrl,
+    workers,
+    sharedChannel: o.sharedChannel,
+    odooConcurrency: o.odooConcurrency,
+    coalesceMs: o.coalesceMs,
+    logFile: join(out, 'sidecar.log'),
+    diagnosticsDir: o.cpuProf || o.heapSnapshot ? out : undefined,
+    cpuProf: o.cpuProf,
+    heapSnapshot: o.heapSnapshot,
+  });
   for (const target of o.targets) {
     if (target === 'reference') {
       launches.push({
@@ -173,19 +199,13 @@ async function main(): Promise<void> {
       for (const workers of o.workers) {
         launches.push({
           name: workers > 1 ? `sidecar×${workers}` : 'sidecar',
-          start: () =>
-            startSidecar({
-              env: env as Environment,
-              odooUrl,
-              workers,
-              sharedChannel: o.sharedChannel,
-              odooConcurrency: o.odooConcurrency,
-              coalesceMs: o.coalesceMs,
-              logFile: join(out, 'sidecar.log'),
-              diagnosticsDir: o.cpuProf || o.heapSnapshot ? out : undefined,
-              cpuProf: o.cpuProf,
-              heapSnapshot: o.heapSnapshot,
-            }),
+          start: () => startSidecar(sidecarLaunch(workers)),
+        });
+      }
+      for (const instances of o.instances) {
+        launches.push({
+          name: `nginx+sidecar×${instances}`,
+          start: (n) => startSidecarFleet(sidecarLaunch(1), instances, n),
         });
       }
     }
@@ -203,7 +223,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < o.repeat; r++) {
         for (const [index, launch] of launches.entries()) {
           log(`N=${n} ${launch.name}${o.repeat > 1 ? ` (run ${r + 1}/${o.repeat})` : ''}`);
-          const target = await launch.start();
+          const target = await launch.start(n);
           try {
             repeats[index]?.push(
               await measure(target, fleet, {

@@ -11,7 +11,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { metricValue } from '../test/helpers/metricsText.js';
+import { startNginx } from '../test/helpers/nginx.js';
 import { createOdooWriter, type OdooWriter } from '../test/helpers/odooWriter.js';
 import { freePort } from '../test/helpers/ports.js';
 import { sleep } from '../test/helpers/waitFor.js';
@@ -19,6 +22,7 @@ import { type Child, forkBench, killOnExit } from './children.js';
 import { type Environment, PgStats, SIDECAR_DB_ROLE } from './environment.js';
 import { collectGarbage } from './inspector.js';
 import type { ExternalTarget } from './options.js';
+import { childrenOf } from './proc.js';
 import {
   BENCH_MESSAGE_TYPE,
   benchSid,
@@ -35,6 +39,13 @@ export interface FloodResult {
   cpuUs: number;
 }
 
+export interface TargetProcess {
+  name: string;
+  pid: number;
+  /** Open websockets, from the process's own metrics. */
+  sockets?: number;
+}
+
 export interface RunningTarget {
   /** Label in the report: `reference`, `sidecar`, `sidecar×2`, `odoo`. */
   label: string;
@@ -49,6 +60,11 @@ export interface RunningTarget {
   /** Server process, and whether its children (cluster workers) count too. */
   pid: number | undefined;
   withChildren: boolean;
+  /**
+   * Every process of the target, when it is more than one: RSS and CPU are summed over them and
+   * each is also reported on its own, with the sockets it holds when it can say.
+   */
+  processes?(): Promise<TargetProcess[]>;
   /** Reference only: duration of each broadcast's write loop, µs. */
   loopDurationsUs?: number[];
   /** Per write: from the COMMIT's acknowledgement to the NOTIFY's (Odoo's own delay), µs. */
@@ -171,6 +187,24 @@ export async function startReference(
 
 // --- sidecar ------------------------------------------------------------------------------------
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+/** The first of `count` consecutive free ports. */
+async function freePortRun(count: number): Promise<number> {
+  for (;;) {
+    const first = await freePort();
+    let free = true;
+    for (let i = 1; i < count && free; i++) free = await portIsFree(first + i);
+    if (free) return first;
+  }
+}
+
 export interface SidecarLaunch {
   env: Environment;
   odooUrl: string;
@@ -189,8 +223,9 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
   const port = await freePort();
   const adminPort = await freePort();
   // The inspector lets the benchmark force a garbage collection before reading idle memory; cluster
-  // workers get the following ports.
-  const inspectPort = await freePort();
+  // workers get the following ports, which must be free too (else a worker runs without one and
+  // its memory is read uncollected).
+  const inspectPort = await freePortRun(launch.workers > 1 ? launch.workers + 1 : 1);
   const nodeArgs: string[] = [`--inspect=127.0.0.1:${inspectPort}`];
   if (launch.diagnosticsDir && launch.cpuProf)
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${launch.diagnosticsDir}`);
@@ -258,6 +293,14 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
     ...localEndpoint(port),
     pid,
     withChildren: launch.workers > 1,
+    ...(launch.workers > 1
+      ? {
+          processes: async () => [
+            { name: 'primary', pid },
+            ...childrenOf(pid).map((worker, i) => ({ name: `worker ${i + 1}`, pid: worker })),
+          ],
+        }
+      : {}),
     ...dbPublisher(env.writer, launch.sharedChannel),
     busReads: () => stats.busReads(SIDECAR_DB_ROLE.user),
     pgConnections: () => stats.connections({ role: SIDECAR_DB_ROLE.user }),
@@ -268,7 +311,6 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
       else for (let i = 1; i <= launch.workers; i++) await collectGarbage(inspectPort + i);
     },
     async heapSnapshot() {
-      const { childrenOf } = await import('./proc.js');
       const pids = launch.workers > 1 ? childrenOf(pid) : [pid];
       for (const p of pids) process.kill(p, 'SIGUSR2');
       // Writing a snapshot of a large heap blocks the process for a while.
@@ -291,6 +333,79 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
       }
     },
   };
+}
+
+// --- several sidecars behind nginx --------------------------------------------------------------
+
+/** Sockets one nginx worker is given at most: two descriptors each, under 20,000 open files. */
+const SOCKETS_PER_NGINX_WORKER = 6000;
+
+/**
+ * Scaling out as deployed: `instances` sidecar processes, each its own LISTEN and reads (as on
+ * separate hosts), behind nginx running `deploy/nginx.conf` with all of them in its upstream.
+ * nginx gets enough workers that each stays under the open-file cap for `n` proxied sockets.
+ */
+export async function startSidecarFleet(
+  launch: SidecarLaunch,
+  instances: number,
+  n: number,
+): Promise<RunningTarget> {
+  const sidecars: RunningTarget[] = [];
+  try {
+    for (let i = 0; i < instances; i++) {
+      sidecars.push(
+        await startSidecar({
+          ...launch,
+          workers: 1,
+          logFile: launch.logFile.replace(/\.log$/, `-${i + 1}.log`),
+        }),
+      );
+    }
+    const nginx = await startNginx({
+      sidecar: sidecars.map((s) => `${s.host}:${s.port}`),
+      odoo: new URL(launch.odooUrl).host,
+      workerProcesses: Math.max(2, Math.ceil(n / SOCKETS_PER_NGINX_WORKER)),
+    });
+    const first = sidecars[0] as RunningTarget;
+    const port = Number(new URL(nginx.origins[0] as string).port);
+    return {
+      ...first,
+      label: `nginx+sidecar×${instances}`,
+      ...localEndpoint(port),
+      pid: undefined,
+      withChildren: false,
+      async processes() {
+        const own = await Promise.all(
+          sidecars.map(async (s, i) => ({
+            name: `sidecar ${i + 1}`,
+            pid: s.pid as number,
+            sockets: await s
+              .metricsText?.()
+              .then((text) => metricValue(text, 'odoo_bus_sidecar_ws_connections'))
+              .catch(() => undefined),
+          })),
+        );
+        return [
+          ...own,
+          { name: 'nginx master', pid: nginx.pid },
+          ...childrenOf(nginx.pid).map((pid, i) => ({ name: `nginx worker ${i + 1}`, pid })),
+        ];
+      },
+      async collectGarbage() {
+        for (const s of sidecars) await s.collectGarbage?.();
+      },
+      async heapSnapshot() {
+        for (const s of sidecars) await s.heapSnapshot?.();
+      },
+      async stop() {
+        await nginx.stop();
+        for (const s of sidecars) await s.stop();
+      },
+    };
+  } catch (error) {
+    for (const s of sidecars) await s.stop();
+    throw error;
+  }
 }
 
 // --- external -----------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PRODUCTION_NGINX_CONFIG = join(repoRoot, 'deploy', 'nginx.conf');
 
 export interface NginxOptions {
-  /** `host:port` of the sidecar and of Odoo's HTTP workers. */
-  sidecar: string;
+  /** `host:port` of the sidecar (or of each sidecar of a fleet) and of Odoo's HTTP workers. */
+  sidecar: string | readonly string[];
   odoo: string;
   /** Listeners (origins) to open; default 1. */
   listeners?: number;
@@ -33,11 +33,18 @@ export interface NginxOptions {
   configFile?: string;
   /** false: run a file whose bus locations are deliberately wrong (default true: refuse it). */
   checkBusRouting?: boolean;
+  /**
+   * Tens of thousands of sockets (the benchmark): more workers than the file's `auto`, each under
+   * the machine's cap on open files, and `reuseport` so the kernel spreads connections evenly.
+   */
+  workerProcesses?: number;
 }
 
 export interface Nginx {
   /** `http://127.0.0.1:<port>`, one per listener. */
   readonly origins: readonly string[];
+  /** The master process; its workers are its children. */
+  readonly pid: number;
   readonly configFile: string;
   readonly errorLogFile: string;
   readonly accessLogFile: string;
@@ -122,6 +129,9 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
           accessLog: accessLogFile,
           tempPaths,
           maxOpenFiles: hardOpenFilesLimit(),
+          ...(options.workerProcesses === undefined
+            ? {}
+            : { workerProcesses: options.workerProcesses }),
         },
         { checkBusRouting: options.checkBusRouting ?? true },
       ),
@@ -156,6 +166,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     let stopping: Promise<void> | undefined;
     return {
       origins: ports.map((port) => `http://127.0.0.1:${port}`),
+      pid: started.pid,
       configFile,
       errorLogFile,
       accessLogFile,

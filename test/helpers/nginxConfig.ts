@@ -141,8 +141,11 @@ export function assertBusRouting(config: readonly Directive[]): BusRouting {
 }
 
 export interface NginxTestMachine {
-  /** `host:port` per upstream name; every upstream of the file must be given one. */
-  upstreams: Readonly<Record<string, string>>;
+  /**
+   * `host:port` per upstream name, or several (one `server` each: a scaled-out fleet); every
+   * upstream of the file must be given one.
+   */
+  upstreams: Readonly<Record<string, string | readonly string[]>>;
   /** `host:port` listeners replacing the server's `listen` directives (one origin each). */
   listen: readonly string[];
   pidFile: string;
@@ -152,6 +155,8 @@ export interface NginxTestMachine {
   tempPaths: Readonly<Record<string, string>>;
   /** The process's hard limit on open files: `worker_rlimit_nofile` above it is lowered. */
   maxOpenFiles: number;
+  /** Replaces `worker_processes`, and each listener gets `reuseport` (even spread over them). */
+  workerProcesses?: number;
 }
 
 /** Replaces the first directive named `name` in `block` (or appends one), removing the others. */
@@ -181,7 +186,9 @@ export function adaptForTestMachine(
     if (address === undefined) throw new Error(`no test address for upstream "${name}"`);
     upstream.block = [
       ...(upstream.block ?? []).filter((d) => d.name !== 'server'),
-      { name: 'server', args: [quote(address)], line: upstream.line },
+      ...(typeof address === 'string' ? [address] : address).map(
+        (one): Directive => ({ name: 'server', args: [quote(one)], line: upstream.line }),
+      ),
     ];
   }
   for (const name of Object.keys(machine.upstreams)) {
@@ -196,13 +203,16 @@ export function adaptForTestMachine(
   const listens = machine.listen.map(
     (address): Directive => ({
       name: 'listen',
-      args: [quote(address)],
+      args: [quote(address), ...(machine.workerProcesses === undefined ? [] : ['reuseport'])],
       line: 0,
     }),
   );
   server.splice(0, server.length, ...listens, ...server.filter((d) => d.name !== 'listen'));
 
   put(config, 'daemon', ['off']);
+  if (machine.workerProcesses !== undefined) {
+    put(config, 'worker_processes', [String(machine.workerProcesses)]);
+  }
   put(config, 'pid', [quote(machine.pidFile)]);
   // Every log goes to the test's files; where the file names none, nginx's compiled-in default
   // (a system path) would be used, so one is added.

@@ -76,6 +76,15 @@ describe('deploy/nginx.conf', () => {
     expect(findAll(config, 'listen').map((l) => l.args)).toEqual([['80']]);
   });
 
+  it('balances sockets over several sidecars by their open connections, counted by all workers', () => {
+    const sidecar = findAll(config, 'upstream').find((u) => u.args[0] === 'sidecar');
+    const names = (sidecar?.block ?? []).map((d) => d.name);
+    expect(names).toContain('least_conn');
+    expect(children(sidecar?.block ?? [], 'zone')[0]?.args[0]).toBe('sidecar');
+    // A second sidecar is one line: its `server` is there, commented out.
+    expect(production).toMatch(/^ {4}# server sidecar2:8072;$/m);
+  });
+
   it('upgrades /websocket with the browser host, port included, for the origin check', () => {
     const websocket = location(config, '/websocket');
     expect(header(websocket, 'Upgrade')).toBe('$http_upgrade');
@@ -122,6 +131,22 @@ describe('adaptForTestMachine', () => {
     expect(findAll(adapted, 'error_log').map((d) => d.args[0])).toEqual(['/tmp/x/error.log']);
     expect(findAll(adapted, 'access_log').map((d) => d.args[0])).toEqual(['/tmp/x/access.log']);
     expect(findAll(adapted, 'proxy_temp_path').map((d) => d.args)).toEqual([['/tmp/x/proxy']]);
+  });
+
+  it('lists every sidecar of a fleet in the upstream, its balancing kept', () => {
+    const fleet = parseNginx(
+      adaptForTestMachine(production, {
+        ...machine,
+        upstreams: { ...machine.upstreams, sidecar: ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'] },
+      }),
+    );
+    const sidecar = findAll(fleet, 'upstream').find((u) => u.args[0] === 'sidecar')?.block ?? [];
+    expect(children(sidecar, 'server').map((d) => d.args)).toEqual([
+      ['127.0.0.1:1'],
+      ['127.0.0.1:2'],
+      ['127.0.0.1:3'],
+    ]);
+    expect(children(sidecar, 'least_conn')).toHaveLength(1);
   });
 
   it('lowers the descriptor limit only when the machine cannot grant it', () => {
