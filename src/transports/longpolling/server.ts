@@ -21,7 +21,7 @@
  * with `force_status`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { BusReader } from '../../bus/reader.js';
+import type { ReaderView } from '../../bus/readerView.js';
 import type { BusRow } from '../../bus/types.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
 import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../../json/depth.js';
@@ -75,7 +75,7 @@ interface Poll {
   version: number;
   setCookie: string[];
   db: string;
-  reader: BusReader;
+  reader: ReaderView;
   last: number;
   keys: ReadonlySet<string>;
   session: PollSession | undefined;
@@ -225,7 +225,7 @@ export class LongPollingServer {
       aborted = !reply.raw.writableEnded;
       if (aborted) gone.abort();
     });
-    const readCounts = this.options.hub.readCounts();
+    const readCounts = this.options.readers.readCounts();
     const outcome = await odoo.rpc(POLL_ROUTE, sent, browser, gone.signal, request.id);
     if (aborted) {
       metrics.polls.labels('aborted').inc();
@@ -274,7 +274,7 @@ export class LongPollingServer {
       );
       return finish('error', unavailableError('This database is not served by the bus sidecar.'));
     }
-    const reader = this.options.hub.reader(answer.db);
+    const reader = this.options.readers.reader(answer.db);
     try {
       await reader.ready();
     } catch (error) {
@@ -335,7 +335,7 @@ export class LongPollingServer {
     const continuous = session?.seq !== undefined && poll.last > 0;
     const since = continuous ? (session?.seq as number) : (readCounts.get(answer.db) ?? 0);
     const odooIds = new Set(answer.notifications.map((n) => n.id));
-    const gap = reader.recent
+    const gap = reader
       .readSince(since, 0, poll.keys)
       .filter((row) => !odooIds.has(row.id) && deliverable(row, poll.last, session));
     // A browser this sidecar has no memory of (first poll here, or a restart): rows below its

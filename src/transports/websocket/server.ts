@@ -89,6 +89,7 @@ export class WebsocketServer {
     });
     this.context = {
       hub: options.hub,
+      readers: options.readers,
       odoo: options.odoo,
       logger: options.logger.child({ component: 'websocket' }),
       metrics: options.metrics,

@@ -2,6 +2,7 @@
  * What every socket of the websocket server shares (`SocketContext`), its settings, and the one
  * phase of a socket's life (`SocketPhase`).
  */
+import type { ReaderViews } from '../../bus/readerView.js';
 import type { SubscriptionBudget } from '../../capacity/subscriptionBudget.js';
 import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import type { Clock } from '../../lifecycle/clock.js';
@@ -30,6 +31,8 @@ export interface SocketSettings {
 /** What every socket shares: collaborators and facts learned about Odoo. */
 export interface SocketContext {
   hub: Hub<HubSubscriber>;
+  /** Every database's reader: where a subscribe's catch-up is closed against what was read. */
+  readers: ReaderViews;
   odoo: OdooClient;
   logger: Logger;
   metrics: Metrics;

@@ -10,7 +10,7 @@
  * or it remembers ids.
  */
 
-import type { BusReader } from '../../bus/reader.js';
+import type { ReaderView } from '../../bus/readerView.js';
 import type { Notification } from '../../bus/types.js';
 import { subscriptionCost } from '../../capacity/subscriptionBudget.js';
 import { EncodedBatch } from '../../hub/encodedBatch.js';
@@ -71,7 +71,7 @@ export class Subscription {
 
   /** The socket's sweep: a re-validation when due, and the hand-off's memory expires. */
   sweep(now: number): void {
-    const { settings, hub } = this.socket.context;
+    const { settings, readers } = this.socket.context;
     if (now >= this.nextRecheckAt) {
       this.nextRecheckAt = now + settings.sessionRecheckMs * (0.75 + Math.random() * 0.5);
       this.recheck();
@@ -79,7 +79,7 @@ export class Subscription {
     if (this.handOff !== undefined) {
       const db = this.socket.db;
       this.handOff.expire(
-        db ? hub.existingReader(db) : undefined,
+        db ? readers.existingReader(db) : undefined,
         now,
         settings.lateCommitWindowMs,
       );
@@ -94,8 +94,8 @@ export class Subscription {
     this.handOff = undefined;
     if (handOff === undefined || socket.sessionHash === undefined) return;
     handOff.end();
-    const { hub, handOffs, clock } = socket.context;
-    const reader = socket.db ? hub.existingReader(socket.db) : undefined;
+    const { readers, handOffs, clock } = socket.context;
+    const reader = socket.db ? readers.existingReader(socket.db) : undefined;
     const carried = handOff.carry(socket.db, socket.lastSentId, reader?.readCount ?? 0);
     if (carried !== undefined) handOffs.park(socket.sessionHash, carried, clock());
   }
@@ -148,11 +148,11 @@ export class Subscription {
 
   private async run(request: SubscribeRequest): Promise<void> {
     const { socket } = this;
-    const { hub } = socket.context;
+    const { readers } = socket.context;
     const handOff = this.handOff ?? new HandOff();
     this.handOff = handOff;
-    handOff.begin(hub.readCounts());
-    const reader = socket.db ? hub.existingReader(socket.db) : undefined;
+    handOff.begin(readers.readCounts());
+    const reader = socket.db ? readers.existingReader(socket.db) : undefined;
     const sentAny = socket.lastSentId > 0;
     // A re-validation only wants the channel list: ask from the current read position.
     const last = request.recheck
@@ -245,7 +245,7 @@ export class Subscription {
       socket.close(CloseCode.POLICY_VIOLATION, 'database not served');
       return;
     }
-    const reader = context.hub.reader(db);
+    const reader = context.readers.reader(db);
     try {
       await reader.ready();
     } catch (error) {
@@ -266,7 +266,7 @@ export class Subscription {
   private deliver(
     result: ReturnType<typeof readPeekResult>,
     request: SubscribeRequest,
-    reader: BusReader,
+    reader: ReaderView,
     db: string,
     last: number,
     sentAny: boolean,
