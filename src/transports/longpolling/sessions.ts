@@ -49,10 +49,6 @@ export class PollSessions {
     return session;
   }
 
-  peek(hash: string): PollSession | undefined {
-    return this.sessions.get(hash);
-  }
-
   forget(hash: string): void {
     this.sessions.delete(hash);
   }

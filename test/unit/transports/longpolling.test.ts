@@ -7,13 +7,13 @@ import type { BusRow } from '../../../src/bus/types.js';
 import { EncodedBatch } from '../../../src/hub/encodedBatch.js';
 import { parseJson } from '../../../src/json/rawJson.js';
 import { readPollAnswer } from '../../../src/odoo/pollAnswer.js';
+import { deliverable } from '../../../src/transports/longpolling/catchUp.js';
 import {
   batchPayload,
   idJson,
   itemJson,
   resultEnvelope,
 } from '../../../src/transports/longpolling/envelope.js';
-import { deliverable } from '../../../src/transports/longpolling/longPoll.js';
 import type { PollSession } from '../../../src/transports/longpolling/sessions.js';
 
 function row(id: number, extra: Partial<BusRow> = {}): BusRow {
