@@ -40,7 +40,7 @@ import {
   rememberPresence,
 } from './presence.js';
 import { rejection } from './rejection.js';
-import type { PollSession, PollSessions } from './sessions.js';
+import { followTo, type PollSession, type PollSessions } from './sessions.js';
 
 /** A poll Odoo answered, in a database this sidecar reads: everything needed to answer it. */
 export interface AcceptedPoll extends CatchUpPoll {
@@ -196,51 +196,24 @@ export class PollCaller {
     gone: AbortSignal,
   ): Promise<PollCall | { kind: 'read'; poll: AcceptedPoll; answer: PollAnswer }> {
     const { id } = asking.request;
-    const reject = rejection(outcome, requestId, this.log, this.noAddon);
-    if (reject !== undefined) {
-      // Odoo's own refusals carry its session cookie too.
-      const cookies = 'setCookie' in outcome ? outcome.setCookie : [];
-      return refused(id, reject, asking.major, cookies);
-    }
-    const result = outcome as Extract<RpcOutcome, { kind: 'result' }>;
-    let answer: PollAnswer;
-    try {
-      answer = readPollAnswer(result.text, result.result, result.cut);
-    } catch (error) {
-      this.log.warn(
-        { err: error instanceof PollAnswerError ? error.message : error, requestId },
-        'unreadable poll answer from the bus_sidecar addon',
-      );
-      return refused(id, unavailableError('Odoo answered the poll unreadably.'), asking.major);
-    }
+    const read = this.readAnswer(asking, outcome, requestId);
+    if (read.kind === 'refused') return read;
+    const { result, answer } = read;
     const session = this.sessionAfter(asking, result.newSessionId);
     const version = answer.version ?? asking.major ?? 15;
-    const fail = (error: string) => refused(id, unavailableError(error), version, result.setCookie);
     const db = answer.db;
-    if (!this.deps.servesDatabase(db)) {
-      this.log.warn({ db, requestId }, 'poll refused: its database is not served by this sidecar');
-      return fail('This database is not served by the bus sidecar.');
-    }
-    const reader = this.deps.hub.reader(db);
-    try {
-      await reader.ready();
-    } catch (error) {
-      this.log.warn({ err: error, db, requestId }, 'cannot read bus_bus of this database yet');
-      return fail('The bus of this database cannot be read yet.');
-    }
+    const opened = await this.openReader(db, requestId);
+    if (typeof opened === 'string')
+      return refused(id, unavailableError(opened), version, result.setCookie);
     if (gone.aborted) return ABORTED;
-    if (session !== undefined && session.db !== db) {
-      session.db = db;
-      session.seq = undefined;
-      session.expected.clear();
-    }
+    if (session !== undefined) followTo(session, db);
     const poll: AcceptedPoll = {
       requestId,
       id,
       version,
       setCookie: result.setCookie,
       db,
-      reader,
+      reader: opened,
       last: asking.last ?? 0,
       keys: new Set(answer.keys),
       session,
@@ -249,6 +222,53 @@ export class PollCaller {
       sent: asking.sent,
     };
     return { kind: 'read', poll, answer };
+  }
+
+  /** Odoo's result and the addon's answer in it, or the error the browser gets instead. */
+  private readAnswer(
+    asking: Asking,
+    outcome: RpcOutcome,
+    requestId: string,
+  ):
+    | Extract<PollCall, { kind: 'refused' }>
+    | { kind: 'read'; result: Extract<RpcOutcome, { kind: 'result' }>; answer: PollAnswer } {
+    const { id } = asking.request;
+    const reject = rejection(outcome, requestId, this.log, this.noAddon);
+    if (reject !== undefined) {
+      // Odoo's own refusals carry its session cookie too.
+      const cookies = 'setCookie' in outcome ? outcome.setCookie : [];
+      return refused(id, reject, asking.major, cookies);
+    }
+    const result = outcome as Extract<RpcOutcome, { kind: 'result' }>;
+    try {
+      return {
+        kind: 'read',
+        result,
+        answer: readPollAnswer(result.text, result.result, result.cut),
+      };
+    } catch (error) {
+      this.log.warn(
+        { err: error instanceof PollAnswerError ? error.message : error, requestId },
+        'unreadable poll answer from the bus_sidecar addon',
+      );
+      return refused(id, unavailableError('Odoo answered the poll unreadably.'), asking.major);
+    }
+  }
+
+  /** The reader of the poll's database once it can read, or why the poll is refused. */
+  private async openReader(db: string, requestId: string): Promise<BusReader | string> {
+    if (!this.deps.servesDatabase(db)) {
+      this.log.warn({ db, requestId }, 'poll refused: its database is not served by this sidecar');
+      return 'This database is not served by the bus sidecar.';
+    }
+    const reader = this.deps.hub.reader(db);
+    try {
+      await reader.ready();
+      return reader;
+    } catch (error) {
+      this.log.warn({ err: error, db, requestId }, 'cannot read bus_bus of this database yet');
+      return 'The bus of this database cannot be read yet.';
+    }
   }
 
   /** The session after Odoo's answer, its presence update remembered. */
@@ -304,6 +324,6 @@ function refused(
   error: string,
   version: number | undefined,
   setCookie: string[] = [],
-): PollCall {
+): Extract<PollCall, { kind: 'refused' }> {
   return { kind: 'refused', id, error, version, setCookie };
 }

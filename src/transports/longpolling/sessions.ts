@@ -26,6 +26,14 @@ export interface PollSession {
   seenAt: number;
 }
 
+/** A browser polling another database than its last answered poll's starts afresh there. */
+export function followTo(session: PollSession, db: string): void {
+  if (session.db === db) return;
+  session.db = db;
+  session.seq = undefined;
+  session.expected.clear();
+}
+
 export class PollSessions {
   private readonly sessions = new Map<string, PollSession>();
 
