@@ -53,6 +53,12 @@ export interface CatchUpRequest {
   /** Rows at or below this id are not taken from the rows read meanwhile (Odoo's valid `last`). */
   floor: number;
   /**
+   * Late rows read meanwhile are taken at or below the floor too (long polling, a poll continuing
+   * the previous one this sidecar answered: rows read since that answer reached nobody; a row
+   * below `last` among them committed late, and its browser cannot have it).
+   */
+  lateBelowFloor?: boolean;
+  /**
    * The `last` of a client coming back (its connection has sent nothing yet), else 0: the late
    * rows below it are added.
    */
@@ -172,7 +178,9 @@ export class HandOff {
       if (!rows.has(row.id) && !this.sent(row.id)) rows.set(row.id, row);
     };
     for (const n of request.odoo) take(n);
-    for (const row of reader.readSince(since, request.floor, channels)) take(row);
+    const floor = request.lateBelowFloor === true ? 0 : request.floor;
+    for (const row of reader.readSince(since, floor, channels))
+      if (row.id > request.floor || row.late === true) take(row);
     for (const row of this.unsentBelow(reader, channels, request.comingBackFrom)) take(row);
     if (request.comingBackFrom > 0)
       for (const row of reader.missedBelow(

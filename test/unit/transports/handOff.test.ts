@@ -262,3 +262,19 @@ describe('HandOff (properties)', () => {
     expect(violation(simulate(ops, { carry: true }))).toBeUndefined();
   });
 });
+
+describe('HandOff for a poll continuing the previous one (long polling)', () => {
+  it('takes late rows read since below the floor, and no other row below it', () => {
+    const reader = fakeReader({
+      position: 20,
+      // Read since the previous answer (read number 1): 7 committed late, 8 in order below
+      // `last` (Odoo's catch-up had sent it ahead of the reader), 15 above.
+      rows: [row(3, 1), row(7, 2, { late: true }), row(8, 3), row(15, 4)],
+    });
+    const continuing = { floor: 10, since: 1, lateBelowFloor: true };
+    expect(ids(new HandOff().catchUp(request(reader, [], continuing), 0))).toEqual([7, 15]);
+    expect(ids(new HandOff().catchUp(request(reader, [], { floor: 10, since: 1 }), 0))).toEqual([
+      15,
+    ]);
+  });
+});
