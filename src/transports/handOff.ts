@@ -229,6 +229,20 @@ export class HandOff {
     return sorted;
   }
 
+  /**
+   * Odoo's answer went to the client as it is, merged with nothing (long polling: a peek, a `last`
+   * only Odoo can judge, one part of a large catch-up, 12.0's second read): its ids are remembered
+   * as a catch-up's are. `odoo` ascending.
+   */
+  passedOn(
+    odoo: readonly Notification[],
+    reader: HandOffReader,
+    channels: ReadonlySet<string>,
+    now: number,
+  ): void {
+    this.remember(odoo, reader, channels, now);
+  }
+
   /** Rows below `last` an earlier connection may not have sent (see `UnsentBelow`). */
   private unsentBelow(
     reader: HandOffReader,

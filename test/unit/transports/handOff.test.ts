@@ -264,6 +264,16 @@ describe('HandOff (properties)', () => {
 });
 
 describe('HandOff for a poll continuing the previous one (long polling)', () => {
+  it("remembers the ids of Odoo's answer passed on as it is, as a catch-up's", () => {
+    const handOff = new HandOff();
+    const reader = fakeReader({ position: 5, holes: [3] });
+    const odoo = [3, 4, 8].map((id) => ({ id, message: `"${id}"` }));
+    handOff.passedOn(odoo, reader, CH, 0);
+    // 3 (a hole) and 8 (not read yet) may still come from the reader; 4 cannot.
+    expect([3, 4, 8].map((id) => handOff.accepts(id))).toEqual([false, true, false]);
+    expect(handOff.idle).toBe(false);
+  });
+
   it('takes late rows read since below the floor, and no other row below it', () => {
     const reader = fakeReader({
       position: 20,
