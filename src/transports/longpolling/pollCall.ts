@@ -29,7 +29,7 @@ import { sessionHash } from '../../odoo/sessionHash.js';
 import { browserContext, clientIdentity } from '../clientIdentity.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { admitPoll } from './admission.js';
-import { type CatchUpPoll, rememberSentEarly, rowsReadSince } from './catchUp.js';
+import { type CatchUpPoll, catchUp, passedOn } from './catchUp.js';
 import { odooPayload, unavailableError } from './envelope.js';
 import { isObject, numericLast, type PollRequest, readCall, sentParams } from './pollRequest.js';
 import {
@@ -291,24 +291,23 @@ export class PollCaller {
     readBefore: number,
     asking: Asking,
   ): Deliverable {
-    rememberSentEarly(poll, answer.notifications, asking.now);
-    if (answer.partial) {
-      // Odoo's catch-up was larger than one answer may be: its first rows are answered alone (the
-      // rows read since are newer), and the browser's next poll, from the last of them, goes on.
-      this.deps.metrics.catchUpParts.labels('longpolling').inc();
-    }
     const peek = asking.options?.peek;
     if (peek || asking.last === undefined || answer.partial) {
+      if (answer.partial) {
+        // Odoo's catch-up was larger than one answer may be: its first rows are answered alone
+        // (the rows read since are newer), and the browser's next poll, from the last of them,
+        // goes on.
+        this.deps.metrics.catchUpParts.labels('longpolling').inc();
+      }
       // A peek answers at once (`{"notifications", "channels"}`); so does a `last` the sidecar
-      // cannot compare ids with, which Odoo alone can judge.
+      // cannot compare ids with, which Odoo alone can judge. Odoo's text goes as it is.
+      passedOn(poll, answer.notifications, asking.now);
       return { kind: 'odoo', payload: odooPayload(answer, Boolean(peek)) };
     }
-    const odooIds = new Set(answer.notifications.map((n) => n.id));
     const sessionTtlMs = this.deps.config.recentRowsSeconds * 1000;
-    const rows = rowsReadSince(poll, odooIds, readBefore, sessionTtlMs);
-    if (answer.notifications.some((n) => n.id >= 0))
-      return { kind: 'catchUp', odoo: answer.notifications, rows };
-    return { kind: 'rows', rows };
+    const found = catchUp(poll, answer.notifications, readBefore, sessionTtlMs, asking.now);
+    if (found.odoo.some((n) => n.id >= 0)) return { kind: 'catchUp', ...found };
+    return { kind: 'rows', rows: found.rows };
   }
 
   private holdMs(presence: PresenceDecision | undefined, now: number): number {

@@ -7,7 +7,7 @@ import type { Logger } from '../../observability/logger.js';
 import { POLL_ROUTE } from '../../odoo/addonContract.js';
 import type { OdooClient } from '../../odoo/client.js';
 import { type PollNotification, readPollAnswer } from '../../odoo/pollAnswer.js';
-import { rememberSentEarly } from './catchUp.js';
+import { passedOn } from './catchUp.js';
 import type { AcceptedPoll } from './pollCall.js';
 
 /** Whether answering `poll` needs Odoo's im_status items first. */
@@ -17,8 +17,8 @@ export function wantsPresenceItems(poll: Pick<AcceptedPoll, 'version' | 'options
 }
 
 /**
- * Odoo's second read for `poll`: its items, none when it did not answer readably. Its ids the
- * reader has not read yet are remembered as sent.
+ * Odoo's second read for `poll`: its items (remembered as sent), none when it did not answer
+ * readably.
  */
 export async function presenceItems(
   deps: { odoo: OdooClient; clock: () => number; log: Logger },
@@ -36,7 +36,7 @@ export async function presenceItems(
   if (outcome.kind === 'result' && outcome.cut === undefined) {
     try {
       const answer = readPollAnswer(outcome.text, outcome.result);
-      rememberSentEarly(poll, answer.notifications, deps.clock());
+      passedOn(poll, answer.notifications, deps.clock());
       return answer.notifications;
     } catch (error) {
       deps.log.debug({ err: error }, 'no im_status items: unreadable answer');

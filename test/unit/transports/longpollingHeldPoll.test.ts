@@ -9,6 +9,7 @@ import { EncodedBatch } from '../../../src/hub/encodedBatch.js';
 import type { HubSubscriber } from '../../../src/hub/hub.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import type { PollNotification } from '../../../src/odoo/pollAnswer.js';
+import { HandOff } from '../../../src/transports/handOff.js';
 import { HeldPoll, type HeldPollContext } from '../../../src/transports/longpolling/heldPoll.js';
 import type { AcceptedPoll } from '../../../src/transports/longpolling/pollCall.js';
 import type { PollExchange } from '../../../src/transports/longpolling/replies.js';
@@ -42,8 +43,16 @@ let caught: unknown[];
 let exchange: FakeExchange;
 let presence: { wanted: boolean; asked: number; answer: () => Promise<PollNotification[]> };
 
-function session(): PollSession {
-  return { hash: 'h', db: 'db', seq: 2, expected: new Map(), presence: undefined, seenAt: 0 };
+/** A session whose previous poll was answered here, its browser sent `early` ahead of the reader. */
+function session(early: number[] = []): PollSession {
+  const handOff = new HandOff();
+  handOff.adopt({
+    database: 'db',
+    upTo: 0,
+    early: new Map(early.map((id) => [id, 0])),
+    late: new Map(),
+  });
+  return { hash: 'h', db: 'db', seq: 2, handOff, presence: undefined, seenAt: 0 };
 }
 
 function accepted(extra: Partial<AcceptedPoll> = {}): AcceptedPoll {
@@ -154,8 +163,7 @@ describe('a held poll', () => {
   });
 
   it('takes only the rows its poll may get (above `last`, not sent early)', () => {
-    const memory = session();
-    memory.expected.set(12, 0);
+    const memory = session([12]);
     const poll = new HeldPoll(accepted({ session: memory }), exchange, context());
     void poll.hold(30_000);
     expect(poll.accepts(row(10))).toBe(false);
