@@ -317,10 +317,7 @@ export function createSidecar(
         longPolling.shutdown();
         await websockets.shutdown(config.shutdownWindowSeconds * 1000);
         // Give clients a moment to answer the close frames, then drop what is left.
-        const deadline = clock() + 2000;
-        while (websockets.openCount > 0 && clock() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await websockets.whenEmpty(2000);
         websockets.terminateAll();
         const serverClosed = app.close();
         await hub.drain();

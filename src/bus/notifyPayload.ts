@@ -1,16 +1,14 @@
 /**
  * Reads an `imbus` NOTIFY payload: a JSON array of channel values. Odoo may split one commit over
  * several NOTIFYs and one cluster carries every database's NOTIFYs, so each payload is read on its
- * own and each channel is attributed to its database (the first element, 15+). Channel values are
- * re-emitted as Odoo's compact Python text, the key `bus_bus.channel` is matched by.
+ * own and each channel is attributed to its database (the first element, 15+). Only the databases
+ * are read: a NOTIFY only nudges readers, which then read the rows themselves (their
+ * `bus_bus.channel` is what subscriptions match), so the channels are never re-encoded here.
  */
 
-import { dumpNode } from '../json/pythonJson.js';
 import { JsonSyntaxError, parseJson } from '../json/rawJson.js';
 
 export interface NotifiedChannel {
-  /** Compact Python JSON text of the channel, as in `bus_bus.channel`. */
-  key: string;
   /** The Odoo database it belongs to, when the channel says so (`[db, ...]`). */
   db: string | undefined;
 }
@@ -32,9 +30,6 @@ export function parseImbusPayload(payload: string): NotifiedChannel[] {
     throw new NotifyPayloadError(`expected a JSON array, got ${root.kind}`);
   return root.items.map((item) => {
     const first = item.kind === 'array' ? item.items[0] : undefined;
-    return {
-      key: dumpNode(item, payload),
-      db: first?.kind === 'string' ? first.value : undefined,
-    };
+    return { db: first?.kind === 'string' ? first.value : undefined };
   });
 }

@@ -27,6 +27,8 @@ export class ReadScheduler {
   private readWanted = false;
   private checkWanted = false;
   private stopped = false;
+  /** Callers of `idle()` waiting for the run going (or scheduled) to end. */
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly coalesceMs: number,
@@ -70,13 +72,20 @@ export class ReadScheduler {
     }
     clearInterval(this.pollTimer);
     clearTimeout(this.checkTimer);
+    this.settleIdle();
   }
 
   /** Resolves when no run is scheduled or going (shutdown drains in-flight deliveries). */
-  async idle(): Promise<void> {
-    while (this.running || this.timer !== undefined) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+  idle(): Promise<void> {
+    if (!this.running && this.timer === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private settleIdle(): void {
+    if (this.running || this.timer !== undefined || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private schedule(): void {
@@ -88,7 +97,7 @@ export class ReadScheduler {
 
   private async tick(): Promise<void> {
     this.timer = undefined;
-    if (this.running || this.stopped) return;
+    if (this.running || this.stopped) return this.settleIdle();
     this.running = true;
     const request = { read: this.readWanted, check: this.checkWanted };
     this.readWanted = false;
@@ -96,11 +105,12 @@ export class ReadScheduler {
     const retryInMs = await this.run(request);
     this.running = false;
     this.lastRunEnd = this.now();
-    if (this.stopped) return;
+    if (this.stopped) return this.settleIdle();
     if (retryInMs !== undefined) {
       // The retry is the next run: nudges meanwhile are served by it.
       this.readWanted = false;
       this.timer = setTimeout(() => void this.tick(), retryInMs);
     } else if (this.readWanted || this.checkWanted) this.schedule();
+    this.settleIdle();
   }
 }

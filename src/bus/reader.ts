@@ -66,17 +66,18 @@ export interface ReaderOptions {
   maxFrameBytes: number;
   /** Rows with a larger message are skipped (and said so). */
   maxRowBytes: number;
-  initLookbackRows?: number;
-  initLookbackSeconds?: number;
-  /** Most ids remembered for one gap (a table emptied by GC would otherwise make thousands). */
-  maxHolesPerGap?: number;
-  identityCheckMs?: number;
   journal?: HoleJournal;
   /** Monotonic clock of every deadline; tests inject one. */
   now?: Clock;
-  /** Wall clock, for the journal only (it must outlive the process). */
-  wallClock?: () => number;
 }
+
+/** Rows (the last ids) and seconds read once at start (`readerStart.ts`). */
+const INIT_LOOKBACK_ROWS = 2000;
+const INIT_LOOKBACK_SECONDS = 10;
+/** Most ids remembered for one gap (a table emptied by GC would otherwise make thousands). */
+const MAX_HOLES_PER_GAP = 1000;
+/** How often the database's oid and id sequence are compared with what the reader saw. */
+const IDENTITY_CHECK_MS = 10_000;
 
 /** How soon after a check a read that found nothing may check the identity again. */
 const SUSPICION_CHECK_MS = 1000;
@@ -103,7 +104,7 @@ export class BusReader {
     this.timing = new ReadTiming(options.metrics);
     this.failureLog = new FailureLog(options.logger, `reads of bus_bus in ${options.database}`);
     this.now = options.now ?? monotonicClock;
-    this.holes = new Holes(options.lateCommitWindowMs, options.maxHolesPerGap ?? 1000);
+    this.holes = new Holes(options.lateCommitWindowMs, MAX_HOLES_PER_GAP);
     this.recent = new RecentRows(options.recentRowsMs, 50_000, this.now);
     this.late = new LateRows(options.lateCommitWindowMs);
     this.decoder = new RowDecoder(options);
@@ -210,10 +211,10 @@ export class BusReader {
   private async init(): Promise<void> {
     const { pool, database, maxRowBytes, lateCommitWindowMs } = this.options;
     const identity = await this.watch.start();
-    const lookbackRows = this.options.initLookbackRows ?? 2000;
+    const lookbackRows = INIT_LOOKBACK_ROWS;
     const start = await readStart(pool, database, {
       lookbackRows,
-      recentSeconds: this.options.initLookbackSeconds ?? 10,
+      recentSeconds: INIT_LOOKBACK_SECONDS,
       windowSeconds: lateCommitWindowMs / 1000,
       maxRowBytes,
     });
@@ -277,10 +278,7 @@ export class BusReader {
     try {
       await this.ready();
       const failing = this.lastError !== undefined;
-      const checkDue =
-        failing ||
-        request.check ||
-        this.watch.sinceCheckMs >= (this.options.identityCheckMs ?? 10_000);
+      const checkDue = failing || request.check || this.watch.sinceCheckMs >= IDENTITY_CHECK_MS;
       const reset = checkDue && (await this.verifyIdentity());
       // A read that finds nothing is what a reset table looks like: every new id is below us.
       if ((request.read || failing || reset) && !(await this.readAll(nudgedAt)) && !reset) {
@@ -402,8 +400,9 @@ export class BusReader {
     return true;
   }
 
+  /** Wall clock, for the journal only (it must outlive the process). */
   private wallNow(): number {
-    return (this.options.wallClock ?? Date.now)();
+    return Date.now();
   }
 
   /** The holes to the journal now (see `journal.ts` for when), or `soon` (within 100 ms). */

@@ -16,6 +16,7 @@ import { INFO_ROUTE, SECRET_HEADER } from './addonContract.js';
 import { readBoundedBody } from './boundedBody.js';
 import type { QueueLimits } from './callBudget.js';
 import { sessionIdFromCookie } from './cookies.js';
+import { majorOf } from './generations.js';
 import { type CallKey, Limiter } from './limiter.js';
 import { BadResponse, classifyFailure, readRpcAnswer } from './rpcAnswer.js';
 
@@ -215,12 +216,8 @@ export class OdooClient {
       }
       if (status !== 200) return { kind: 'unavailable', detail: `HTTP ${status}` };
       const data = JSON.parse(text) as Record<string, unknown>;
-      const versionInfo = Array.isArray(data.server_version_info) ? data.server_version_info : [];
-      const major =
-        typeof versionInfo[0] === 'number' ? versionInfo[0] : parseMajor(data.server_version);
       const info: OdooInfo = {
-        serverVersion: typeof data.server_version === 'string' ? data.server_version : undefined,
-        major,
+        ...versionOf(data),
         workerVersion:
           typeof data.websocket_worker_version === 'string' ? data.websocket_worker_version : null,
         features: Array.isArray(data.features)
@@ -262,11 +259,8 @@ export class OdooClient {
     }
     try {
       const data = JSON.parse(outcome.text).result as Record<string, unknown> | null;
-      const versionInfo = Array.isArray(data?.server_version_info) ? data.server_version_info : [];
       const info: OdooInfo = {
-        serverVersion: typeof data?.server_version === 'string' ? data.server_version : undefined,
-        major:
-          typeof versionInfo[0] === 'number' ? versionInfo[0] : parseMajor(data?.server_version),
+        ...versionOf(data),
         workerVersion: null,
         features: [],
       };
@@ -367,8 +361,13 @@ export function browserHeaders(browser: BrowserContext): Record<string, string> 
   return headers;
 }
 
-function parseMajor(version: unknown): number | undefined {
-  if (typeof version !== 'string') return undefined;
-  const match = /^(?:saas~)?(\d+)/.exec(version);
-  return match ? Number(match[1]) : undefined;
+/** `server_version` and its major, as both the addon's info route and `version_info` answer them. */
+function versionOf(
+  data: Record<string, unknown> | null,
+): Pick<OdooInfo, 'serverVersion' | 'major'> {
+  const serverVersion = data?.server_version;
+  return {
+    serverVersion: typeof serverVersion === 'string' ? serverVersion : undefined,
+    major: majorOf(data?.server_version_info, serverVersion),
+  };
 }

@@ -3,6 +3,8 @@
  * header, put a new one in its place when Odoo issues one (a first visit, a rotated session), read
  * `session_id` from a `Set-Cookie` answer, and tell a soft rotation (19) from a new session.
  */
+import { SESSION_HASH_PREFIX_LENGTH } from './addonContract.js';
+
 const SESSION_COOKIE = 'session_id';
 
 export function sessionIdFromCookie(cookieHeader: string | undefined): string | undefined {
@@ -48,18 +50,15 @@ export function sessionSetCookie(
   return found;
 }
 
-/** Characters of a session id that Odoo keeps when it rotates a session softly (19+). */
-export const STABLE_SESSION_PREFIX = 42;
-
 /**
  * Odoo 19's soft rotation: a new session id for the same session, keeping the first 42
- * characters (`STORED_SESSION_BYTES`). Older ids (40 hex) and hard rotations (logout, login) never
- * keep them.
+ * characters (`STORED_SESSION_BYTES`, the prefix revocations hash too). Older ids (40 hex) and
+ * hard rotations (logout, login) never keep them.
  */
 export function isSoftRotation(previous: string, next: string): boolean {
   return (
     previous !== next &&
-    previous.length > STABLE_SESSION_PREFIX &&
-    next.slice(0, STABLE_SESSION_PREFIX) === previous.slice(0, STABLE_SESSION_PREFIX)
+    previous.length > SESSION_HASH_PREFIX_LENGTH &&
+    next.slice(0, SESSION_HASH_PREFIX_LENGTH) === previous.slice(0, SESSION_HASH_PREFIX_LENGTH)
   );
 }

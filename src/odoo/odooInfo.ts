@@ -25,6 +25,7 @@ import {
   SECRET_OPTION,
 } from './addonContract.js';
 import type { InfoOutcome, OdooClient, OdooInfo } from './client.js';
+import { generationOf } from './generations.js';
 
 const FIRST_RETRY_MS = 2000;
 
@@ -158,8 +159,8 @@ export class OdooInfoSource {
     }
     if (this.addonProblem === undefined)
       return { up: true, problem: undefined, missingFeatures: [] };
-    const major = this.major();
-    if (major !== undefined && major <= 15) {
+    const generation = generationOf(this.major());
+    if (generation?.transport === 'longpolling') {
       // 12-15: every poll goes through the addon's route.
       return { up: false, problem: ADDON_PROBLEMS[this.addonProblem], missingFeatures: [] };
     }
@@ -167,7 +168,8 @@ export class OdooInfoSource {
     if (this.options.workerVersion === undefined) {
       missingFeatures.push(ADDON_FEATURES.outdatedVersionCheck);
     }
-    if (major === undefined || major >= 19) missingFeatures.push(ADDON_FEATURES.sessionIds);
+    // Unknown generation: it may be one that rotates.
+    if (generation?.rotatesSessions ?? true) missingFeatures.push(ADDON_FEATURES.sessionIds);
     return { up: true, problem: ADDON_PROBLEMS[this.addonProblem], missingFeatures };
   }
 

@@ -37,6 +37,4 @@ export const CloseCode = {
   KILL_NOW: 4003,
 } as const;
 
-export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
-
 export const OUTDATED_VERSION = 'OUTDATED_VERSION';

@@ -1,12 +1,22 @@
 /**
  * The HTML pages Odoo's werkzeug answers with, for the requests the sidecar answers itself on the
- * bus paths: clients and monitoring see what Odoo would have sent.
+ * bus paths and for the websocket handshakes it refuses: clients and monitoring see what Odoo
+ * would have sent.
  */
 import type { FastifyReply } from 'fastify';
-import { GENERIC_BAD_REQUEST, notFound, werkzeugErrorPage } from './websocket/handshake.js';
+
+/** The HTML body werkzeug renders for an HTTPException. */
+export function werkzeugErrorPage(status: number, title: string, description: string): string {
+  return `<!doctype html>\n<html lang=en>\n<title>${status} ${title}</title>\n<h1>${title}</h1>\n<p>${description}</p>\n`;
+}
+
+export const GENERIC_BAD_REQUEST =
+  'The browser (or proxy) sent a request that this server could not understand.';
+export const NOT_FOUND_DESCRIPTION =
+  'The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.';
 
 export const BAD_REQUEST_PAGE = werkzeugErrorPage(400, 'Bad Request', GENERIC_BAD_REQUEST);
-export const NOT_FOUND_PAGE = notFound().body;
+export const NOT_FOUND_PAGE = werkzeugErrorPage(404, 'Not Found', NOT_FOUND_DESCRIPTION);
 /** werkzeug's `RequestEntityTooLarge`. */
 export const TOO_LARGE_PAGE = werkzeugErrorPage(
   413,

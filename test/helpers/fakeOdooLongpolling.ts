@@ -27,6 +27,7 @@
  *   token)"; with a body that is not JSON: 400 "Invalid JSON data: ..." (observed on 15.0).
  */
 import { pythonDumps } from '../../src/json/pythonJson.js';
+import { generationOf } from '../../src/odoo/generations.js';
 import { bindParams, PythonException, pythonList, pythonRepr } from './fakeOdooPython.js';
 import { type FakeResponse, notFound } from './fakeOdooResponses.js';
 import type { FakeRequest, RouteContext } from './fakeOdooRoutes.js';
@@ -118,7 +119,7 @@ async function serveJson(
   const { session, stored } = ctx.sessions.resolve(request.headers.cookie);
   ctx.sessions.save(session, stored);
   const headers: Array<[string, string]> = [];
-  if (cors && major >= 13) {
+  if (cors && generationOf(major).pollCors) {
     headers.push(['Access-Control-Allow-Origin', '*'], ['Access-Control-Allow-Methods', 'POST']);
   }
   headers.push(['Set-Cookie', sessionCookie(session.sid)]);
@@ -193,12 +194,16 @@ async function catchUp(
         ]);
   const items = rows.map((row) => {
     const message = dumps(JSON.parse(row.message));
-    return major <= 14
+    return generationOf(major).pollItem === 'id-channel-message'
       ? `{"id": ${row.id}, "channel": ${dumps(JSON.parse(row.channel))}, "message": ${message}}`
       : `{"id": ${row.id}, "message": ${message}}`;
   });
   const partners = options.bus_presence_partner_ids;
-  if (major === 12 && Array.isArray(partners) && (items.length > 0 || forceStatus)) {
+  if (
+    generationOf(major).pollPresenceItems &&
+    Array.isArray(partners) &&
+    (items.length > 0 || forceStatus)
+  ) {
     for (const id of partners) {
       const status = ctx.presence.get(Number(id)) ?? 'offline';
       items.push(
@@ -261,7 +266,7 @@ export function serveImStatus(ctx: RouteContext, request: FakeRequest): Promise<
  */
 export function serveOdooPoll(ctx: RouteContext, request: FakeRequest): Promise<FakeResponse> {
   const major = ctx.profile.serverVersionInfo[0] as number;
-  if (request.method === 'OPTIONS' && major >= 13) {
+  if (request.method === 'OPTIONS' && generationOf(major).pollCors) {
     // `HttpRequest.dispatch` of a `cors` route (observed on 15.0): 200, no body, a new session.
     const { session, stored } = ctx.sessions.resolve(request.headers.cookie);
     ctx.sessions.save(session, stored);

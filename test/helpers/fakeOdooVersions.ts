@@ -5,6 +5,7 @@
  * serve long polling, whose shapes `fakeOdooLongpolling.ts` takes from each version's source.
  */
 import { randomBytes } from 'node:crypto';
+import { type Generation, generationOf } from '../../src/odoo/generations.js';
 
 export type FakeOdooVersion =
   | '12.0'
@@ -63,6 +64,10 @@ export interface VersionProfile {
   publicGroupIds: readonly number[];
 }
 
+/** The fields of a profile that the generations table gives (`fromGeneration`). */
+type FromTable = 'transport' | 'presenceRequiresImStatus' | 'serverErrorCode' | 'rotatesSessions';
+type BuildProfile = Omit<VersionProfile, FromTable>;
+
 const final = (major: number): unknown[] => [major, 0, 0, 'final', 0, ''];
 
 const hex40 = (): string => randomBytes(20).toString('hex');
@@ -70,8 +75,7 @@ const hex40 = (): string => randomBytes(20).toString('hex');
 const base64url84 = (): string => randomBytes(63).toString('base64url');
 
 /** Late 17.0 (the version `odoo-bus-protocol.md` describes) and 18.0 behave alike here. */
-const LATE_17: VersionProfile = {
-  transport: 'websocket',
+const LATE_17: BuildProfile = {
   serverVersion: '17.0',
   serverVersionInfo: final(17),
   workerVersion: '17.0-1',
@@ -81,22 +85,18 @@ const LATE_17: VersionProfile = {
   resolvesPresenceStrings: true,
   odoo19Channels: false,
   hasOnClosed: true,
-  presenceRequiresImStatus: true,
   presenceFunction: 'WebsocketController.update_bus_presence',
-  serverErrorCode: 200,
   errorDataKeys: ['name', 'debug', 'message', 'arguments', 'context'],
   wrongRequestType: { status: 400, routeType: 'json', compatible: "['http']" },
   sidPattern: /^[a-f0-9]{40}$/,
   newSid: hex40,
-  rotatesSessions: false,
   publicGroupIds: [],
 };
 
 /** 12.0-15.0: long polling (`fakeOdooLongpolling.ts`); the websocket fields do not apply. */
-function longpolling(major: number): VersionProfile {
+function longpolling(major: number): BuildProfile {
   return {
     ...LATE_17,
-    transport: 'longpolling',
     serverVersion: `${major}.0`,
     serverVersionInfo: final(major),
     workerVersion: null,
@@ -108,7 +108,22 @@ function longpolling(major: number): VersionProfile {
   };
 }
 
-export const VERSION_PROFILES: Readonly<Record<FakeOdooVersion, VersionProfile>> = {
+/**
+ * What the sidecar's own table of generations says (`src/odoo/generations.ts`) is taken from it,
+ * so that the fake and the sidecar cannot drift apart on those facts; the rest is per build.
+ */
+function fromGeneration(profile: BuildProfile): VersionProfile {
+  const generation: Generation = generationOf(profile.serverVersionInfo[0] as number);
+  return {
+    ...profile,
+    transport: generation.transport,
+    presenceRequiresImStatus: generation.presenceParams.includes('im_status_ids_by_model'),
+    serverErrorCode: generation.serverErrorCode,
+    rotatesSessions: generation.rotatesSessions,
+  };
+}
+
+const PROFILES: Readonly<Record<FakeOdooVersion, BuildProfile>> = {
   '12.0': longpolling(12),
   '13.0': longpolling(13),
   '14.0': longpolling(14),
@@ -145,17 +160,19 @@ export const VERSION_PROFILES: Readonly<Record<FakeOdooVersion, VersionProfile>>
     workerVersion: '19.0-2',
     memberSubchannel: 'internal_users',
     odoo19Channels: true,
-    presenceRequiresImStatus: false,
     // `update_presence_missing_param`: the route moved to mail's WebsocketControllerPresence.
     presenceFunction: 'WebsocketControllerPresence.update_bus_presence',
-    serverErrorCode: 0,
     errorDataKeys: ['name', 'message', 'arguments', 'context', 'debug'],
     wrongRequestType: { status: 415, routeType: 'jsonrpc', compatible: "['http', 'json2']" },
     // `unknown_wellformed_cookie_first_poll` (84 x A adopted), `bogus_cookie_*` (deadbeef refused).
     sidPattern: /^[A-Za-z0-9_-]{84}$/,
     newSid: base64url84,
-    rotatesSessions: true,
     // `public_no_cookie_first_poll`: `[["odoo19","broadcast"],["odoo19","res.groups",11]]`.
     publicGroupIds: [11],
   },
 };
+
+export const VERSION_PROFILES: Readonly<Record<FakeOdooVersion, VersionProfile>> =
+  Object.fromEntries(
+    Object.entries(PROFILES).map(([version, profile]) => [version, fromGeneration(profile)]),
+  ) as Record<FakeOdooVersion, VersionProfile>;

@@ -9,11 +9,13 @@
  * Phases: `open` (accepted) → `held` (in the hub, its timer running) → `answering` (out of the
  * hub, waiting for 12.0's im_status items, `presenceItems.ts`) → `done` (written, or dropped).
  */
+
 import type { BusRow } from '../../bus/types.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
 import type { Hub, HubSubscriber } from '../../hub/hub.js';
 import { type CaughtErrors, guarded } from '../../observability/caught.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { generationOf } from '../../odoo/generations.js';
 import type { PollNotification } from '../../odoo/pollAnswer.js';
 import { deliverable } from './catchUp.js';
 import { batchPayload, catchUpPayload, rowsPayload } from './envelope.js';
@@ -138,7 +140,7 @@ export class HeldPoll implements HubSubscriber {
   }
 
   private get withChannel(): boolean {
-    return this.poll.version <= 14;
+    return generationOf(this.poll.version).pollItem === 'id-channel-message';
   }
 
   /** Started from timers and deliveries: ends in an answer whatever happens. */

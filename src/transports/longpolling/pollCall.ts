@@ -12,6 +12,7 @@
  *    since the count taken before calling Odoo (or since the browser's previous poll,
  *    `sessions.ts`), by the rules of `catchUp.ts`; nothing means the poll is held.
  */
+
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BusReader } from '../../bus/reader.js';
 import type { BusRow } from '../../bus/types.js';
@@ -19,6 +20,7 @@ import type { Logger } from '../../observability/logger.js';
 import { POLL_ROUTE } from '../../odoo/addonContract.js';
 import type { BrowserContext, RpcOutcome } from '../../odoo/client.js';
 import { sessionIdFromCookie } from '../../odoo/cookies.js';
+import { generationOf } from '../../odoo/generations.js';
 import {
   type PollAnswer,
   PollAnswerError,
@@ -121,7 +123,7 @@ export class PollCaller {
   async call(request: FastifyRequest, reply: FastifyReply, closing: boolean): Promise<PollCall> {
     const major = this.deps.odooMajor();
     // Odoo 16+ has no long polling, and malformed calls fail at once in Odoo: its own answer.
-    const call = major !== undefined && major >= 16 ? undefined : readCall(request);
+    const call = generationOf(major)?.transport === 'websocket' ? undefined : readCall(request);
     if (call === undefined) return FORWARD;
     if (closing) return refused(call.id, unavailableError('The bus is restarting.'), major);
     const browser = browserContext(request.raw, clientIdentity(request.raw, this.deps.proxyTrust));

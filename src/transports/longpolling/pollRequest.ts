@@ -4,7 +4,7 @@
  * not a poll: Odoo gives it its own, immediate answer.
  */
 import type { FastifyRequest } from 'fastify';
-import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../websocket/clientMessage.js';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../../json/depth.js';
 import { idJson } from './envelope.js';
 
 const JSON_TYPES = new Set(['application/json', 'application/json-rpc']);

@@ -3,9 +3,11 @@
  * items (`id: -1`) of `options.bus_presence_partner_ids`; so does the sidecar, asking the addon
  * again before it answers a poll with rows or `[]`.
  */
+
 import type { Logger } from '../../observability/logger.js';
 import { POLL_ROUTE } from '../../odoo/addonContract.js';
 import type { OdooClient } from '../../odoo/client.js';
+import { generationOf } from '../../odoo/generations.js';
 import { type PollNotification, readPollAnswer } from '../../odoo/pollAnswer.js';
 import { passedOn } from './catchUp.js';
 import type { AcceptedPoll } from './pollCall.js';
@@ -13,7 +15,9 @@ import type { AcceptedPoll } from './pollCall.js';
 /** Whether answering `poll` needs Odoo's im_status items first. */
 export function wantsPresenceItems(poll: Pick<AcceptedPoll, 'version' | 'options'>): boolean {
   const partners = poll.options?.bus_presence_partner_ids;
-  return poll.version === 12 && Array.isArray(partners) && partners.length > 0;
+  return (
+    generationOf(poll.version).pollPresenceItems && Array.isArray(partners) && partners.length > 0
+  );
 }
 
 /**

@@ -2,7 +2,9 @@
  * Writing a poll's answer on its HTTP reply: the headers Odoo's `Response` adds, the session
  * cookie Odoo set, the JSON-RPC envelope. Nothing is written to a browser already gone.
  */
+
 import type { FastifyReply } from 'fastify';
+import { generationOf } from '../../odoo/generations.js';
 import { errorEnvelope, resultEnvelope } from './envelope.js';
 
 /** The open request of a poll as the held poll sees it (a fake in the unit tests). */
@@ -47,8 +49,9 @@ export function sendError(
 
 function headers(reply: FastifyReply, version: number | undefined, setCookie: string[]): void {
   reply.code(200).header('content-type', 'application/json');
-  // `cors="*"` on the poll route from 13.0 on (Odoo's Response adds both to every answer).
-  if (version === undefined || version >= 13) {
+  // `cors="*"` on the poll route (Odoo's Response adds both to every answer); a version not
+  // known yet is taken for one that has it.
+  if (generationOf(version)?.pollCors ?? true) {
     reply.header('access-control-allow-origin', '*');
     reply.header('access-control-allow-methods', 'POST');
   }

@@ -14,9 +14,7 @@
  * next message on the same socket (`_serve_forever`), so the socket stays open. Hand-written rather
  * than a zod schema: it runs once per frame, and refusing early is the point.
  */
-
-/** Nesting of arrays and objects accepted in one message; real messages reach 4. */
-export const MAX_MESSAGE_DEPTH = 32;
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../../json/depth.js';
 
 export interface MessageLimits {
   maxChannels: number;
@@ -56,27 +54,6 @@ function refused(reason: RefusalReason, text: string): ClientMessage {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Whether the JSON text nests arrays and objects deeper than `max`, read without parsing (brackets
- * inside strings do not count). Text that is not JSON is left to the parser.
- */
-export function nestsDeeperThan(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: the next character is escaped
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
 }
 
 /** Reads one text message of `bytes` bytes. */

@@ -9,6 +9,7 @@
  * works as a public visitor) but never hears a logged-in user's channels.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { GENERIC_BAD_REQUEST, NOT_FOUND_DESCRIPTION, werkzeugErrorPage } from '../errorPages.js';
 
 export interface HandshakeRejection {
   status: number;
@@ -16,13 +17,6 @@ export interface HandshakeRejection {
   headers: Record<string, string>;
   body: string;
   reason: string;
-}
-
-export interface HandshakeInfo {
-  /** `?version=` sent by 17+ clients (undefined when absent). */
-  version: string | undefined;
-  /** True when the Origin is not the page's own host (see module comment). */
-  crossOrigin: boolean;
 }
 
 const REQUIRED_HEADERS = [
@@ -33,11 +27,6 @@ const REQUIRED_HEADERS = [
   'upgrade',
   'origin',
 ] as const;
-
-/** The HTML body werkzeug renders for an HTTPException. */
-export function werkzeugErrorPage(status: number, title: string, description: string): string {
-  return `<!doctype html>\n<html lang=en>\n<title>${status} ${title}</title>\n<h1>${title}</h1>\n<p>${description}</p>\n`;
-}
 
 function reject(
   status: number,
@@ -68,9 +57,6 @@ export function rejectionResponse(rejection: HandshakeRejection): Buffer {
     .join('')}\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
-
-export const GENERIC_BAD_REQUEST =
-  'The browser (or proxy) sent a request that this server could not understand.';
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
@@ -167,12 +153,7 @@ export function badTarget(): HandshakeRejection {
 }
 
 export function notFound(): HandshakeRejection {
-  return reject(
-    404,
-    'Not Found',
-    'The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.',
-    'not-found',
-  );
+  return reject(404, 'Not Found', NOT_FOUND_DESCRIPTION, 'not-found');
 }
 
 const DEFAULT_PORTS: Record<string, string> = {

@@ -34,6 +34,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { socketRequestId } from '../../observability/requestId.js';
 import type { BrowserContext, OdooClient, RpcOutcome } from '../../odoo/client.js';
 import { isSoftRotation, withSessionId } from '../../odoo/cookies.js';
+import { generationOf } from '../../odoo/generations.js';
 import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
 import { CloseCode } from '../closeCodes.js';
 import { type MessageLimits, type PresenceData, readClientMessage } from './clientMessage.js';
@@ -795,7 +796,10 @@ export function presenceParams(
   major: number | undefined,
 ): Record<string, unknown> {
   const params: Record<string, unknown> = { inactivity_period: data.inactivity_period };
-  const legacy = major === undefined ? 'im_status_ids_by_model' in data : major < 19;
+  const legacy =
+    major === undefined
+      ? 'im_status_ids_by_model' in data
+      : generationOf(major).presenceParams.includes('im_status_ids_by_model');
   if (legacy) params.im_status_ids_by_model = data.im_status_ids_by_model ?? {};
   return params;
 }

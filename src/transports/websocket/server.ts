@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { Emptied } from '../../lifecycle/emptied.js';
 import { guarded } from '../../observability/caught.js';
 import { LogLimiter } from '../../observability/logLimiter.js';
 import type { BrowserContext } from '../../odoo/client.js';
@@ -61,6 +62,7 @@ export class WebsocketServer {
     string,
     { next: string; setCookie: string; until: number }
   >();
+  private readonly emptied = new Emptied();
   /** The `Set-Cookie` a handshake's 101 must carry (a rotated session handed over). */
   private readonly handshakeCookies = new WeakMap<IncomingMessage, string>();
   private readonly wss: WebSocketServer;
@@ -104,6 +106,7 @@ export class WebsocketServer {
       onEnded: (socket) => {
         this.sockets.delete(socket);
         options.metrics.sockets.set(this.sockets.size);
+        if (this.sockets.size === 0) this.emptied.emptied();
       },
     };
     this.wss.on('headers', (headers, request) => {
@@ -284,6 +287,11 @@ export class WebsocketServer {
   terminateAll(): void {
     for (const socket of [...this.sockets]) socket.terminate();
     clearInterval(this.sweepTimer);
+  }
+
+  /** Resolves once every socket has ended, or after `timeoutMs`. */
+  whenEmpty(timeoutMs: number): Promise<void> {
+    return this.emptied.wait(this.sockets.size === 0, timeoutMs);
   }
 
   get openCount(): number {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NotifyPayloadError, parseImbusPayload } from '../../../src/bus/notifyPayload.js';
+import { pythonDumps } from '../../../src/json/pythonJson.js';
 import { readFixture } from '../../helpers/fixtures.js';
 
 interface Trace {
@@ -24,15 +25,19 @@ describe.each(['odoo17', 'odoo19'])('parseImbusPayload on the recorded NOTIFYs (
   );
   for (const [name, action] of list(trace.actions)) {
     if (action.notifies.length === 0) continue;
-    it(`${name}: every key is a bus_bus.channel text written by that action`, () => {
+    it(`${name}: each channel is one of that action's bus_bus rows, attributed to its database`, () => {
       const written = rowChannels.get(name) ?? new Set();
       for (const notify of action.notifies) {
         const channels = parseImbusPayload(notify.payload);
+        const values = JSON.parse(notify.payload) as unknown[][];
+        expect(channels.length).toBe(values.length);
         expect(channels.length).toBeGreaterThan(0);
-        for (const c of channels) {
-          expect(written.has(c.key), c.key).toBe(true);
-          expect(typeof c.db).toBe('string');
-        }
+        values.forEach((value, i) => {
+          // The NOTIFY names the very channels the rows carry (as `bus_bus.channel` text).
+          expect(written.has(pythonDumps(value)), pythonDumps(value)).toBe(true);
+          expect(channels[i]?.db).toBe(value[0]);
+          expect(typeof channels[i]?.db).toBe('string');
+        });
       }
     });
   }
@@ -41,11 +46,7 @@ describe.each(['odoo17', 'odoo19'])('parseImbusPayload on the recorded NOTIFYs (
 describe('parseImbusPayload', () => {
   it('attributes channels to their database and keeps plain string channels (12-14)', () => {
     expect(parseImbusPayload('[["db1","res.partner",7],["otherdb","broadcast"],"legacy"]')).toEqual(
-      [
-        { key: '["db1","res.partner",7]', db: 'db1' },
-        { key: '["otherdb","broadcast"]', db: 'otherdb' },
-        { key: '"legacy"', db: undefined },
-      ],
+      [{ db: 'db1' }, { db: 'otherdb' }, { db: undefined }],
     );
   });
 

@@ -5,10 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../../../src/json/depth.js';
 import {
-  MAX_MESSAGE_DEPTH,
   type MessageLimits,
-  nestsDeeperThan,
   readClientMessage,
 } from '../../../src/transports/websocket/clientMessage.js';
 import { presenceParams } from '../../../src/transports/websocket/odooSocket.js';

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../../../src/json/depth.js';
 import {
   type ClientMessage,
-  MAX_MESSAGE_DEPTH,
   type MessageLimits,
-  nestsDeeperThan,
   readClientMessage,
 } from '../../../src/transports/websocket/clientMessage.js';
 import { presenceParams } from '../../../src/transports/websocket/odooSocket.js';
