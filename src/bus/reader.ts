@@ -159,6 +159,11 @@ export class BusReader {
     return this.holes.has(id);
   }
 
+  /** Rows read after read number `afterSeq`, on `channels`, with `id > afterId` (`RecentRows`). */
+  readSince(afterSeq: number, afterId: number, channels: ReadonlySet<string>): BusRow[] {
+    return this.recent.readSince(afterSeq, afterId, channels);
+  }
+
   get holeCount(): number {
     return this.holes.size;
   }

@@ -13,11 +13,8 @@
  *   the subscription is asked again; a session Odoo calls expired closes with 4001.
  * - end: `/websocket/on_closed` tells Odoo (17+) the user went offline.
  *
- * No gap, no duplicate around a subscribe. Odoo's answer reflects the instant it ran, and our new
- * channels are registered a little later, so the socket records which rows the hub handed it while
- * the call was out; afterwards it adds, from the reader's recent rows, those read during the call on
- * its channels (minus the recorded ones and Odoo's own), and remembers Odoo's ids the reader has
- * not read yet so they are not sent twice.
+ * No gap, no duplicate around a subscribe: `../handOff.ts` (made at a subscribe, dropped once it
+ * remembers nothing; what it remembers when the socket stops goes to the client's next socket).
  */
 
 import type { Socket } from 'node:net';
@@ -37,6 +34,7 @@ import { isSoftRotation, withSessionId } from '../../odoo/cookies.js';
 import { generationOf } from '../../odoo/generations.js';
 import { PeekResultError, readPeekResult } from '../../odoo/peek.js';
 import { CloseCode } from '../closeCodes.js';
+import { HandOff, type ParkedHandOffs } from '../handOff.js';
 import { type MessageLimits, type PresenceData, readClientMessage } from './clientMessage.js';
 import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
 
@@ -65,6 +63,8 @@ export interface SocketContext {
   servesDatabase: (db: string) => boolean;
   /** Odoo's major version when known (the route shapes differ). */
   odooMajor: () => number | undefined;
+  /** What stopped sockets remembered for their client's next socket, by session hash. */
+  handOffs: ParkedHandOffs;
   /** Set once Odoo answered 404 to `/websocket/on_closed` (16.0 and early 17.0 builds). */
   routes: { onClosedMissing: boolean; presenceMissing: boolean };
   /** The clock of every deadline of the socket (monotonic). */
@@ -135,10 +135,8 @@ export class OdooSocket implements HubSubscriber {
   private pendingSubscribe: SubscribeRequest | undefined;
   private presenceRunning = false;
   private pendingPresence: PresenceData | undefined;
-  /** Ids the hub handed this socket while a subscribe was out (see module comment). */
-  private recording: Set<number> | undefined;
-  /** Ids already sent by a catch-up that the reader may still deliver, with the time sent. */
-  private expected: Map<number, number> | undefined;
+  /** Contract 5 around a subscribe; only while a subscribe is out or it remembers ids. */
+  private handOff: HandOff | undefined;
   private pingSentAt = 0;
   private readonly keepAliveDeadline: number;
   private nextRecheckAt = Number.POSITIVE_INFINITY;
@@ -222,12 +220,11 @@ export class OdooSocket implements HubSubscriber {
   // --- HubSubscriber ----------------------------------------------------------------------------
 
   accepts(row: BusRow): boolean {
-    this.recording?.add(row.id);
-    return !this.expected?.has(row.id);
+    return this.handOff?.accepts(row.id) ?? true;
   }
 
   get acceptsAll(): boolean {
-    return this.recording === undefined && this.expected === undefined;
+    return this.handOff?.acceptsAll ?? true;
   }
 
   /** The hub's `now` is its own clock's; the socket's deadlines read the socket's clock. */
@@ -371,8 +368,8 @@ export class OdooSocket implements HubSubscriber {
 
   private async runSubscribe(request: SubscribeRequest): Promise<void> {
     this.subscribing = true;
-    this.recording = new Set();
-    const readCounts = this.context.hub.readCounts();
+    this.handOff ??= new HandOff();
+    this.handOff.begin(this.context.hub.readCounts());
     const reader = this.db ? this.context.hub.existingReader(this.db) : undefined;
     // A re-validation only wants the channel list: ask from the current read position.
     const last = request.recheck
@@ -387,12 +384,13 @@ export class OdooSocket implements HubSubscriber {
         is_first_poll: !this.peeked,
       });
       if (this.closing) return;
-      await this.applyPeek(outcome, request, last, readCounts);
+      await this.applyPeek(outcome, request, last);
     } catch (error) {
       this.caught('subscribe', error);
       this.close(CloseCode.SERVER_ERROR, '');
     } finally {
-      this.recording = undefined;
+      this.handOff?.end();
+      if (this.handOff?.idle) this.handOff = undefined;
       this.subscribing = false;
       const next = this.pendingSubscribe;
       this.pendingSubscribe = undefined;
@@ -404,7 +402,6 @@ export class OdooSocket implements HubSubscriber {
     outcome: RpcOutcome,
     request: SubscribeRequest,
     last: number,
-    readCounts: Map<string, number>,
   ): Promise<void> {
     this.adoptSession(outcome);
     if (outcome.kind === 'sessionExpired') {
@@ -474,44 +471,46 @@ export class OdooSocket implements HubSubscriber {
       // The reader's own string: every socket of a database shares it.
       this.db = reader.database;
     }
-    const seen = this.recording ?? new Set<number>();
+    const handOff = this.handOff;
+    if (handOff === undefined) return;
+    // The client coming back (this socket has sent nothing yet): what its previous socket knew.
+    const comingBackFrom = !request.recheck && !this.sentAny && last > 0 ? last : 0;
+    if (comingBackFrom > 0 && this.sessionHash !== undefined) {
+      const carried = this.context.handOffs.take(this.sessionHash, db, last);
+      if (carried !== undefined) handOff.adopt(carried);
+    }
+    const now = this.context.clock();
     if (result.partial && !request.recheck) {
-      this.sendCatchUpPart(result.notifications, seen);
+      const rows = handOff.part(
+        result.notifications,
+        reader,
+        db,
+        new Set(result.channels),
+        last,
+        comingBackFrom,
+        now,
+      );
+      this.sendCatchUpPart(rows);
       return;
     }
     this.context.hub.subscribe(this, result.channels);
-
-    const now = this.context.clock();
-    const channels = this.context.hub.registry.channelsOf(this);
-    const sinceRead = readCounts.get(db) ?? 0;
     // Odoo replays nothing at or below a valid `last`; neither do we.
-    const idFloor = !request.recheck && last > 0 && last <= reader.position ? last : 0;
-    const catchUp = new Map<number, Notification>();
-    if (!request.recheck) {
-      for (const n of result.notifications)
-        if (!seen.has(n.id) && !this.expected?.has(n.id)) catchUp.set(n.id, n);
-    }
-    for (const row of reader.recent.readSince(sinceRead, idFloor, channels)) {
-      if (!seen.has(row.id) && !this.expected?.has(row.id) && !catchUp.has(row.id))
-        catchUp.set(row.id, row);
-    }
-    // A browser coming back (this socket has sent nothing yet): rows below its `last` that
-    // committed after it got `last` (late, or while a sidecar was stopped). Odoo's catch-up starts
-    // above `last`; only the reader knows them.
-    if (!request.recheck && !this.sentAny && last > 0) {
-      for (const row of reader.missedBelow(last, channels))
-        if (!seen.has(row.id) && !catchUp.has(row.id)) catchUp.set(row.id, row);
-    }
-    if (catchUp.size === 0) return;
-    const rows = [...catchUp.values()].sort((a, b) => a.id - b.id);
-    // Odoo's rows the reader has not read yet would otherwise reach this socket twice.
-    for (const row of rows) {
-      if (row.id > reader.position || reader.hasHole(row.id)) {
-        this.expected ??= new Map();
-        this.expected.set(row.id, now);
-      }
-    }
-    this.write(new EncodedBatch(rows));
+    const validLast = !request.recheck && last > 0 && last <= reader.position;
+    const rows = handOff.catchUp(
+      {
+        reader,
+        database: db,
+        channels: this.context.hub.registry.channelsOf(this),
+        odoo: request.recheck ? [] : result.notifications,
+        floor: validLast ? last : 0,
+        comingBackFrom,
+      },
+      now,
+    );
+    // The client holds every row up to the `last` it came with: a later subscribe asks from there
+    // even if this socket only sent late rows below it.
+    if (validLast && !this.sentAny) this.lastSentId = Math.max(this.lastSentId, last);
+    if (rows.length > 0) this.write(new EncodedBatch(rows));
   }
 
   /**
@@ -522,8 +521,7 @@ export class OdooSocket implements HubSubscriber {
    * one would move the client's `last` past rows not sent yet (contract 5). Odoo is not told the
    * user left (`on_closed`): the client is back at once.
    */
-  private sendCatchUpPart(notifications: readonly Notification[], seen: Set<number>): void {
-    const rows = notifications.filter((n) => !seen.has(n.id) && !this.expected?.has(n.id));
+  private sendCatchUpPart(rows: readonly Notification[]): void {
     this.context.metrics.catchUpParts.labels('websocket').inc();
     this.log.info(
       { db: this.db, rows: rows.length, upTo: rows.at(-1)?.id },
@@ -672,6 +670,7 @@ export class OdooSocket implements HubSubscriber {
     rawSocket(this.ws).write(frame);
     const lastId = batch.lastId;
     if (lastId > this.lastSentId) this.lastSentId = lastId;
+    this.handOff?.frameSent(lastId);
     this.sentAny = true;
     this.lastActivity = this.context.clock();
     // Plain numbers, taken by the Prometheus counters when scraped (see `metrics.written`).
@@ -707,13 +706,10 @@ export class OdooSocket implements HubSubscriber {
         now + this.context.settings.sessionRecheckMs * (0.75 + Math.random() * 0.5);
       this.recheck();
     }
-    if (this.expected && this.recording === undefined) {
+    if (this.handOff !== undefined) {
       const reader = this.db ? this.context.hub.existingReader(this.db) : undefined;
-      for (const [id, sentAt] of this.expected) {
-        const passed = reader !== undefined && id <= reader.position && !reader.hasHole(id);
-        if (passed || now - sentAt > lateCommitWindowMs) this.expected.delete(id);
-      }
-      if (this.expected.size === 0) this.expected = undefined;
+      this.handOff.expire(reader, now, lateCommitWindowMs);
+      if (this.handOff.idle) this.handOff = undefined;
     }
   }
 
@@ -731,10 +727,9 @@ export class OdooSocket implements HubSubscriber {
       return;
     }
     if (this.closing) return;
-    this.closing = true;
     this.abandonCalls();
     this.context.metrics.closes.labels(String(code)).inc();
-    this.context.onClosed(this);
+    this.stopDelivery();
     this.ws.close(code, reason);
     if (code !== CloseCode.CLEAN && code !== CloseCode.GOING_AWAY && code !== CloseCode.RESTART) {
       rawSocket(this.ws).end();
@@ -743,21 +738,31 @@ export class OdooSocket implements HubSubscriber {
 
   terminate(): void {
     this.abandonCalls();
-    if (!this.closing) {
-      this.closing = true;
-      this.context.onClosed(this);
-    }
+    this.stopDelivery();
     this.ws.terminate();
+  }
+
+  /** The socket takes no more rows; what its hand-off remembers goes to the client's next one. */
+  private stopDelivery(): void {
+    if (this.closing) return;
+    this.closing = true;
+    const handOff = this.handOff;
+    if (handOff !== undefined && this.sessionHash !== undefined) {
+      handOff.end();
+      const reader = this.db ? this.context.hub.existingReader(this.db) : undefined;
+      const carried = handOff.carry(this.db, this.lastSentId, reader?.readCount ?? 0);
+      if (carried !== undefined)
+        this.context.handOffs.park(this.sessionHash, carried, this.context.clock());
+    }
+    this.handOff = undefined;
+    this.context.onClosed(this);
   }
 
   /** Called once the connection is gone, whoever closed it. */
   ended(): void {
     this.context.onEnded(this);
     this.abandonCalls();
-    if (!this.closing) {
-      this.closing = true;
-      this.context.onClosed(this);
-    }
+    this.stopDelivery();
     this.resolveFirstPeek();
     if (this.peeked && !this.context.routes.onClosedMissing) {
       this.notifyClosed().catch((error: unknown) => this.caught('on-closed', error));

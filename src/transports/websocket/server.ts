@@ -16,6 +16,7 @@ import { sessionHash } from '../../odoo/sessionHash.js';
 import { browserContext, clientIdentity } from '../clientIdentity.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
+import { ParkedHandOffs } from '../handOff.js';
 import { readTarget } from '../requestTarget.js';
 import {
   badTarget,
@@ -94,6 +95,7 @@ export class WebsocketServer {
       subscriptions: options.subscriptions,
       servesDatabase: options.servesDatabase,
       odooMajor: options.odooMajor,
+      handOffs: new ParkedHandOffs(),
       routes: { onClosedMissing: false, presenceMissing: false },
       clock: options.clock,
       logLimiter: options.logLimiter,
@@ -389,6 +391,7 @@ export class WebsocketServer {
         socket.caught('ws-sweep', error);
       }
     }
+    this.context.handOffs.sweep(now, this.context.settings.lateCommitWindowMs);
     for (const [sid, rotation] of this.rotations) {
       if (rotation.until <= now) this.rotations.delete(sid);
     }
