@@ -19,7 +19,7 @@
 import type { BusReader } from '../../bus/reader.js';
 import type { BusRow, Notification } from '../../bus/types.js';
 import type { PollNotification } from '../../odoo/pollAnswer.js';
-import { HandOff, type HandOffReader } from '../handOff.js';
+import { HandOff } from '../handOff.js';
 import type { PollSession } from './sessions.js';
 
 /** What the catch-up rules need of an accepted poll. */
@@ -62,7 +62,7 @@ export function catchUp(
   const { items, extra, texts } = split(odoo);
   const merged = handOff.catchUp(
     {
-      reader: handOffReader(poll.reader),
+      reader: poll.reader,
       database: poll.db,
       channels: poll.keys,
       odoo: items,
@@ -93,29 +93,8 @@ export function passedOn(poll: CatchUpPoll, odoo: readonly PollNotification[], n
   const handOff = poll.session?.handOff ?? new HandOff();
   const { items } = split(odoo);
   items.sort((a, b) => a.id - b.id);
-  handOff.passedOn(items, handOffReader(poll.reader), poll.keys, now);
+  handOff.passedOn(items, poll.reader, poll.keys, now);
   keep(poll.session, handOff);
-}
-
-const views = new WeakMap<BusReader, HandOffReader>();
-
-/** The reader as the hand-off reads it. */
-export function handOffReader(reader: BusReader): HandOffReader {
-  let view = views.get(reader);
-  if (view === undefined) {
-    view = {
-      get position() {
-        return reader.position;
-      },
-      hasHole: (id) => reader.hasHole(id),
-      readSince: (afterSeq, afterId, channels) =>
-        reader.recent.readSince(afterSeq, afterId, channels),
-      missedBelow: (last, channels, readWithinMs) =>
-        reader.missedBelow(last, channels, readWithinMs),
-    };
-    views.set(reader, view);
-  }
-  return view;
 }
 
 /** Odoo's items with a row, for the hand-off, and those without (12.0's im_status). */

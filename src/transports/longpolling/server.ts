@@ -11,7 +11,6 @@ import type { Logger } from '../../observability/logger.js';
 import type { Revocation } from '../../odoo/revocation.js';
 import type { TransportDependencies } from '../dependencies.js';
 import { type Forwarding, forward, forwardingOf } from '../forward.js';
-import { handOffReader } from './catchUp.js';
 import { HeldPoll, type HeldPollContext } from './heldPoll.js';
 import { type PollCall, PollCaller } from './pollCall.js';
 import { presenceRule } from './presence.js';
@@ -47,10 +46,9 @@ export class LongPollingServer {
     this.heldContext = this.heldPollContext();
     this.sweepTimer = setInterval(() => {
       try {
-        this.sessions.sweep(options.clock(), config.lateCommitWindowSeconds * 1000, (db) => {
-          const reader = options.hub.existingReader(db);
-          return reader === undefined ? undefined : handOffReader(reader);
-        });
+        this.sessions.sweep(options.clock(), config.lateCommitWindowSeconds * 1000, (db) =>
+          options.hub.existingReader(db),
+        );
       } catch (error) {
         options.caught('longpoll-sweep', error);
       }

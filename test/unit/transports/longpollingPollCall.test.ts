@@ -72,7 +72,8 @@ function answer(ids: number[], extra = ''): RpcOutcome {
 function dependencies(): TransportDependencies {
   const reader = {
     ready: async () => {},
-    recent,
+    readSince: (afterSeq: number, afterId: number, channels: ReadonlySet<string>) =>
+      recent.readSince(afterSeq, afterId, channels),
     missedBelow: () => [],
     get position() {
       return position;
