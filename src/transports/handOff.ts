@@ -59,6 +59,12 @@ export interface CatchUpRequest {
    */
   lateBelowFloor?: boolean;
   /**
+   * Every item of Odoo's catch-up is taken, sent before or not (long polling: a poll says with its
+   * `last` what its browser has, and Odoo's own poll answers everything above it again, to a
+   * browser asking again from 0 as well). Only the rows read meanwhile are left out when sent.
+   */
+  keepOdoo?: boolean;
+  /**
    * The `last` of a client coming back (its connection has sent nothing yet), else 0: the late
    * rows below it are added.
    */
@@ -177,7 +183,10 @@ export class HandOff {
     const take = (row: Notification) => {
       if (!rows.has(row.id) && !this.sent(row.id)) rows.set(row.id, row);
     };
-    for (const n of request.odoo) take(n);
+    for (const n of request.odoo) {
+      if (request.keepOdoo === true) rows.set(n.id, n);
+      else take(n);
+    }
     const floor = request.lateBelowFloor === true ? 0 : request.floor;
     for (const row of reader.readSince(since, floor, channels))
       if (row.id > request.floor || row.late === true) take(row);

@@ -264,6 +264,18 @@ describe('HandOff (properties)', () => {
 });
 
 describe('HandOff for a poll continuing the previous one (long polling)', () => {
+  it("keeps all of Odoo's catch-up when asked to, and leaves out the rows read that were sent", () => {
+    const handOff = new HandOff();
+    const ahead = fakeReader({ position: 5 });
+    handOff.passedOn([{ id: 7, message: '"7"' }], ahead, CH, 0);
+    // The browser asks again from 0: Odoo answers 7 again, the reader has read 7 and 8 since.
+    const reader = fakeReader({ position: 8, rows: [row(7, 1), row(8, 2)] });
+    const again = { since: 0, keepOdoo: true };
+    expect(ids(handOff.catchUp(request(reader, [7], again), 0))).toEqual([7, 8]);
+    expect(ids(handOff.catchUp(request(reader, [], { since: 0 }), 0))).toEqual([8]);
+    expect(ids(handOff.catchUp(request(reader, [7], { since: 0 }), 0))).toEqual([8]);
+  });
+
   it("remembers the ids of Odoo's answer passed on as it is, as a catch-up's", () => {
     const handOff = new HandOff();
     const reader = fakeReader({ position: 5, holes: [3] });
