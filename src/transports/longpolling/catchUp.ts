@@ -8,8 +8,10 @@
  *   browser cannot have seen it. Odoo 12-15 never deliver such a row;
  * - for a browser this sidecar has no memory of (a first poll here, or a restart), the late rows
  *   below its `last` read since its memory would have lapsed, which Odoo's catch-up leaves out;
- * - never an id the browser already got (from Odoo's catch-up before the reader read it, or
- *   among the rows read): the session's hand-off remembers them.
+ * - never a row read that the browser already got (from Odoo's catch-up before the reader read
+ *   it, or among the rows read): the session's hand-off remembers them. Odoo's catch-up itself
+ *   goes whole: the browser's `last` says what it has, and Odoo's own poll answers everything
+ *   above it, to a browser asking again from 0 as well.
  *
  * The hand-off's memory is the session's, created when there is something to remember and
  * dropped when its sweep (`sessions.ts`) leaves nothing. A poll is never recording: rows the hub
@@ -68,6 +70,7 @@ export function catchUp(
       odoo: items,
       floor: last,
       lateBelowFloor: continuous,
+      keepOdoo: true,
       comingBackFrom: continuous ? 0 : last,
       missedWithinMs: sessionTtlMs,
       since: continuous ? (session?.seq as number) : readBefore,
