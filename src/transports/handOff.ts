@@ -10,7 +10,9 @@
  *    received — ascending, each id once, minus what was recorded (`catchUp`);
  * 3. ids sent that the reader has not read yet (above its position, or holes) are remembered, so
  *    that the reader's copy is not sent again (`accepts` refuses them), until the reader passed
- *    them or the late-commit window is over (`expire`).
+ *    them or the late-commit window is over (`expire`); the late rows a catch-up carried (and the
+ *    ids the reader passed, whose read may have been late) are remembered one window more, for
+ *    the client's next connection only.
  *
  * A connection's memory outlives it: a catch-up larger than one answer of Odoo is sent in parts
  * (`part`), and the client comes back at once, on a new connection, with the last id of the part;
