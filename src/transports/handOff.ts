@@ -55,6 +55,18 @@ export interface CatchUpRequest {
   /** Rows at or below this id are not taken from the rows read meanwhile (Odoo's valid `last`). */
   floor: number;
   /**
+   * Late rows read meanwhile are taken at or below the floor too (long polling, a poll continuing
+   * the previous one this sidecar answered: rows read since that answer reached nobody; a row
+   * below `last` among them committed late, and its browser cannot have it).
+   */
+  lateBelowFloor?: boolean;
+  /**
+   * Every item of Odoo's catch-up is taken, sent before or not (long polling: a poll says with its
+   * `last` what its browser has, and Odoo's own poll answers everything above it again, to a
+   * browser asking again from 0 as well). Only the rows read meanwhile are left out when sent.
+   */
+  keepOdoo?: boolean;
+  /**
    * The `last` of a client coming back (its connection has sent nothing yet), else 0: the late
    * rows below it are added.
    */
@@ -173,8 +185,13 @@ export class HandOff {
     const take = (row: Notification) => {
       if (!rows.has(row.id) && !this.sent(row.id)) rows.set(row.id, row);
     };
-    for (const n of request.odoo) take(n);
-    for (const row of reader.readSince(since, request.floor, channels)) take(row);
+    for (const n of request.odoo) {
+      if (request.keepOdoo === true) rows.set(n.id, n);
+      else take(n);
+    }
+    const floor = request.lateBelowFloor === true ? 0 : request.floor;
+    for (const row of reader.readSince(since, floor, channels))
+      if (row.id > request.floor || row.late === true) take(row);
     for (const row of this.unsentBelow(reader, channels, request.comingBackFrom)) take(row);
     if (request.comingBackFrom > 0)
       for (const row of reader.missedBelow(
@@ -221,6 +238,20 @@ export class HandOff {
     if (this.recording) for (const id of this.recording) sent.add(id);
     this.unsent = { since: this.unsent?.since ?? this.snapshot?.get(database) ?? 0, sent };
     return sorted;
+  }
+
+  /**
+   * Odoo's answer went to the client as it is, merged with nothing (long polling: a peek, a `last`
+   * only Odoo can judge, one part of a large catch-up, 12.0's second read): its ids are remembered
+   * as a catch-up's are. `odoo` ascending.
+   */
+  passedOn(
+    odoo: readonly Notification[],
+    reader: HandOffReader,
+    channels: ReadonlySet<string>,
+    now: number,
+  ): void {
+    this.remember(odoo, reader, channels, now);
   }
 
   /** Rows below `last` an earlier connection may not have sent (see `UnsentBelow`). */

@@ -262,3 +262,41 @@ describe('HandOff (properties)', () => {
     expect(violation(simulate(ops, { carry: true }))).toBeUndefined();
   });
 });
+
+describe('HandOff for a poll continuing the previous one (long polling)', () => {
+  it("keeps all of Odoo's catch-up when asked to, and leaves out the rows read that were sent", () => {
+    const handOff = new HandOff();
+    const ahead = fakeReader({ position: 5 });
+    handOff.passedOn([{ id: 7, message: '"7"' }], ahead, CH, 0);
+    // The browser asks again from 0: Odoo answers 7 again, the reader has read 7 and 8 since.
+    const reader = fakeReader({ position: 8, rows: [row(7, 1), row(8, 2)] });
+    const again = { since: 0, keepOdoo: true };
+    expect(ids(handOff.catchUp(request(reader, [7], again), 0))).toEqual([7, 8]);
+    expect(ids(handOff.catchUp(request(reader, [], { since: 0 }), 0))).toEqual([8]);
+    expect(ids(handOff.catchUp(request(reader, [7], { since: 0 }), 0))).toEqual([8]);
+  });
+
+  it("remembers the ids of Odoo's answer passed on as it is, as a catch-up's", () => {
+    const handOff = new HandOff();
+    const reader = fakeReader({ position: 5, holes: [3] });
+    const odoo = [3, 4, 8].map((id) => ({ id, message: `"${id}"` }));
+    handOff.passedOn(odoo, reader, CH, 0);
+    // 3 (a hole) and 8 (not read yet) may still come from the reader; 4 cannot.
+    expect([3, 4, 8].map((id) => handOff.accepts(id))).toEqual([false, true, false]);
+    expect(handOff.idle).toBe(false);
+  });
+
+  it('takes late rows read since below the floor, and no other row below it', () => {
+    const reader = fakeReader({
+      position: 20,
+      // Read since the previous answer (read number 1): 7 committed late, 8 in order below
+      // `last` (Odoo's catch-up had sent it ahead of the reader), 15 above.
+      rows: [row(3, 1), row(7, 2, { late: true }), row(8, 3), row(15, 4)],
+    });
+    const continuing = { floor: 10, since: 1, lateBelowFloor: true };
+    expect(ids(new HandOff().catchUp(request(reader, [], continuing), 0))).toEqual([7, 15]);
+    expect(ids(new HandOff().catchUp(request(reader, [], { floor: 10, since: 1 }), 0))).toEqual([
+      15,
+    ]);
+  });
+});
