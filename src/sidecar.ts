@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+import { BusReaders } from './bus/readers.js';
 import { ConnectionCaps } from './capacity/connectionCaps.js';
 import { capacityLimits } from './capacity/limits.js';
 import { SubscriptionBudget } from './capacity/subscriptionBudget.js';
@@ -44,6 +45,8 @@ export interface Sidecar {
   readonly app: FastifyInstance;
   readonly metrics: Metrics;
   readonly hub: Hub<HubSubscriber>;
+  /** Every database's reader (nudged by the listener, delivering to the hub). */
+  readonly readers: BusReaders;
   readonly websockets: WebsocketServer;
   readonly longPolling: LongPollingServer;
   readonly listener: Listener;
@@ -95,12 +98,18 @@ export function createSidecar(
     Client: readEndpoint.clientClass(),
   });
   const hub = new Hub<HubSubscriber>({
+    maxFrameBytes: config.maxFrameBytes,
+    metrics,
+    clock,
+    caught,
+  });
+  const readers = new BusReaders({
     config,
     logger,
     metrics,
     pools,
+    deliver: (database, rows, nudgedAt) => hub.deliver(database, rows, nudgedAt),
     clock,
-    caught,
     ...(options.slot === undefined ? {} : { slot: options.slot }),
   });
   const odoo = new OdooClient({
@@ -156,6 +165,7 @@ export function createSidecar(
     logger,
     metrics,
     hub,
+    readers,
     odoo,
     proxyTrust,
     servesDatabase: (db) => servesDatabase(config, db),
@@ -200,11 +210,11 @@ export function createSidecar(
     // Called from the LISTEN connection's events: a fault there must not end the process.
     onNotification: guarded(caught, 'notification', (channel: string, payload: string) => {
       metrics.notifications.labels(channel).inc();
-      if (channel === IMBUS_CHANNEL) hub.onImbus(payload);
+      if (channel === IMBUS_CHANNEL) readers.onImbus(payload);
       else if (channel === REVOKE_CHANNEL) revocations.onNotify(payload);
     }),
-    onUp: (reconnected) => hub.onListenerUp(reconnected),
-    onDown: () => hub.onListenerDown(),
+    onUp: (reconnected) => readers.onListenerUp(reconnected),
+    onDown: () => readers.onListenerDown(),
     // The round trip's outbound leg takes the path Odoo's own NOTIFYs take: the read host.
     sendProbe: async (channel, payload) => {
       await pools.get(config.notifyDatabase).query('SELECT pg_notify($1, $2)', [channel, payload]);
@@ -218,10 +228,10 @@ export function createSidecar(
     const state = readiness({
       listenerUp: listener.isUp,
       listenProblem: listener.problem,
-      readsHealthy: readProbe.healthy && hub.readersHealthy,
+      readsHealthy: readProbe.healthy && readers.healthy,
       readProblems: [
         ...readProbe.problems,
-        ...hub.readerFailures().map(({ database, reason }) => `${database}: ${reason}`),
+        ...readers.failures().map(({ database, reason }) => `${database}: ${reason}`),
       ],
       odoo: odooInfo.health(),
       shuttingDown,
@@ -243,6 +253,7 @@ export function createSidecar(
     logger,
     metrics,
     hub,
+    readers,
     websockets,
     longPolling,
     pools,
@@ -260,7 +271,7 @@ export function createSidecar(
 
   let shutdownPromise: Promise<void> | undefined;
   const release = async () => {
-    hub.stop();
+    readers.stop();
     odooInfo.stop();
     revocations.stop();
     readProbe.stop();
@@ -274,6 +285,7 @@ export function createSidecar(
     app,
     metrics,
     hub,
+    readers,
     websockets,
     longPolling,
     listener,
@@ -320,7 +332,7 @@ export function createSidecar(
         await websockets.whenEmpty(2000);
         websockets.terminateAll();
         const serverClosed = app.close();
-        await hub.drain();
+        await readers.drain();
         await release();
         await serverClosed;
         // Last: probes see the drain (503) until the end.

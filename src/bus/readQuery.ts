@@ -13,6 +13,7 @@
  */
 import type pg from 'pg';
 import { parseBusId } from './busId.js';
+import { ROW_OVERHEAD_BYTES } from './types.js';
 
 /** A row of a page. `message` is null for a row over `maxRowBytes` (and for a NULL message). */
 export interface PageRow {
@@ -38,12 +39,6 @@ export interface PageRequest {
   budgetBytes: number;
   maxRowBytes: number;
 }
-
-/**
- * What one row weighs in a frame: its message plus the `{"id":…,"message":…}` around it and the
- * comma (at most 40 bytes with a 16-digit id).
- */
-export const ROW_OVERHEAD_BYTES = 40;
 
 function pageSql(withHoles: boolean): string {
   const where = withHoles ? 'id > $1::int8 OR id = ANY($5::int8[])' : 'id > $1::int8';

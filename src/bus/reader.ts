@@ -16,8 +16,8 @@
  *   `lateCommitWindowMs` and asked for again by each run; when it appears it is delivered once,
  *   and kept among the late rows (`lateRows.ts`) for clients that come back with a `last` above it.
  * - delivery before progress: the read position and the holes move only once a page's rows were
- *   handed to the hub; a failure anywhere keeps them where they were and retries with backoff, so
- *   nothing is skipped.
+ *   handed to the hub; a failure anywhere keeps them where they were and retries with backoff
+ *   (`readHealth.ts`: the delay, the log line, the readiness), so nothing is skipped.
  * - identity: a `TRUNCATE ... RESTART IDENTITY` or a database re-created under the same name would
  *   silence the database (every new id at or below the read position). The reader compares the
  *   database's oid and the id sequence with what it saw (`identity.ts`) every `identityCheckMs` and
@@ -31,8 +31,7 @@
  * (`rowDecoder.ts`). Every deadline runs on a monotonic clock (`clock.ts`).
  */
 import type pg from 'pg';
-import { type ConnectFailure, classifyConnectError, FailureLog } from '../db/connectErrors.js';
-import { backoffDelay } from '../lifecycle/backoff.js';
+import type { ConnectFailure } from '../db/connectErrors.js';
 import { type Clock, monotonicClock } from '../lifecycle/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -42,6 +41,7 @@ import { type TableIdentity, TableWatch } from './identity.js';
 import type { HoleJournal } from './journal.js';
 import { LateRows } from './lateRows.js';
 import { carryOver, readStart } from './readerStart.js';
+import { ReadHealth } from './readHealth.js';
 import { type PageRow, readPage } from './readQuery.js';
 import { ReadScheduler, type RunRequest } from './readScheduler.js';
 import { ReadTiming } from './readTiming.js';
@@ -93,16 +93,13 @@ export class BusReader {
   private readonly scheduler: ReadScheduler;
   private initPromise: Promise<void> | undefined;
   private stopped = false;
-  private failures = 0;
-  private lastError: Error | undefined;
+  private readonly health: ReadHealth;
   private readonly timing: ReadTiming;
   private readonly now: Clock;
 
-  private readonly failureLog: FailureLog;
-
   constructor(private readonly options: ReaderOptions) {
     this.timing = new ReadTiming(options.metrics);
-    this.failureLog = new FailureLog(options.logger, `reads of bus_bus in ${options.database}`);
+    this.health = new ReadHealth(options);
     this.now = options.now ?? monotonicClock;
     this.holes = new Holes(options.lateCommitWindowMs, MAX_HOLES_PER_GAP);
     this.recent = new RecentRows(options.recentRowsMs, 50_000, this.now);
@@ -128,35 +125,22 @@ export class BusReader {
     return this.decoder.seq;
   }
 
-  private classify(error: unknown): ConnectFailure {
-    return (
-      this.options.classify?.(error) ??
-      classifyConnectError(error, {
-        host: '?',
-        port: 0,
-        user: '?',
-        database: this.database,
-        purpose: 'read',
-      })
-    );
-  }
-
   get healthy(): boolean {
-    return this.lastError === undefined;
+    return this.health.healthy;
   }
 
   /** Why this database's rows are not being delivered (undefined while they are). */
   get failure(): string | undefined {
-    const error = this.lastError;
-    if (error === undefined) return undefined;
-    // A connection's failure says what to change; a refused id says it itself.
-    return error instanceof UnrepresentableIdError
-      ? error.message
-      : (this.failureLog.problem ?? error.message);
+    return this.health.failure;
   }
 
   hasHole(id: number): boolean {
     return this.holes.has(id);
+  }
+
+  /** Rows read after read number `afterSeq`, on `channels`, with `id > afterId` (`RecentRows`). */
+  readSince(afterSeq: number, afterId: number, channels: ReadonlySet<string>): BusRow[] {
+    return this.recent.readSince(afterSeq, afterId, channels);
   }
 
   get holeCount(): number {
@@ -200,7 +184,7 @@ export class BusReader {
     this.scheduler.stop();
     this.options.journal?.cancel();
     this.saveJournal();
-    if (this.lastError) this.options.metrics.readersFailing.dec();
+    this.health.stop();
   }
 
   /** Resolves when no read is scheduled or running (shutdown drains in-flight deliveries). */
@@ -277,7 +261,7 @@ export class BusReader {
     const nudgedAt = this.timing.take();
     try {
       await this.ready();
-      const failing = this.lastError !== undefined;
+      const failing = !this.health.healthy;
       const checkDue = failing || request.check || this.watch.sinceCheckMs >= IDENTITY_CHECK_MS;
       const reset = checkDue && (await this.verifyIdentity());
       // A read that finds nothing is what a reset table looks like: every new id is below us.
@@ -286,43 +270,12 @@ export class BusReader {
         if (wait > 0) this.scheduler.askCheck(wait);
         else if (await this.verifyIdentity()) await this.readAll(nudgedAt);
       }
-      this.failures = 0;
-      if (failing) this.failureLog.recovered('reads work again', { database: this.database });
-      this.setFailure(undefined);
+      this.health.succeeded();
       return undefined;
     } catch (error) {
       this.timing.giveBack(nudgedAt);
-      const delay = backoffDelay(this.failures++, { baseMs: 100, maxMs: 5000 });
-      this.onReadError(error as Error, delay);
-      return delay;
+      return this.health.failed(error as Error, this.high);
     }
-  }
-
-  private onReadError(error: Error, retryInMs: number): void {
-    const { logger, metrics } = this.options;
-    const repeated = this.lastError?.message === error.message;
-    this.setFailure(error);
-    metrics.reads.labels('error').inc();
-    if (error instanceof UnrepresentableIdError) {
-      metrics.unrepresentableIds.inc();
-      if (!repeated) logger.error({ database: this.database, id: error.idText }, error.message);
-      return;
-    }
-    this.failureLog.failed(
-      this.classify(error),
-      'read failed, the read position stays, nothing is skipped',
-      {
-        database: this.database,
-        position: this.high,
-        retryInMs,
-      },
-    );
-  }
-
-  private setFailure(error: Error | undefined): void {
-    if ((this.lastError === undefined) !== (error === undefined) && !this.stopped)
-      this.options.metrics.readersFailing.inc(error === undefined ? -1 : 1);
-    this.lastError = error;
   }
 
   /** Reads pages until one is not full; whether any row came back. */

@@ -29,3 +29,9 @@ export interface BusRow extends Notification {
 export function notificationJson(row: { id: number; message: string }): string {
   return `{"id":${row.id},"message":${row.message}}`;
 }
+
+/**
+ * What one row weighs in a frame: its message plus the `{"id":…,"message":…}` around it and the
+ * comma (at most 40 bytes with a 16-digit id). The reader's pages and the hub's frames weigh alike.
+ */
+export const ROW_OVERHEAD_BYTES = 40;

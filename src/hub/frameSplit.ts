@@ -5,7 +5,7 @@
  * Odoo's client accepts frames of any size, and Odoo itself would send it. Rows are never
  * reordered: a subscriber receives the frames one after the other, ids ascending across them.
  */
-import { ROW_OVERHEAD_BYTES } from '../bus/readQuery.js';
+import { ROW_OVERHEAD_BYTES } from '../bus/types.js';
 
 export interface SizedRow {
   readonly message: string;

@@ -1,4 +1,6 @@
 /** What every transport (websocket, long polling) is built from; wired once in `sidecar.ts`. */
+
+import type { ReaderViews } from '../bus/readerView.js';
 import type { ConnectionCaps } from '../capacity/connectionCaps.js';
 import type { SubscriptionBudget } from '../capacity/subscriptionBudget.js';
 import type { Config } from '../config/load.js';
@@ -17,6 +19,8 @@ export interface TransportDependencies {
   metrics: Metrics;
   /** One hub for both transports: its registry holds sockets and held polls alike. */
   hub: Hub<HubSubscriber>;
+  /** Every database's reader, as much as closing the gap around a subscribe needs. */
+  readers: ReaderViews;
   odoo: OdooClient;
   /** Whose forwarding headers are believed (see `clientIdentity`). */
   proxyTrust: ProxyTrust;

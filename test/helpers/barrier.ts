@@ -56,7 +56,7 @@ export async function settled(
   db: string = stack.db,
 ): Promise<number> {
   const id = await barrier(stack, sockets, db);
-  await stack.sidecar.hub.existingReader(db)?.idle();
+  await stack.sidecar.readers.existingReader(db)?.idle();
   return id;
 }
 
@@ -78,7 +78,7 @@ export async function readPast(
   db: string,
   id: number,
 ): Promise<void> {
-  await waitFor(() => (stack.sidecar.hub.existingReader(db)?.position ?? 0) >= id, {
+  await waitFor(() => (stack.sidecar.readers.existingReader(db)?.position ?? 0) >= id, {
     message: `the reader of ${db} past row ${id}`,
   });
 }

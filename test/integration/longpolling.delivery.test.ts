@@ -159,7 +159,7 @@ describe.each(CASES)('Odoo $version', ({ version, db, withChannel }) => {
   it('replays what follows `last` at once, ascending; `last = 0` is the last 50 seconds', async () => {
     const { cookie } = stack.login({ uid: 2, partnerId: 3 });
     // A row of a minute ago, which the sidecar read when it was notified.
-    const reader = stack.sidecar.hub.reader(db);
+    const reader = stack.sidecar.readers.reader(db);
     await reader.ready();
     const readBefore = reader.readCount;
     await stack.pg.query(
@@ -263,7 +263,7 @@ describe.each(CASES)('Odoo $version', ({ version, db, withChannel }) => {
     await held(1);
     const [early2] = await w.sendmany([toPartner(3, 'early 2')]);
     expect(items(await pending).map((n) => n.id)).toEqual([early2]);
-    const reader = stack.sidecar.hub.existingReader(db);
+    const reader = stack.sidecar.readers.existingReader(db);
     const readBefore = reader?.readCount ?? 0;
     await late2.commit();
     await w.notifyRaw(`[["${db}","res.partner",3]]`);
@@ -285,7 +285,7 @@ describe.each(CASES)('Odoo $version', ({ version, db, withChannel }) => {
     const [lateId] = await late.send([toPartner(4, 'late')]);
     const [early] = await w.sendmany([toPartner(4, 'early')]);
     expect(items(await pending).map((n) => n.id)).toEqual([early]);
-    const reader = stack.sidecar.hub.existingReader(db);
+    const reader = stack.sidecar.readers.existingReader(db);
     const readBefore = reader?.readCount ?? 0;
     await late.commit();
     await w.notifyRaw(`[["${db}","res.partner",4]]`);

@@ -31,7 +31,7 @@ afterAll(async () => {
 
 describe('500 held polls on one channel', () => {
   it('are all released by one notification, which costs one read of bus_bus', async () => {
-    const reader = stack.sidecar.hub.reader(DB);
+    const reader = stack.sidecar.readers.reader(DB);
     await reader.ready();
     const last = reader.position;
     const clients = Array.from(

@@ -84,7 +84,7 @@ describe('frames bounded by maxFrameBytes', () => {
       }),
     ).toBe(1);
     // The skipped row was handled: the read position went past it, the reader is healthy.
-    const reader = stack.sidecar.hub.existingReader(stack.db);
+    const reader = stack.sidecar.readers.existingReader(stack.db);
     expect(reader?.position).toBe(after);
     expect(reader?.healthy).toBe(true);
     await socket.close();

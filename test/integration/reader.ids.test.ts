@@ -67,7 +67,7 @@ describe('bus_bus.id as bigint', () => {
     );
     await socket.waitForNotification((n) => n.id === marker);
     expect(socket.notificationIds()).toEqual([...ids, marker]);
-    expect(stack.sidecar.hub.existingReader(PAST_31)?.position).toBe(marker);
+    expect(stack.sidecar.readers.existingReader(PAST_31)?.position).toBe(marker);
     await socket.close();
   });
 
@@ -83,10 +83,10 @@ describe('bus_bus.id as bigint', () => {
     const beyond = [String(await send(2)), String(await send(3))];
     expect(beyond[0]).toBe('9007199254740992');
 
-    const reader = stack.sidecar.hub.existingReader(PAST_53);
+    const reader = stack.sidecar.readers.existingReader(PAST_53);
     await waitFor(() => reader?.healthy === false, { message: 'the reader reports failing' });
     expect(reader?.failure).toMatch(/9007199254740992.*above 2\^53 - 1/);
-    expect(stack.sidecar.hub.readerFailures().map((f) => f.database)).toEqual([PAST_53]);
+    expect(stack.sidecar.readers.failures().map((f) => f.database)).toEqual([PAST_53]);
     const errors = log.entries('error').filter((line) => /above 2\^53 - 1/.test(line.msg));
     expect(errors.length).toBe(1);
     expect(errors[0]?.database).toBe(PAST_53);
@@ -142,7 +142,7 @@ describe('bus_bus.id as bigint', () => {
     const socket = await stack.connect({ cookie });
     socket.subscribe([], 0);
     expect((await socket.closed).code).toBe(1013);
-    const reader = stack.sidecar.hub.existingReader(STARTS_PAST_53);
+    const reader = stack.sidecar.readers.existingReader(STARTS_PAST_53);
     await waitFor(() => reader?.healthy === false, { message: 'the reader reports failing' });
     expect(reader?.failure).toMatch(/9007199254740993.*above 2\^53 - 1/);
     await waitFor(

@@ -32,7 +32,7 @@ describe('reader start', () => {
     socket.subscribe([], 0);
     try {
       // The reader starts on the first subscribe, while the row is still uncommitted.
-      const reader = await waitFor(() => stack.sidecar.hub.existingReader(stack.db));
+      const reader = await waitFor(() => stack.sidecar.readers.existingReader(stack.db));
       await reader.ready();
       expect(reader.position).toBeLessThan(id as number);
     } catch (error) {
@@ -65,7 +65,7 @@ describe('reader deadlines and deliveries', () => {
       const [lateId] = (await tx.send([note('late')])).map(Number);
       const above = Number(await writer.sendone(note('above')));
       await socket.waitForNotification((n) => n.id === above);
-      const reader = clockStack.sidecar.hub.existingReader(clockStack.db);
+      const reader = clockStack.sidecar.readers.existingReader(clockStack.db);
       expect(reader?.hasHole(lateId as number)).toBe(true);
       // A minute's step of the wall clock, then a read (which expires holes past their window).
       step = 60_000;

@@ -167,7 +167,7 @@ describe('catch-up through Odoo', () => {
     const last = first.socket.lastNotificationId();
     await first.socket.close(1001);
     // Read while nobody listens on the channel; Odoo's catch-up starts above `last`.
-    const reader = stack.sidecar.hub.existingReader(stack.db);
+    const reader = stack.sidecar.readers.existingReader(stack.db);
     await late.commit();
     await waitFor(() => reader?.hasHole(lateId as number) === false, {
       message: 'the late row read',
@@ -200,7 +200,7 @@ describe('catch-up through Odoo', () => {
     // of the catch-up, whatever its age (a loaded machine reads late).
     await waitFor(
       () =>
-        (stack.sidecar.hub.existingReader(stack.db)?.position ?? (recent as number)) >=
+        (stack.sidecar.readers.existingReader(stack.db)?.position ?? (recent as number)) >=
         (recent as number),
       { message: 'the reader past both rows' },
     );

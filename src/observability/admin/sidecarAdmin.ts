@@ -5,6 +5,7 @@
  * admin server with a status sampler over its own registry.
  */
 import type { FastifyInstance } from 'fastify';
+import type { BusReaders } from '../../bus/readers.js';
 import type { Config } from '../../config/load.js';
 import type { ReadPools } from '../../db/readPools.js';
 import type { Hub, HubSubscriber } from '../../hub/hub.js';
@@ -27,6 +28,7 @@ export interface SidecarParts {
   logger: Logger;
   metrics: Metrics;
   hub: Hub<HubSubscriber>;
+  readers: BusReaders;
   websockets: WebsocketServer;
   longPolling: LongPollingServer;
   pools: ReadPools;
@@ -36,7 +38,7 @@ export interface SidecarParts {
 const TOP_CHANNELS = 10;
 
 export function bindMetricViews(parts: SidecarParts): void {
-  const { hub, websockets, longPolling, pools, config } = parts;
+  const { hub, readers, websockets, longPolling, pools, config } = parts;
   Object.assign(parts.metrics.views, {
     ready: async () => (await parts.readiness()).ready,
     hub: () => ({
@@ -61,14 +63,14 @@ export function bindMetricViews(parts: SidecarParts): void {
         }
         return found;
       };
-      for (const [db] of hub.readerEntries()) entry(db);
+      for (const [db] of readers.entries()) entry(db);
       for (const socket of websockets.sockets)
         if (socket.db !== undefined) entry(socket.db).websockets++;
       for (const poll of longPolling.heldPolls) entry(poll.db).longPolls++;
       return byDb.values();
     },
     readPools: () => pools.states(),
-    holes: () => [...hub.readerEntries()].map(([db, reader]) => ({ db, holes: reader.holeCount })),
+    holes: () => [...readers.entries()].map(([db, reader]) => ({ db, holes: reader.holeCount })),
     limits: () => ({
       readPoolSize: config.readPoolSize,
       odooConcurrency: config.odooConcurrency,

@@ -12,6 +12,7 @@
 import type { BusRow } from '../../bus/types.js';
 import type { EncodedBatch } from '../../hub/encodedBatch.js';
 import { pythonDumps } from '../../json/pythonJson.js';
+import type { PollAnswer, PollNotification } from '../../odoo/pollAnswer.js';
 
 /** The item of one row: with its channel up to 14.0, without from 15.0. */
 export function itemJson(row: BusRow, withChannel: boolean): string {
@@ -34,6 +35,37 @@ export function batchPayload(batch: EncodedBatch, withChannel: boolean): Buffer 
     legacyPayloads.set(batch, payload);
   }
   return payload;
+}
+
+/** The result array of rows found by the sidecar alone. */
+export function rowsPayload(rows: readonly BusRow[], withChannel: boolean): string {
+  return `[${rows.map((row) => itemJson(row, withChannel)).join(',')}]`;
+}
+
+/**
+ * Odoo's catch-up merged with rows the reader read since: by id, Odoo's text first, then the
+ * items without a row (`id: -1`, 12.0's im_status) as Odoo placed them, last.
+ */
+export function catchUpPayload(
+  odoo: readonly PollNotification[],
+  rows: readonly BusRow[],
+  withChannel: boolean,
+): string {
+  const items = new Map<number, string>();
+  const extra: string[] = [];
+  for (const n of odoo) {
+    if (n.id < 0) extra.push(n.text);
+    else items.set(n.id, n.text);
+  }
+  for (const row of rows) if (!items.has(row.id)) items.set(row.id, itemJson(row, withChannel));
+  const sorted = [...items].sort(([a], [b]) => a - b).map(([, text]) => text);
+  return `[${[...sorted, ...extra].join(', ')}]`;
+}
+
+/** Odoo's answer passed on as it is: a peek's `{"notifications", "channels"}`, or its items. */
+export function odooPayload(answer: PollAnswer, peek: boolean): string {
+  const items = answer.notifications.map((n) => n.text).join(', ');
+  return peek ? `{"notifications": [${items}], "channels": ${answer.channelsText}}` : `[${items}]`;
 }
 
 /** `{"jsonrpc": "2.0", "id": <id>, "result": <result>}` around bytes built elsewhere. */

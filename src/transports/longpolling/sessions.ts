@@ -6,12 +6,13 @@
  *   up to there was offered to that poll; rows read later are offered to the next one. This is
  *   what delivers a late commit (a row whose id is below the browser's `last`) that is read between
  *   two polls, which Odoo 12-15 never deliver;
- * - `expected`: ids an answer carried from Odoo's catch-up before the reader had read them, so that
- *   the reader's copy is not delivered again;
+ * - `handOff`: the ids it was sent that the reader may still deliver, or find again below its
+ *   `last` (`../handOff.ts`), so that they do not reach it twice; none most of the time;
  * - the presence updates passed on to Odoo (`presence.ts`).
  *
  * A session not seen for `ttlMs` is forgotten: its next poll starts afresh, as a first poll does.
  */
+import type { HandOff, HandOffReader } from '../handOff.js';
 import type { PresenceMemory } from './presence.js';
 
 export interface PollSession {
@@ -20,10 +21,18 @@ export interface PollSession {
   db: string | undefined;
   /** The reader's `readCount` when its last poll was answered; undefined before one was. */
   seq: number | undefined;
-  /** Ids it received from Odoo's catch-up that the reader had not read yet, with the time sent. */
-  readonly expected: Map<number, number>;
+  /** What it was sent that must not reach it again; undefined when nothing. */
+  handOff: HandOff | undefined;
   presence: PresenceMemory | undefined;
   seenAt: number;
+}
+
+/** A browser polling another database than its last answered poll's starts afresh there. */
+export function followTo(session: PollSession, db: string): void {
+  if (session.db === db) return;
+  session.db = db;
+  session.seq = undefined;
+  session.handOff = undefined;
 }
 
 export class PollSessions {
@@ -39,7 +48,7 @@ export class PollSessions {
         hash,
         db: undefined,
         seq: undefined,
-        expected: new Map(),
+        handOff: undefined,
         presence: undefined,
         seenAt: now,
       };
@@ -49,28 +58,24 @@ export class PollSessions {
     return session;
   }
 
-  peek(hash: string): PollSession | undefined {
-    return this.sessions.get(hash);
-  }
-
   forget(hash: string): void {
     this.sessions.delete(hash);
   }
 
   /**
-   * Drops sessions not seen for the TTL, and expected ids older than the late-commit window: the
-   * reader reads a row within it or never (an expected id matters until the reader has read it
-   * and the session's next poll has passed it, so only time can tell).
+   * Drops sessions not seen for the TTL, and what the hand-offs remember past the late-commit
+   * window (`HandOff.expire`; `readerOf`: the reader of a database, when there is one).
    */
-  sweep(now: number, windowMs: number): void {
+  sweep(now: number, windowMs: number, readerOf: (db: string) => HandOffReader | undefined): void {
     for (const [hash, session] of this.sessions) {
       if (now - session.seenAt > this.ttlMs) {
         this.sessions.delete(hash);
         continue;
       }
-      for (const [id, sentAt] of session.expected) {
-        if (now - sentAt > windowMs) session.expected.delete(id);
-      }
+      const { handOff, db } = session;
+      if (handOff === undefined) continue;
+      handOff.expire(db === undefined ? undefined : readerOf(db), now, windowMs);
+      if (handOff.idle) session.handOff = undefined;
     }
   }
 

@@ -16,6 +16,7 @@ import { sessionHash } from '../../odoo/sessionHash.js';
 import { browserContext, clientIdentity } from '../clientIdentity.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
+import { ParkedHandOffs } from '../handOff.js';
 import { readTarget } from '../requestTarget.js';
 import {
   badTarget,
@@ -88,12 +89,14 @@ export class WebsocketServer {
     });
     this.context = {
       hub: options.hub,
+      readers: options.readers,
       odoo: options.odoo,
       logger: options.logger.child({ component: 'websocket' }),
       metrics: options.metrics,
       subscriptions: options.subscriptions,
       servesDatabase: options.servesDatabase,
       odooMajor: options.odooMajor,
+      handOffs: new ParkedHandOffs(),
       routes: { onClosedMissing: false, presenceMissing: false },
       clock: options.clock,
       logLimiter: options.logLimiter,
@@ -389,6 +392,7 @@ export class WebsocketServer {
         socket.caught('ws-sweep', error);
       }
     }
+    this.context.handOffs.sweep(now, this.context.settings.lateCommitWindowMs);
     for (const [sid, rotation] of this.rotations) {
       if (rotation.until <= now) this.rotations.delete(sid);
     }

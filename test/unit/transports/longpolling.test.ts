@@ -7,13 +7,14 @@ import type { BusRow } from '../../../src/bus/types.js';
 import { EncodedBatch } from '../../../src/hub/encodedBatch.js';
 import { parseJson } from '../../../src/json/rawJson.js';
 import { readPollAnswer } from '../../../src/odoo/pollAnswer.js';
+import { HandOff } from '../../../src/transports/handOff.js';
+import { deliverable } from '../../../src/transports/longpolling/catchUp.js';
 import {
   batchPayload,
   idJson,
   itemJson,
   resultEnvelope,
 } from '../../../src/transports/longpolling/envelope.js';
-import { deliverable } from '../../../src/transports/longpolling/longPoll.js';
 import type { PollSession } from '../../../src/transports/longpolling/sessions.js';
 
 function row(id: number, extra: Partial<BusRow> = {}): BusRow {
@@ -27,15 +28,12 @@ function row(id: number, extra: Partial<BusRow> = {}): BusRow {
   };
 }
 
+/** A session whose browser got `expected` from Odoo's catch-up before the reader read them. */
 function session(seq: number | undefined, expected: number[] = []): PollSession {
-  return {
-    hash: 'h',
-    db: 'db',
-    seq,
-    expected: new Map(expected.map((id) => [id, 0])),
-    presence: undefined,
-    seenAt: 0,
-  };
+  const handOff = new HandOff();
+  const early = new Map(expected.map((id) => [id, 0]));
+  handOff.adopt({ database: 'db', upTo: 0, early, late: new Map() });
+  return { hash: 'h', db: 'db', seq, handOff, presence: undefined, seenAt: 0 };
 }
 
 describe("the addon's answer", () => {
