@@ -5,9 +5,9 @@
  * PgBouncer. Also the counters PostgreSQL keeps: reads of `bus_bus` and connections held.
  */
 import pg from 'pg';
-import { createOdooWriter, type OdooWriter } from '../test/helpers/odooWriter.js';
-import { type PgBouncer, startPgBouncer } from '../test/helpers/pgbouncer.js';
-import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../test/helpers/postgres.js';
+import { createOdooWriter, type OdooWriter } from '../test/helpers/fakeOdoo/odooWriter.js';
+import { type PgBouncer, startPgBouncer } from '../test/helpers/servers/pgbouncer.js';
+import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../test/helpers/servers/postgres.js';
 
 export interface Environment {
   pg: PgCluster;

@@ -2,7 +2,7 @@
  * The Odoo HTTP routes the sidecar calls, at benchmark scale, as its own process: answers in
  * microseconds and keeps connections alive, so that tens of thousands of subscribes are limited by
  * the sidecar, never by the fake. The answers have the shapes of the harness's recorded fake
- * (`test/helpers/fakeOdoo.ts`); the channel list is Odoo's for a logged-in user: `broadcast`, the
+ * (`test/helpers/fakeOdoo/fakeOdoo.ts`); the channel list is Odoo's for a logged-in user: `broadcast`, the
  * session's partner (`partnerOfSid`), and one `[db, name]` per channel string the client sent.
  * No catch-up rows: the benchmark's sockets subscribe before anything is written.
  */

@@ -3,8 +3,8 @@
  * programs they start are installed, so that a missing one stops the run at once with one line
  * naming the Debian package, instead of every test file failing on its own spawn error.
  */
-import { serviceAccount } from './helpers/serviceAccount.js';
-import { missingTools, missingToolsMessage } from './helpers/systemTools.js';
+import { serviceAccount } from './helpers/fakeOdoo/serviceAccount.js';
+import { missingTools, missingToolsMessage } from './helpers/servers/systemTools.js';
 
 function stop(line: string): never {
   // Exits rather than throws: a thrown error is reported with a stack and a misleading

@@ -7,10 +7,11 @@
  * or of earlier NOTIFYs on its one LISTEN connection, such as a revocation — has arrived too, or
  * the socket would be closed.
  */
-import type { OdooWriter } from './odooWriter.js';
-import type { Stack } from './stack.js';
+
+import type { BrowserSocket } from './clients/wsClient.js';
+import type { OdooWriter } from './fakeOdoo/odooWriter.js';
+import type { Stack } from './servers/stack.js';
 import { waitFor } from './waitFor.js';
-import type { OdooSocket } from './wsClient.js';
 
 /** The `type` of marker rows, for tests that leave them out of what they compare. */
 export const BARRIER_TYPE = 'test/barrier';
@@ -35,13 +36,13 @@ function writerFor(stack: BarrierStack, db: string): OdooWriter {
  */
 export async function barrier(
   stack: BarrierStack,
-  sockets: OdooSocket | readonly OdooSocket[],
+  sockets: BrowserSocket | readonly BrowserSocket[],
   db: string = stack.db,
 ): Promise<number> {
   const [id] = await writerFor(stack, db).sendmany([
     { channel: 'broadcast', type: BARRIER_TYPE, payload: {} },
   ]);
-  const all = (Array.isArray(sockets) ? sockets : [sockets]) as readonly OdooSocket[];
+  const all = (Array.isArray(sockets) ? sockets : [sockets]) as readonly BrowserSocket[];
   await Promise.all(all.map((socket) => socket.waitForNotification((n) => n.id === id)));
   return id as number;
 }
@@ -52,7 +53,7 @@ export async function barrier(
  */
 export async function settled(
   stack: SettleStack,
-  sockets: OdooSocket | readonly OdooSocket[],
+  sockets: BrowserSocket | readonly BrowserSocket[],
   db: string = stack.db,
 ): Promise<number> {
   const id = await barrier(stack, sockets, db);

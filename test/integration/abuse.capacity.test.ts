@@ -7,18 +7,22 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SettingKey } from '../../src/config/settings.js';
-import { items, LongPollClient } from '../helpers/longPollClient.js';
-import { metricValue, scrapeMetrics } from '../helpers/metricsText.js';
-import type { OdooWriter } from '../helpers/odooWriter.js';
+import { items, LongPollClient } from '../helpers/clients/longPollClient.js';
+import { metricValue, scrapeMetrics } from '../helpers/clients/metricsText.js';
+import {
+  type BrowserSocket,
+  connectBrowserSocket,
+  HandshakeError,
+} from '../helpers/clients/wsClient.js';
+import type { OdooWriter } from '../helpers/fakeOdoo/odooWriter.js';
 import {
   peakResidentBytes,
   residentBytes,
   startPeakMeasurement,
 } from '../helpers/processMemory.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
-import { CAPS_LIFTED, type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { type SidecarProcess, spawnSidecar } from '../helpers/servers/sidecarProcess.js';
+import { CAPS_LIFTED, type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket, HandshakeError, type OdooSocket } from '../helpers/wsClient.js';
 
 const PEEK = '/websocket/peek_notifications';
 const MiB = 1024 * 1024;
@@ -37,7 +41,7 @@ const writer = () => {
   return busWriter;
 };
 const running: SidecarProcess[] = [];
-const open: OdooSocket[] = [];
+const open: BrowserSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ startSidecar: false });
@@ -87,8 +91,8 @@ async function socketFrom(
   sidecar: SidecarProcess,
   address: string,
   cookie?: string,
-): Promise<OdooSocket> {
-  const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
+): Promise<BrowserSocket> {
+  const socket = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
     ...(cookie === undefined ? {} : { cookie }),
     headers: proxied(sidecar, address),
   });
@@ -126,7 +130,7 @@ async function userStillServed(sidecar: SidecarProcess, address: string): Promis
  * Writes broadcast rows until `socket` has one: its subscription is applied once Odoo answered,
  * and a row written after that reaches it.
  */
-async function receivesNewRows(socket: OdooSocket): Promise<void> {
+async function receivesNewRows(socket: BrowserSocket): Promise<void> {
   const written: number[] = [];
   await waitFor(
     async () => {
@@ -251,7 +255,7 @@ describe('connection caps (item 6)', () => {
     await waitFor(() => stack.odoo.callsTo(PEEK).some((c) => c.headers.cookie === cookie));
     await receivesNewRows(user);
     // A place given back is a place for someone else.
-    await (fromA[0] as OdooSocket).close();
+    await (fromA[0] as BrowserSocket).close();
     await waitFor(async () => (await held()) === 8);
     await socketFrom(sidecar, '192.0.2.4');
     expect(await held()).toBe(9);
@@ -268,7 +272,7 @@ describe('subscription memory per client address (item 5)', () => {
     const channelOf = (socket: number, i: number) => `${socket}-${i}-`.padEnd(100, 'x');
     await userStillServed(sidecar, '198.51.100.20');
     const before = await residentBytes(sidecar.child.pid as number);
-    const flood: OdooSocket[] = [];
+    const flood: BrowserSocket[] = [];
     for (let batch = 0; batch < SOCKETS / 50; batch++) {
       const sockets = await Promise.all(
         Array.from({ length: 50 }, () => socketFrom(sidecar, attacker)),

@@ -4,15 +4,15 @@
  * socket stays open), counted in `/metrics`, never reaches Odoo, and other users keep receiving.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricValue, scrapeMetrics } from '../helpers/metricsText.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { metricValue, scrapeMetrics } from '../helpers/clients/metricsText.js';
+import { type BrowserSocket, connectBrowserSocket } from '../helpers/clients/wsClient.js';
+import { type SidecarProcess, spawnSidecar } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket, type OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 let sidecar: SidecarProcess;
-let bystander: OdooSocket;
+let bystander: BrowserSocket;
 
 beforeAll(async () => {
   stack = await startStack({ startSidecar: false });
@@ -29,8 +29,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function subscribed(cookie: string): Promise<OdooSocket> {
-  const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, { cookie });
+async function subscribed(cookie: string): Promise<BrowserSocket> {
+  const socket = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, { cookie });
   socket.subscribe([], 0);
   await waitFor(() => peeksWith(cookie) > 0);
   return socket;
@@ -54,7 +54,7 @@ async function refused(reason: string): Promise<number> {
 }
 
 /** The process is up, the attacker's socket and the bystander's still receive. */
-async function stillServing(attacker: OdooSocket): Promise<void> {
+async function stillServing(attacker: BrowserSocket): Promise<void> {
   expect(sidecar.child.exitCode).toBeNull();
   const [id] = await stack
     .writer()

@@ -8,16 +8,16 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INFO_ROUTE } from '../../src/odoo/addonContract.js';
+import { metricValue, scrapeMetrics } from '../helpers/clients/metricsText.js';
+import { handshakeRequest, RawWebSocket } from '../helpers/clients/rawWebSocket.js';
+import { type BrowserSocket, connectBrowserSocket } from '../helpers/clients/wsClient.js';
+import { type LargeAnswers, startLargeAnswers } from '../helpers/fakeOdoo/largeAnswers.js';
 import { readFixture } from '../helpers/fixtures.js';
-import { type LargeAnswers, startLargeAnswers } from '../helpers/largeAnswers.js';
-import { metricValue, scrapeMetrics } from '../helpers/metricsText.js';
-import { startNginx } from '../helpers/nginx.js';
 import { peakResidentBytes, startPeakMeasurement } from '../helpers/processMemory.js';
-import { handshakeRequest, RawWebSocket } from '../helpers/rawWebSocket.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { startNginx } from '../helpers/servers/nginx.js';
+import { type SidecarProcess, spawnSidecar } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket, type OdooSocket } from '../helpers/wsClient.js';
 
 const MiB = 1024 * 1024;
 /** The default cap on an answer from Odoo (`maxOdooAnswerBytes`). */
@@ -28,7 +28,7 @@ let stack: Stack;
 let large: LargeAnswers;
 let sidecar: SidecarProcess;
 let base = '';
-let bystander: OdooSocket;
+let bystander: BrowserSocket;
 
 interface RecordedCase {
   name: string;
@@ -56,7 +56,7 @@ beforeAll(async () => {
     proxyMode: true,
   });
   base = `http://127.0.0.1:${sidecar.port}`;
-  bystander = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
+  bystander = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
     cookie: stack.login().cookie,
   });
   bystander.subscribe([], 0);
@@ -156,7 +156,7 @@ describe('malformed upgrade requests', () => {
         raw.destroy();
         expect(raw.response?.status).toBe(400);
       }
-      const socket = await connectOdooSocket(`ws://${host}/websocket`);
+      const socket = await connectBrowserSocket(`ws://${host}/websocket`);
       await socket.terminate();
       expect(workers.output.join('')).not.toContain('worker exited');
     } finally {
@@ -483,7 +483,7 @@ describe('logs', () => {
     const chain = Array.from({ length: 1000 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(', ');
     const foreign = 20;
     for (let i = 0; i < foreign; i++) {
-      const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
+      const socket = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
         origin: 'https://elsewhere.example',
         headers: { 'X-Forwarded-For': chain },
       });

@@ -10,15 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revocationSignature } from '../../src/odoo/revocation.js';
 import { FOLLOW_UP_DELAYS_MS } from '../../src/odoo/revocationHandler.js';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
+import { type BrowserSocket, connectBrowserSocket } from '../helpers/clients/wsClient.js';
 import {
   notifyRevocation,
   type RevocationFields,
   revocationPayload,
-} from '../helpers/revocations.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+} from '../helpers/fakeOdoo/revocations.js';
+import { type SidecarProcess, spawnSidecar } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket, type OdooSocket } from '../helpers/wsClient.js';
 
 const SECRET = 'revocation-abuse-secret';
 
@@ -62,9 +62,9 @@ function signed(fields: RevocationFields) {
 async function subscribed(
   sidecar: SidecarProcess,
   partnerId: number,
-): Promise<{ socket: OdooSocket; sid: string; cookie: string }> {
+): Promise<{ socket: BrowserSocket; sid: string; cookie: string }> {
   const { sid, cookie } = stack.login({ uid: partnerId + 100, partnerId });
-  const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, { cookie });
+  const socket = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, { cookie });
   socket.subscribe([], 0);
   await waitFor(() =>
     stack.odoo.callsTo('/websocket/peek_notifications').some((c) => c.headers.cookie === cookie),

@@ -7,9 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createSidecar, type Sidecar } from '../../src/sidecar.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import {
+  type BrowserSocket,
+  connectBrowserSocket,
+  HandshakeError,
+} from '../helpers/clients/wsClient.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket, HandshakeError, type OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 let sidecar: Sidecar;
@@ -58,8 +62,8 @@ async function counter(
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-async function subscribed(cookie: string, channels: string[] = []): Promise<OdooSocket> {
-  const socket = await connectOdooSocket(wsUrl, { cookie });
+async function subscribed(cookie: string, channels: string[] = []): Promise<BrowserSocket> {
+  const socket = await connectBrowserSocket(wsUrl, { cookie });
   socket.subscribe(channels, 0);
   // Applied: the sidecar knows the socket's database once Odoo's answer is in.
   await waitFor(() =>
@@ -77,7 +81,7 @@ describe('abusive subscribes', () => {
   it('refuses a 10,000-entry channel list without asking Odoo, and keeps the socket and others working', async () => {
     const bystander = await subscribed(stack.login().cookie);
     const { cookie } = stack.login();
-    const socket = await connectOdooSocket(wsUrl, { cookie });
+    const socket = await connectBrowserSocket(wsUrl, { cookie });
     const callsBefore = stack.odoo.callsTo('/websocket/peek_notifications').length;
     const refusedBefore = await counter('invalidMessages', { reason: 'too-many-channels' });
     socket.subscribe(
@@ -135,7 +139,7 @@ describe('abusive subscribes', () => {
 describe('cross-site websockets', () => {
   it('serves a foreign Origin as a public visitor: the browser cookie never reaches Odoo', async () => {
     const { cookie } = stack.login();
-    const socket = await connectOdooSocket(wsUrl, { cookie, origin: 'https://evil.example' });
+    const socket = await connectBrowserSocket(wsUrl, { cookie, origin: 'https://evil.example' });
     const callsBefore = stack.odoo.callsTo('/websocket/peek_notifications').length;
     socket.subscribe([], 0);
     const call = await waitFor(
@@ -165,12 +169,12 @@ describe('cross-site websockets', () => {
     );
     const { port } = await strict.start();
     try {
-      const error = await connectOdooSocket(`ws://127.0.0.1:${port}/websocket`, {
+      const error = await connectBrowserSocket(`ws://127.0.0.1:${port}/websocket`, {
         origin: 'https://evil.example',
       }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(HandshakeError);
       expect((error as HandshakeError).status).toBe(403);
-      const same = await connectOdooSocket(`ws://127.0.0.1:${port}/websocket`);
+      const same = await connectBrowserSocket(`ws://127.0.0.1:${port}/websocket`);
       await same.close();
     } finally {
       await strict.destroy();
@@ -178,7 +182,7 @@ describe('cross-site websockets', () => {
   });
 
   it('forwards a forged session cookie to Odoo, which treats it as a public visitor', async () => {
-    const socket = await connectOdooSocket(wsUrl, { cookie: 'session_id=deadbeef' });
+    const socket = await connectBrowserSocket(wsUrl, { cookie: 'session_id=deadbeef' });
     socket.subscribe(['discuss.channel_1'], 0);
     await waitFor(() =>
       stack.odoo
@@ -288,7 +292,7 @@ describe('rows deleted by Odoo while a client was away', () => {
     const count = async () =>
       (await stack.pg.query<{ n: string }>(stack.db, 'SELECT count(*) AS n FROM bus_bus'))[0]?.n;
     const rowsBefore = await count();
-    const again = await connectOdooSocket(wsUrl, { cookie: login.cookie });
+    const again = await connectBrowserSocket(wsUrl, { cookie: login.cookie });
     again.subscribe([], seen as number);
     await again.waitForNotification((n) => n.id === missed[1]);
     expect(again.notificationIds()).not.toContain(missed[0]);

@@ -6,15 +6,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config/load.js';
 import type { StatusDocument } from '../../src/observability/status/document.js';
-import { metricValue, scrapeMetrics } from '../helpers/metricsText.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { metricValue, scrapeMetrics } from '../helpers/clients/metricsText.js';
+import { type BrowserSocket, connectBrowserSocket } from '../helpers/clients/wsClient.js';
+import { type SidecarProcess, spawnSidecar } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket, type OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 let sidecar: SidecarProcess;
-const sockets: OdooSocket[] = [];
+const sockets: BrowserSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ startSidecar: false });
@@ -48,7 +48,7 @@ describe('the admin port with workers', () => {
     const { cookie } = stack.login({ memberChannels: [1] });
     const before = stack.odoo.callsTo('/websocket/peek_notifications').length;
     for (let i = 0; i < 6; i++) {
-      const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
+      const socket = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
         cookie,
       });
       socket.subscribe([], 0);

@@ -11,11 +11,11 @@ import type { SettingKey } from '../../src/config/settings.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import type { StatusDocument } from '../../src/observability/status/document.js';
 import { createSidecar, type Sidecar } from '../../src/sidecar.js';
+import { metricValue, scrapeMetrics } from '../helpers/clients/metricsText.js';
+import { connectBrowserSocket } from '../helpers/clients/wsClient.js';
 import { logSink } from '../helpers/logSink.js';
-import { metricValue, scrapeMetrics } from '../helpers/metricsText.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 
@@ -130,7 +130,7 @@ describe('the admin port', () => {
       async (_sidecar, urls) => {
         const { cookie } = stack.login();
         const before = stack.odoo.callsTo('/websocket/peek_notifications').length;
-        const socket = await connectOdooSocket(urls.ws, { cookie });
+        const socket = await connectBrowserSocket(urls.ws, { cookie });
         // An unknown event is logged (debug) on the socket's own logger.
         socket.ws.send(JSON.stringify({ event_name: 'no_such_event', data: {} }));
         socket.subscribe([], 0);

@@ -8,12 +8,12 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pythonDumps } from '../../src/json/pythonJson.js';
-import { type Chromium, launchChromium } from '../helpers/chromium.js';
-import type { FakeResponse, RecordedCall } from '../helpers/fakeOdoo.js';
-import { sessionCookie } from '../helpers/fakeOdooResponses.js';
-import { type HttpTap, startHttpTap, type TappedRequest } from '../helpers/httpTap.js';
-import { type Nginx, startNginx } from '../helpers/nginx.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type HttpTap, startHttpTap, type TappedRequest } from '../helpers/clients/httpTap.js';
+import type { FakeResponse, RecordedCall } from '../helpers/fakeOdoo/fakeOdoo.js';
+import { sessionCookie } from '../helpers/fakeOdoo/fakeOdooResponses.js';
+import { type Chromium, launchChromium } from '../helpers/servers/chromium.js';
+import { type Nginx, startNginx } from '../helpers/servers/nginx.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 /** Served by the fake Odoo through nginx: logs the browser in (sets the session cookie). */

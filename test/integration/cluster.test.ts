@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchSidecar } from '../helpers/sidecarProcess.js';
+import { launchSidecar } from '../helpers/servers/sidecarProcess.js';
 
 let taken: Server;
 let port = 0;

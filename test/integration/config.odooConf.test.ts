@@ -10,17 +10,17 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo.js';
-import { createOdooWriter, type OdooWriter } from '../helpers/odooWriter.js';
-import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../helpers/postgres.js';
-import { handToServiceAccount } from '../helpers/serviceAccount.js';
+import { connectBrowserSocket } from '../helpers/clients/wsClient.js';
+import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo/fakeOdoo.js';
+import { createOdooWriter, type OdooWriter } from '../helpers/fakeOdoo/odooWriter.js';
+import { handToServiceAccount } from '../helpers/fakeOdoo/serviceAccount.js';
+import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../helpers/servers/postgres.js';
 import {
   type SidecarProcess,
   spawnSidecar,
   withSidecarProcess,
-} from '../helpers/sidecarProcess.js';
+} from '../helpers/servers/sidecarProcess.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket } from '../helpers/wsClient.js';
 
 const DB = 'odoo17';
 const osUser = userInfo().username;
@@ -114,7 +114,7 @@ async function sidecarBackends() {
 /** Proves the read path: a socket subscribes and gets a row read by the sidecar. */
 async function delivers(sidecar: SidecarProcess): Promise<void> {
   const sid = odoo.addSession({ uid: 2, partnerId: 3, memberChannels: [1] });
-  const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
+  const socket = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
     cookie: `session_id=${sid}`,
   });
   try {

@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INFO_ROUTE } from '../../src/odoo/addonContract.js';
-import { notFound } from '../helpers/fakeOdooResponses.js';
+import { connectBrowserSocket } from '../helpers/clients/wsClient.js';
+import { notFound } from '../helpers/fakeOdoo/fakeOdooResponses.js';
 import { atLeast } from '../helpers/logSink.js';
-import { PRODUCTION_NGINX_CONFIG, startNginx } from '../helpers/nginx.js';
-import { type SidecarProcess, withSidecarProcess } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { PRODUCTION_NGINX_CONFIG, startNginx } from '../helpers/servers/nginx.js';
+import { type SidecarProcess, withSidecarProcess } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket } from '../helpers/wsClient.js';
 
 interface LogLine {
   level: string;
@@ -222,7 +222,7 @@ describe('a proxy that does not pass the browser host', () => {
         try {
           const origin = nginx.origins[0] as string;
           for (let i = 0; i < 3; i++) {
-            const socket = await connectOdooSocket(`${origin.replace('http', 'ws')}/websocket`, {
+            const socket = await connectBrowserSocket(`${origin.replace('http', 'ws')}/websocket`, {
               cookie: stack.login().cookie,
               origin,
             });

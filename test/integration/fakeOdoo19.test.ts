@@ -9,10 +9,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pythonDumps } from '../../src/json/pythonJson.js';
-import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo.js';
+import { httpCall } from '../helpers/clients/httpCall.js';
+import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo/fakeOdoo.js';
 import { readFixture } from '../helpers/fixtures.js';
-import { httpCall } from '../helpers/httpCall.js';
-import { type PgCluster, startPostgres } from '../helpers/postgres.js';
+import { type PgCluster, startPostgres } from '../helpers/servers/postgres.js';
 
 const DB = 'odoo19';
 

@@ -5,9 +5,9 @@
  * limit).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handshakeRequest, RawWebSocket } from '../helpers/rawWebSocket.js';
-import { ReconnectingSocket } from '../helpers/reconnectingSocket.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { handshakeRequest, RawWebSocket } from '../helpers/clients/rawWebSocket.js';
+import { ReconnectingSocket } from '../helpers/clients/reconnectingSocket.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 const LIMIT = 256 * 1024;

@@ -3,11 +3,11 @@
  * every row that still exists when the dust settles; readiness tells the truth meanwhile.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIDECAR_ROLE } from '../helpers/postgres.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import type { BrowserSocket } from '../helpers/clients/wsClient.js';
+import { SIDECAR_ROLE } from '../helpers/servers/postgres.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
 import { Wakeups } from '../helpers/wakeups.js';
-import type { OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 
@@ -65,12 +65,12 @@ function keepWriting(channelId: number) {
   };
 }
 
-function subscribed(channelId: number): Promise<OdooSocket> {
+function subscribed(channelId: number): Promise<BrowserSocket> {
   return stack.subscribed(stack.login({ memberChannels: [channelId] }).cookie);
 }
 
 /** Every row of the channel still in the table, each received exactly once; returns their ids. */
-async function expectExactlyOnce(socket: OdooSocket, channelId: number): Promise<number[]> {
+async function expectExactlyOnce(socket: BrowserSocket, channelId: number): Promise<number[]> {
   const rows = await stack.pg.query<{ id: number }>(
     stack.db,
     'SELECT id FROM bus_bus WHERE channel = $1 ORDER BY id',

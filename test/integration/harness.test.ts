@@ -11,17 +11,17 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { canonicalJson, pythonDumps } from '../../src/json/pythonJson.js';
-import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo.js';
+import { type HttpAnswer, httpCall } from '../helpers/clients/httpCall.js';
+import { handshakeRequest, RawWebSocket } from '../helpers/clients/rawWebSocket.js';
+import { Opcode } from '../helpers/clients/websocketFrames.js';
+import { connectBrowserSocket, HandshakeError } from '../helpers/clients/wsClient.js';
+import { type FakeOdoo, startFakeOdoo } from '../helpers/fakeOdoo/fakeOdoo.js';
+import { createOdooWriter, type OdooWriter } from '../helpers/fakeOdoo/odooWriter.js';
+import { serviceAccount } from '../helpers/fakeOdoo/serviceAccount.js';
 import { readFixture } from '../helpers/fixtures.js';
-import { type HttpAnswer, httpCall } from '../helpers/httpCall.js';
-import { createOdooWriter, type OdooWriter } from '../helpers/odooWriter.js';
-import { type PgBouncer, startPgBouncer } from '../helpers/pgbouncer.js';
-import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../helpers/postgres.js';
-import { handshakeRequest, RawWebSocket } from '../helpers/rawWebSocket.js';
-import { serviceAccount } from '../helpers/serviceAccount.js';
+import { type PgBouncer, startPgBouncer } from '../helpers/servers/pgbouncer.js';
+import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../helpers/servers/postgres.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { Opcode } from '../helpers/websocketFrames.js';
-import { connectOdooSocket, HandshakeError } from '../helpers/wsClient.js';
 
 /** The recordings' database name, so channel texts and payload sizes match them byte for byte. */
 const DB = 'odoo17';
@@ -721,7 +721,7 @@ describe('Odoo-like websocket client', () => {
       });
     });
     try {
-      const client = await connectOdooSocket(`ws://127.0.0.1:${port}/websocket`, {
+      const client = await connectBrowserSocket(`ws://127.0.0.1:${port}/websocket`, {
         cookie: 'session_id=abc',
       });
       expect(upgradeHeaders['sec-websocket-extensions']).toBeUndefined();
@@ -755,7 +755,7 @@ describe('Odoo-like websocket client', () => {
     });
     const port = await listening(server);
     try {
-      const error = await connectOdooSocket(`ws://127.0.0.1:${port}/websocket`, {
+      const error = await connectBrowserSocket(`ws://127.0.0.1:${port}/websocket`, {
         origin: null,
       }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(HandshakeError);

@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sidecar } from '../../src/sidecar.js';
+import { scrapeMetric } from '../helpers/clients/scrape.js';
 import { type LogSink, logSink } from '../helpers/logSink.js';
-import { scrapeMetric } from '../helpers/scrape.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 let stack: Stack;

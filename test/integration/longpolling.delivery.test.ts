@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPast } from '../helpers/barrier.js';
-import type { FakeOdooVersion } from '../helpers/fakeOdoo.js';
-import { items, LongPollClient } from '../helpers/longPollClient.js';
-import type { BusNotification } from '../helpers/odooWriter.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { items, LongPollClient } from '../helpers/clients/longPollClient.js';
+import type { FakeOdooVersion } from '../helpers/fakeOdoo/fakeOdoo.js';
+import type { BusNotification } from '../helpers/fakeOdoo/odooWriter.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 interface Case {

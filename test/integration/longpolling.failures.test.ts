@@ -7,8 +7,8 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
 import { odooIdle, readPast } from '../helpers/barrier.js';
-import { items, LongPollClient } from '../helpers/longPollClient.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { items, LongPollClient } from '../helpers/clients/longPollClient.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 const DB = 'odoo15';

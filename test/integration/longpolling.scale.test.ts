@@ -4,8 +4,8 @@
  */
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { items, LongPollClient } from '../helpers/longPollClient.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { items, LongPollClient } from '../helpers/clients/longPollClient.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 const POLLS = 500;

@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
 import { barrier } from '../helpers/barrier.js';
+import { handshakeRequest, RawWebSocket } from '../helpers/clients/rawWebSocket.js';
+import { Opcode } from '../helpers/clients/websocketFrames.js';
+import type { BrowserSocket } from '../helpers/clients/wsClient.js';
 import { readFixture } from '../helpers/fixtures.js';
-import { handshakeRequest, RawWebSocket } from '../helpers/rawWebSocket.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { Opcode } from '../helpers/websocketFrames.js';
-import type { OdooSocket } from '../helpers/wsClient.js';
 
 const SECRET = 'odoo19-shared-secret';
 
@@ -47,7 +47,7 @@ function calls(path: string, cookie?: string) {
     .map((c) => (c.body as { params: Record<string, unknown> }).params);
 }
 
-function subscribed(cookie: string, channels: string[] = []): Promise<OdooSocket> {
+function subscribed(cookie: string, channels: string[] = []): Promise<BrowserSocket> {
   return stack.subscribed(cookie, { channels, path: '/websocket?version=19.0-2' });
 }
 

@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Prometheus, startPrometheus } from '../helpers/prometheus.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import type { BrowserSocket } from '../helpers/clients/wsClient.js';
+import { type Prometheus, startPrometheus } from '../helpers/servers/prometheus.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import type { OdooSocket } from '../helpers/wsClient.js';
 
 const ALERTS = new URL('../../deploy/prometheus/alerts.yml', import.meta.url).pathname;
 const DASHBOARD = JSON.parse(
@@ -18,7 +18,7 @@ const DASHBOARD = JSON.parse(
 
 let stack: Stack;
 let prometheus: Prometheus;
-let socket: OdooSocket;
+let socket: BrowserSocket;
 
 /** Grafana's variables as Grafana fills them (a range of a few scrapes). */
 function concrete(expr: string): string {

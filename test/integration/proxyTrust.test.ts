@@ -9,13 +9,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RecordedCall } from '../helpers/fakeOdoo.js';
-import { httpCall } from '../helpers/httpCall.js';
-import { type Nginx, startNginx } from '../helpers/nginx.js';
-import { type SidecarProcess, withSidecarProcess } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { httpCall } from '../helpers/clients/httpCall.js';
+import { connectBrowserSocket } from '../helpers/clients/wsClient.js';
+import type { RecordedCall } from '../helpers/fakeOdoo/fakeOdoo.js';
+import { type Nginx, startNginx } from '../helpers/servers/nginx.js';
+import { type SidecarProcess, withSidecarProcess } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket } from '../helpers/wsClient.js';
 
 const FORGED = {
   'X-Forwarded-For': '198.51.100.7',
@@ -64,7 +64,7 @@ async function peekFor(
   origin?: string,
 ): Promise<RecordedCall> {
   const { cookie, sid } = stack.login();
-  const socket = await connectOdooSocket(url, {
+  const socket = await connectBrowserSocket(url, {
     cookie,
     headers,
     ...(origin === undefined ? {} : { origin }),

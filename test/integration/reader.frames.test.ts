@@ -6,10 +6,10 @@
  * string limit, was checked by hand: see the README's delivery guarantees.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scrapeMetric } from '../helpers/clients/scrape.js';
+import type { BusNotification } from '../helpers/clients/wsClient.js';
 import { type LogSink, logSink } from '../helpers/logSink.js';
-import { scrapeMetric } from '../helpers/scrape.js';
-import { type Stack, startStack } from '../helpers/stack.js';
-import type { BusNotification } from '../helpers/wsClient.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 
 const FRAME = 64 * 1024;
 const MAX_ROW = 128 * 1024;

@@ -5,9 +5,9 @@
  * marks the database failing in readiness, and keeps answering (it used to spin at 100 % CPU).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scrapeMetric } from '../helpers/clients/scrape.js';
 import { type LogSink, logSink } from '../helpers/logSink.js';
-import { scrapeMetric } from '../helpers/scrape.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 const PAST_31 = 'ids31';

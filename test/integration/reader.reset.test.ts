@@ -5,9 +5,9 @@
  * reader now notices (the sequence went back, the oid changed), starts over, counts and logs it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scrapeMetric } from '../helpers/clients/scrape.js';
 import { type LogSink, logSink } from '../helpers/logSink.js';
-import { scrapeMetric } from '../helpers/scrape.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 const TRUNCATED = 'truncated';

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BusReader } from '../../src/bus/reader.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { SIDECAR_ROLE } from '../helpers/postgres.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { SIDECAR_ROLE } from '../helpers/servers/postgres.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 let stack: Stack;

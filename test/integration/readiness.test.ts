@@ -11,13 +11,17 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Readiness } from '../../src/observability/health.js';
 import { INFO_ROUTE } from '../../src/odoo/addonContract.js';
-import { notFound } from '../helpers/fakeOdooResponses.js';
-import { freePort } from '../helpers/ports.js';
-import { SIDECAR_ROLE } from '../helpers/postgres.js';
-import { type SidecarProcess, withSidecarProcess } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import {
+  type BrowserSocket,
+  connectBrowserSocket,
+  HandshakeError,
+} from '../helpers/clients/wsClient.js';
+import { notFound } from '../helpers/fakeOdoo/fakeOdooResponses.js';
+import { freePort } from '../helpers/servers/ports.js';
+import { SIDECAR_ROLE } from '../helpers/servers/postgres.js';
+import { type SidecarProcess, withSidecarProcess } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket, HandshakeError, type OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 
@@ -179,7 +183,7 @@ describe("Odoo's answer", () => {
         expect(answer.body.missing.join()).toContain('outdated-version-check');
         expect(answer.body.problems.addon?.join()).toMatch(/not loaded.*server_wide_modules/);
         // And it serves: a user's socket subscribes and receives.
-        const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
+        const socket = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
           cookie: stack.login().cookie,
         });
         try {
@@ -210,7 +214,10 @@ describe('a drain (SIGTERM)', () => {
         });
         const url = `ws://127.0.0.1:${sidecar.port}/websocket`;
         // Two sockets: the second is closed half a window after the first, so the drain lasts.
-        const sockets: OdooSocket[] = [await connectOdooSocket(url), await connectOdooSocket(url)];
+        const sockets: BrowserSocket[] = [
+          await connectBrowserSocket(url),
+          await connectBrowserSocket(url),
+        ];
         try {
           sidecar.kill('SIGTERM');
           await waitFor(() => sidecar.output.join('').includes('shutting down'));
@@ -221,7 +228,7 @@ describe('a drain (SIGTERM)', () => {
             status: 'draining',
             checks: { accepting: false },
           });
-          const refused = await connectOdooSocket(url).then(
+          const refused = await connectBrowserSocket(url).then(
             () => undefined,
             (error: unknown) => error,
           );

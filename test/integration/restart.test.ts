@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SettingKey } from '../../src/config/settings.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { type BrowserSocket, connectBrowserSocket } from '../helpers/clients/wsClient.js';
+import { type SidecarProcess, spawnSidecar } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket, type OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 let stateDir: string;
@@ -53,8 +53,12 @@ const note = (channelId: number, type: string) => ({
 });
 
 /** A browser's socket, subscribed with `last` (resolves once the subscribe reached Odoo). */
-async function browser(sidecar: SidecarProcess, cookie: string, last: number): Promise<OdooSocket> {
-  const socket = await connectOdooSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, { cookie });
+async function browser(
+  sidecar: SidecarProcess,
+  cookie: string,
+  last: number,
+): Promise<BrowserSocket> {
+  const socket = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, { cookie });
   socket.subscribe([], last);
   const peeks = stack.odoo.callsTo('/websocket/peek_notifications').length;
   await waitFor(() => stack.odoo.callsTo('/websocket/peek_notifications').length > peeks, {

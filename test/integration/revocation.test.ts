@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionHash } from '../../src/odoo/sessionHash.js';
 import { barrier, odooIdle } from '../helpers/barrier.js';
-import { notifyRevocation } from '../helpers/revocations.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import type { BrowserSocket } from '../helpers/clients/wsClient.js';
+import { notifyRevocation } from '../helpers/fakeOdoo/revocations.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import type { OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 
@@ -22,7 +22,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function subscribed(cookie: string): Promise<OdooSocket> {
+function subscribed(cookie: string): Promise<BrowserSocket> {
   return stack.subscribed(cookie);
 }
 

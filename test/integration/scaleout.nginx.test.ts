@@ -14,11 +14,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SettingKey } from '../../src/config/settings.js';
-import { metricValue, scrapeMetrics } from '../helpers/metricsText.js';
-import { type Nginx, startNginx } from '../helpers/nginx.js';
-import { ReconnectingSocket } from '../helpers/reconnectingSocket.js';
-import { type SidecarProcess, spawnSidecar } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { metricValue, scrapeMetrics } from '../helpers/clients/metricsText.js';
+import { ReconnectingSocket } from '../helpers/clients/reconnectingSocket.js';
+import { type Nginx, startNginx } from '../helpers/servers/nginx.js';
+import { type SidecarProcess, spawnSidecar } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 const SIDECARS = 3;

@@ -4,10 +4,10 @@
  * it had started, and exits within its bound; a second signal exits at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSidecar } from '../helpers/sidecarProcess.js';
-import { type Stack, sidecarSettings, startStack } from '../helpers/stack.js';
+import { type BrowserSocket, connectBrowserSocket } from '../helpers/clients/wsClient.js';
+import { spawnSidecar } from '../helpers/servers/sidecarProcess.js';
+import { type Stack, sidecarSettings, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { connectOdooSocket, type OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
 
@@ -32,13 +32,13 @@ describe('graceful shutdown', () => {
       logLevel: 'info',
     });
     const url = `ws://127.0.0.1:${sidecar.port}/websocket`;
-    const sockets: OdooSocket[] = [];
+    const sockets: BrowserSocket[] = [];
     try {
       for (let i = 0; i < 10; i++) {
         sockets.push(
           ...(await Promise.all(
             Array.from({ length: 100 }, async () => {
-              const socket = await connectOdooSocket(url, { cookie: stack.login().cookie });
+              const socket = await connectBrowserSocket(url, { cookie: stack.login().cookie });
               socket.subscribe([], 0);
               return socket;
             }),
@@ -50,7 +50,7 @@ describe('graceful shutdown', () => {
         timeoutMs: 150_000,
         message: '1,000 subscribes at Odoo',
       });
-      const closedAt = new Map<OdooSocket, { code: number; at: number }>();
+      const closedAt = new Map<BrowserSocket, { code: number; at: number }>();
       for (const socket of sockets)
         void socket.closed.then(({ code }) => closedAt.set(socket, { code, at: Date.now() }));
 
@@ -76,7 +76,7 @@ describe('graceful shutdown', () => {
       const delivered = sockets.filter((s) => s.notificationIds().includes(inFlight as number));
       expect(delivered.length).toBeGreaterThan(500);
       // Nothing listens any more.
-      await expect(connectOdooSocket(url)).rejects.toThrow();
+      await expect(connectBrowserSocket(url)).rejects.toThrow();
     } finally {
       sidecar.kill('SIGKILL');
       await Promise.all(sockets.map((s) => s.terminate()));
@@ -93,7 +93,7 @@ describe('graceful shutdown', () => {
     // Two sockets: the first is closed as the shutdown starts, the second only half a window
     // (15 s) later, so the shutdown is surely still running when the second signal comes.
     const url = `ws://127.0.0.1:${sidecar.port}/websocket`;
-    const sockets = [await connectOdooSocket(url), await connectOdooSocket(url)];
+    const sockets = [await connectBrowserSocket(url), await connectBrowserSocket(url)];
     try {
       sidecar.kill('SIGTERM');
       await waitFor(() => sidecar.output.join('').includes('shutting down'));

@@ -7,10 +7,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BrowserPage, type Chromium, launchChromium } from '../helpers/chromium.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import type { BrowserSocket } from '../helpers/clients/wsClient.js';
+import { type BrowserPage, type Chromium, launchChromium } from '../helpers/servers/chromium.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
-import type { OdooSocket } from '../helpers/wsClient.js';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 const MAIN_DB = 'odoo17';
@@ -19,7 +19,7 @@ const DATABASES = [MAIN_DB, SALES_DB];
 
 let stack: Stack;
 let chromium: Chromium;
-const sockets: OdooSocket[] = [];
+const sockets: BrowserSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ databases: DATABASES });

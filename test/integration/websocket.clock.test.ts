@@ -4,7 +4,7 @@
  * Only `Date` is faked here; timers and the monotonic clock run as usual.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 let stack: Stack;

@@ -4,11 +4,11 @@
  * the rules a real client library will not.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handshakeRequest, RawWebSocket } from '../helpers/clients/rawWebSocket.js';
+import { Opcode } from '../helpers/clients/websocketFrames.js';
 import { readFixture } from '../helpers/fixtures.js';
-import { handshakeRequest, RawWebSocket } from '../helpers/rawWebSocket.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { Opcode } from '../helpers/websocketFrames.js';
 
 let stack: Stack;
 let port = 0;

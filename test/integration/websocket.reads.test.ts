@@ -5,13 +5,13 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { barrier, settled } from '../helpers/barrier.js';
-import { SIDECAR_ROLE } from '../helpers/postgres.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import type { BrowserSocket } from '../helpers/clients/wsClient.js';
+import { SIDECAR_ROLE } from '../helpers/servers/postgres.js';
+import { type Stack, startStack } from '../helpers/servers/stack.js';
 import { sleep, waitFor } from '../helpers/waitFor.js';
-import type { OdooSocket } from '../helpers/wsClient.js';
 
 let stack: Stack;
-const sockets: OdooSocket[] = [];
+const sockets: BrowserSocket[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
@@ -33,7 +33,7 @@ async function subscribedSocket(
 }
 
 /** Every id a socket received, checking that no id came twice. */
-function idsOnce(socket: OdooSocket): number[] {
+function idsOnce(socket: BrowserSocket): number[] {
   const ids = socket.notificationIds();
   expect(new Set(ids).size, `duplicates in ${ids.join(',')}`).toBe(ids.length);
   return ids;

@@ -12,10 +12,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { parseOdooConf } from '../../src/config/odooConf.js';
-import { PRODUCTION_NGINX_CONFIG } from '../helpers/nginx.js';
-import { findAll, parseNginx } from '../helpers/nginxSyntax.js';
-import { PRODUCTION_CONFIG as PRODUCTION_PGBOUNCER_CONFIG } from '../helpers/pgbouncer.js';
-import { assertTransactionPooling, parseIni, setting } from '../helpers/pgbouncerConfig.js';
+import { PRODUCTION_NGINX_CONFIG } from '../helpers/servers/nginx.js';
+import { findAll, parseNginx } from '../helpers/servers/nginxSyntax.js';
+import { PRODUCTION_CONFIG as PRODUCTION_PGBOUNCER_CONFIG } from '../helpers/servers/pgbouncer.js';
+import { assertTransactionPooling, parseIni, setting } from '../helpers/servers/pgbouncerConfig.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');

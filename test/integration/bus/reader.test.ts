@@ -12,8 +12,8 @@ import {
   createOdooWriter,
   type OdooTransaction,
   type OdooWriter,
-} from '../../helpers/odooWriter.js';
-import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../../helpers/postgres.js';
+} from '../../helpers/fakeOdoo/odooWriter.js';
+import { type PgCluster, SIDECAR_ROLE, startPostgres } from '../../helpers/servers/postgres.js';
 
 let cluster: PgCluster;
 const cleanups: Array<() => Promise<void>> = [];

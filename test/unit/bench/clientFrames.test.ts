@@ -7,7 +7,7 @@ import {
   upgradeRequest,
 } from '../../../bench/clientFrames.js';
 import { textFrame } from '../../../src/hub/encodedBatch.js';
-import { FrameParser } from '../../helpers/websocketFrames.js';
+import { FrameParser } from '../../helpers/clients/websocketFrames.js';
 
 describe('ServerFrameReader', () => {
   it('reads frames of every length form, split anywhere between reads', () => {

@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { pythonDumps } from '../../../src/json/pythonJson.js';
-import { buildChannelList, seededRandom, shuffled } from '../../helpers/fakeOdooChannels.js';
+import {
+  buildChannelList,
+  seededRandom,
+  shuffled,
+} from '../../helpers/fakeOdoo/fakeOdooChannels.js';
 import {
   bindParams,
   PythonException,
   pythonInt,
   pythonList,
-} from '../../helpers/fakeOdooPython.js';
-import type { FakeSession } from '../../helpers/fakeOdooSessions.js';
-import { VERSION_PROFILES } from '../../helpers/fakeOdooVersions.js';
+} from '../../helpers/fakeOdoo/fakeOdooPython.js';
+import type { FakeSession } from '../../helpers/fakeOdoo/fakeOdooSessions.js';
+import { VERSION_PROFILES } from '../../helpers/fakeOdoo/fakeOdooVersions.js';
 import { readFixture } from '../../helpers/fixtures.js';
 
 interface RouteCase {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRequestHead } from '../../helpers/httpTap.js';
+import { parseRequestHead } from '../../helpers/clients/httpTap.js';
 
 describe('parseRequestHead', () => {
   it('reads the request line and headers, names lower-cased, repeated ones joined', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PRODUCTION_NGINX_CONFIG } from '../../helpers/nginx.js';
-import { adaptForTestMachine, assertBusRouting } from '../../helpers/nginxConfig.js';
+import { PRODUCTION_NGINX_CONFIG } from '../../helpers/servers/nginx.js';
+import { adaptForTestMachine, assertBusRouting } from '../../helpers/servers/nginxConfig.js';
 import {
   children,
   type Directive,
@@ -10,7 +10,7 @@ import {
   quote,
   renderNginx,
   unquote,
-} from '../../helpers/nginxSyntax.js';
+} from '../../helpers/servers/nginxSyntax.js';
 
 const production = readFileSync(PRODUCTION_NGINX_CONFIG, 'utf8');
 

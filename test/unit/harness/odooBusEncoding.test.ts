@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { readFixture } from '../../helpers/fixtures.js';
 import {
   channelWithDb,
   distinctChannels,
   jsonDump,
   notifyPayloads,
-} from '../../helpers/odooBusEncoding.js';
+} from '../../helpers/fakeOdoo/odooBusEncoding.js';
+import { readFixture } from '../../helpers/fixtures.js';
 
 interface NotifyTrace {
   actions: Array<{ name: string; notifies: Array<{ payload: string; payload_bytes: number }> }>;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PRODUCTION_CONFIG } from '../../helpers/pgbouncer.js';
+import { PRODUCTION_CONFIG } from '../../helpers/servers/pgbouncer.js';
 import {
   adaptForTestMachine,
   consoleUsers,
@@ -9,7 +9,7 @@ import {
   renderConnectString,
   renderUserList,
   section,
-} from '../../helpers/pgbouncerConfig.js';
+} from '../../helpers/servers/pgbouncerConfig.js';
 
 const production = readFileSync(PRODUCTION_CONFIG, 'utf8');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextReconnectDelay, WORKER_RECONNECT } from '../../helpers/reconnectingSocket.js';
+import { nextReconnectDelay, WORKER_RECONNECT } from '../../helpers/clients/reconnectingSocket.js';
 
 describe("the storm clients' reconnect delay (Odoo's websocket worker)", () => {
   it('grows by half from 1 s, plus up to 1 s of jitter, capped at 60 s', () => {

@@ -7,7 +7,7 @@ import {
   MissingSystemToolError,
   missingToolsMessage,
   type SystemToolName,
-} from '../../helpers/systemTools.js';
+} from '../../helpers/servers/systemTools.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const names = Object.keys(DEBIAN_PACKAGES) as SystemToolName[];

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import {
+  closePayload,
+  encodeFrame,
+  FrameParser,
+  Opcode,
+} from '../../helpers/clients/websocketFrames.js';
 import { readFixture } from '../../helpers/fixtures.js';
-import { closePayload, encodeFrame, FrameParser, Opcode } from '../../helpers/websocketFrames.js';
 
 interface RecordedFrame {
   opcode: number;

@@ -9,7 +9,7 @@ import {
   majorOf,
   type OdooMajor,
 } from '../../../src/odoo/generations.js';
-import { VERSION_PROFILES } from '../../helpers/fakeOdooVersions.js';
+import { VERSION_PROFILES } from '../../helpers/fakeOdoo/fakeOdooVersions.js';
 
 const MAJORS: OdooMajor[] = [12, 13, 14, 15, 16, 17, 18, 19];
 const byMajor = (pick: (major: OdooMajor) => unknown) =>

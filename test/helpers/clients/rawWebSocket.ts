@@ -6,7 +6,7 @@
  * every server frame, and notes when the server half-closes (FIN) or the connection ends.
  */
 import { connect, type Socket } from 'node:net';
-import { Wakeups } from './wakeups.js';
+import { Wakeups } from '../wakeups.js';
 import {
   closePayload,
   encodeFrame,

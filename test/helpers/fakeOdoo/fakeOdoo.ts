@@ -49,7 +49,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { INFO_ROUTE, POLL_ROUTE } from '../../src/odoo/addonContract.js';
+import { INFO_ROUTE, POLL_ROUTE } from '../../../src/odoo/addonContract.js';
+import type { PgCluster } from '../servers/postgres.js';
+import { HARNESS_APPLICATION_NAME } from '../servers/postgresServer.js';
+import { sleep } from '../waitFor.js';
 import { seededRandom } from './fakeOdooChannels.js';
 import { serveAddonPoll, serveImStatus, serveOdooPoll } from './fakeOdooLongpolling.js';
 import { type FakeResponse, health, internalServerError, notFound } from './fakeOdooResponses.js';
@@ -69,9 +72,6 @@ import {
   SessionStore,
 } from './fakeOdooSessions.js';
 import { type FakeOdooVersion, VERSION_PROFILES } from './fakeOdooVersions.js';
-import type { PgCluster } from './postgres.js';
-import { HARNESS_APPLICATION_NAME } from './postgresServer.js';
-import { sleep } from './waitFor.js';
 
 export type { FakeResponse } from './fakeOdooResponses.js';
 export { JsonText, jsonRpcResult, notFound } from './fakeOdooResponses.js';

@@ -6,10 +6,10 @@
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
+import { sleep } from '../waitFor.js';
 import { type GuardedProcess, spawnGuarded } from './guardedProcess.js';
 import { freePort } from './ports.js';
 import { requireTool } from './systemTools.js';
-import { sleep } from './waitFor.js';
 
 export const ODOO_ROLE = { user: 'odoo', password: 'odoo' } as const;
 export const SIDECAR_ROLE = { user: 'bus_sidecar', password: 'bus_sidecar' } as const;

@@ -10,15 +10,15 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { handToServiceAccount } from '../fakeOdoo/serviceAccount.js';
+import { sleep } from '../waitFor.js';
 import { removeAbandonedDirs } from './abandonedDirs.js';
 import { type GuardedProcess, spawnGuarded } from './guardedProcess.js';
 import { adaptForTestMachine } from './nginxConfig.js';
 import { freePort } from './ports.js';
-import { handToServiceAccount } from './serviceAccount.js';
 import { requireTool } from './systemTools.js';
-import { sleep } from './waitFor.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** The file docker-compose mounts; the tests must run this one. */
 export const PRODUCTION_NGINX_CONFIG = join(repoRoot, 'deploy', 'nginx.conf');

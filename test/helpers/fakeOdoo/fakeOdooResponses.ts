@@ -6,7 +6,7 @@
  * (error code, key order, 415), the version profile says so.
  */
 
-import { pythonDumps } from '../../src/json/pythonJson.js';
+import { pythonDumps } from '../../../src/json/pythonJson.js';
 import type { VersionProfile } from './fakeOdooVersions.js';
 
 export interface FakeResponse {

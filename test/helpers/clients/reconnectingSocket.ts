@@ -7,12 +7,12 @@
  * subscribes again with the id of the last notification received, so a server that does its job
  * hands the client exactly the rows it missed, across however many connections it took.
  */
-import { Wakeups } from './wakeups.js';
+import { Wakeups } from '../wakeups.js';
 import {
+  type BrowserSocket,
+  type BrowserSocketOptions,
   type BusNotification,
-  connectOdooSocket,
-  type OdooSocket,
-  type OdooSocketOptions,
+  connectBrowserSocket,
 } from './wsClient.js';
 
 export const WORKER_RECONNECT = {
@@ -33,7 +33,7 @@ export function nextReconnectDelay(previousMs: number, random: () => number = Ma
 const CLEAN = 1000;
 const KEEP_ALIVE_TIMEOUT = 4002;
 
-export interface ReconnectingSocketOptions extends OdooSocketOptions {
+export interface ReconnectingSocketOptions extends BrowserSocketOptions {
   /** The `last` of the first subscribe (the worker's `lastNotificationId` when it reconnects). */
   last: number;
   channels?: readonly string[];
@@ -41,7 +41,7 @@ export interface ReconnectingSocketOptions extends OdooSocketOptions {
 
 export class ReconnectingSocket {
   /** Every connection that opened, in order; the last one is the current one. */
-  readonly connections: OdooSocket[] = [];
+  readonly connections: BrowserSocket[] = [];
   failedHandshakes = 0;
   /** Connections closed other than cleanly, each followed by a reconnect. */
   abnormalCloses = 0;
@@ -103,9 +103,9 @@ export class ReconnectingSocket {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    let socket: OdooSocket;
+    let socket: BrowserSocket;
     try {
-      socket = await connectOdooSocket(this.url, this.options);
+      socket = await connectBrowserSocket(this.url, this.options);
     } catch {
       this.failedHandshakes++;
       this.retryLater();

@@ -3,8 +3,8 @@
  * recorded 19.0 where the profile says so (see `fakeOdoo.ts` for which recording shows what).
  */
 import type pg from 'pg';
-import { pythonDumps } from '../../src/json/pythonJson.js';
-import { FEATURE_KEEPS_SESSION_IDS } from '../../src/odoo/addonContract.js';
+import { pythonDumps } from '../../../src/json/pythonJson.js';
+import { FEATURE_KEEPS_SESSION_IDS } from '../../../src/odoo/addonContract.js';
 import { buildChannelList, shuffled } from './fakeOdooChannels.js';
 import { maxBusId, pollNotifications } from './fakeOdooPoll.js';
 import {

@@ -5,7 +5,7 @@
  * serve long polling, whose shapes `fakeOdooLongpolling.ts` takes from each version's source.
  */
 import { randomBytes } from 'node:crypto';
-import { type Generation, generationOf } from '../../src/odoo/generations.js';
+import { type Generation, generationOf } from '../../../src/odoo/generations.js';
 
 export type FakeOdooVersion =
   | '12.0'

@@ -8,11 +8,11 @@ import { copyFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
+import { handToServiceAccount } from '../fakeOdoo/serviceAccount.js';
+import { sleep, waitFor } from '../waitFor.js';
 import { type GuardedProcess, spawnGuarded } from './guardedProcess.js';
 import { freePort } from './ports.js';
-import { handToServiceAccount } from './serviceAccount.js';
 import { requireTool } from './systemTools.js';
-import { sleep, waitFor } from './waitFor.js';
 
 export interface Prometheus {
   readonly url: string;

@@ -10,8 +10,8 @@
  * re-emitted from the stored text so integers above 2^53 survive, as they do in Python.
  */
 import type pg from 'pg';
-import { dumpNode, pythonDumps } from '../../src/json/pythonJson.js';
-import { parseJson } from '../../src/json/rawJson.js';
+import { dumpNode, pythonDumps } from '../../../src/json/pythonJson.js';
+import { parseJson } from '../../../src/json/rawJson.js';
 
 const MAX_ID_SQL = 'SELECT "bus_bus"."id" FROM "bus_bus" ORDER BY "bus_bus"."id" DESC LIMIT 1';
 

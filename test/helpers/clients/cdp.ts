@@ -5,7 +5,7 @@
  * connection serves the browser and all its pages.
  */
 import WebSocket from 'ws';
-import { waitFor } from './waitFor.js';
+import { waitFor } from '../waitFor.js';
 
 export interface CdpEvent {
   method: string;

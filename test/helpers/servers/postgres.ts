@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { handToServiceAccount } from '../fakeOdoo/serviceAccount.js';
+import { fixturePath } from '../fixtures.js';
 import { removeAbandonedDirs } from './abandonedDirs.js';
-import { fixturePath } from './fixtures.js';
 import type { GuardedProcess } from './guardedProcess.js';
 import {
   HARNESS_APPLICATION_NAME,
@@ -25,7 +26,6 @@ import {
   waitUntilAccepting,
 } from './postgresServer.js';
 import { ensureTemplate } from './postgresTemplate.js';
-import { handToServiceAccount } from './serviceAccount.js';
 
 export { ODOO_ROLE, SIDECAR_ROLE } from './postgresServer.js';
 

@@ -2,9 +2,9 @@
  * The addon's revocation NOTIFY, as `odoo-addon/bus_sidecar/revocation.py` sends it: on
  * `bus_sidecar_revoke`, database `postgres`, signed with the shared secret when there is one.
  */
-import { REVOKE_CHANNEL } from '../../src/odoo/addonContract.js';
-import { revocationSignature } from '../../src/odoo/revocation.js';
-import type { PgCluster } from './postgres.js';
+import { REVOKE_CHANNEL } from '../../../src/odoo/addonContract.js';
+import { revocationSignature } from '../../../src/odoo/revocation.js';
+import type { PgCluster } from '../servers/postgres.js';
 
 export interface RevocationFields {
   db: string;

@@ -7,13 +7,13 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
-import { Wakeups } from './wakeups.js';
+import { Wakeups } from '../wakeups.js';
 
 /** What a Chromium page's worker sends; `userAgent: null` sends none (Odoo's IoT-box case). */
 export const BROWSER_USER_AGENT =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 
-export interface OdooSocketOptions {
+export interface BrowserSocketOptions {
   /** Raw `Cookie` header value, e.g. `session_id=<sid>`. */
   cookie?: string;
   /** Default: the http(s) origin of the websocket URL, as for a same-origin page. */
@@ -45,7 +45,7 @@ export interface CloseInfo {
   reason: string;
 }
 
-export class OdooSocket {
+export class BrowserSocket {
   /** Every notification batch received, parsed, in arrival order. */
   readonly batches: BusNotification[][] = [];
   /** Text frames that were not notification arrays (should stay empty). */
@@ -167,10 +167,10 @@ function defaultOrigin(url: string): string {
 }
 
 /** Opens a websocket like the Odoo worker; rejects with `HandshakeError` when not upgraded. */
-export function connectOdooSocket(
+export function connectBrowserSocket(
   url: string,
-  options: OdooSocketOptions = {},
-): Promise<OdooSocket> {
+  options: BrowserSocketOptions = {},
+): Promise<BrowserSocket> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.cookie !== undefined) headers.Cookie = options.cookie;
   const userAgent = options.userAgent === undefined ? BROWSER_USER_AGENT : options.userAgent;
@@ -188,7 +188,7 @@ export function connectOdooSocket(
     ws.once('upgrade', (upgrade) => {
       ws.once('open', () => {
         ws.off('error', reject);
-        resolve(new OdooSocket(ws, upgrade));
+        resolve(new BrowserSocket(ws, upgrade));
       });
     });
     ws.once('error', reject);

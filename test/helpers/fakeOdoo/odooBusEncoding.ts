@@ -3,7 +3,7 @@
  * `imbus` NOTIFY payloads (`addons/bus/models/bus.py`: `channel_with_db`, `json_dump`,
  * `get_notify_payloads`), as the recordings in `fixtures/odoo17/notify-trace.json` show. Pure.
  */
-import { pythonDumps } from '../../src/json/pythonJson.js';
+import { pythonDumps } from '../../../src/json/pythonJson.js';
 
 /** Odoo's `ODOO_NOTIFY_PAYLOAD_MAX_LENGTH` default: PostgreSQL refuses payloads of 8000 bytes. */
 export const NOTIFY_PAYLOAD_MAX_BYTES = 8000;

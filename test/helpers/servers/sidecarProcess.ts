@@ -5,12 +5,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SettingKey } from '../../src/config/settings.js';
-import { settings } from '../../src/config/settings.js';
+import type { SettingKey } from '../../../src/config/settings.js';
+import { settings } from '../../../src/config/settings.js';
+import { waitFor } from '../waitFor.js';
 import { freePort } from './ports.js';
-import { waitFor } from './waitFor.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export interface SidecarProcess {
   readonly child: ChildProcess;

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { handToServiceAccount, serviceAccount } from '../fakeOdoo/serviceAccount.js';
 import {
   HARNESS_APPLICATION_NAME,
   launchOnFreePort,
@@ -22,7 +23,6 @@ import {
   postgresBinDir,
   SIDECAR_ROLE,
 } from './postgresServer.js';
-import { handToServiceAccount, serviceAccount } from './serviceAccount.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -10,17 +10,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { handToServiceAccount } from '../fakeOdoo/serviceAccount.js';
+import { sleep } from '../waitFor.js';
 import { removeAbandonedDirs } from './abandonedDirs.js';
 import { type GuardedProcess, type SignalName, spawnGuarded } from './guardedProcess.js';
 import { adaptForTestMachine, consoleUsers, parseIni, renderUserList } from './pgbouncerConfig.js';
 import { freePort } from './ports.js';
 import { ODOO_ROLE, type PgCluster, SIDECAR_ROLE } from './postgres.js';
 import { HARNESS_APPLICATION_NAME } from './postgresServer.js';
-import { handToServiceAccount } from './serviceAccount.js';
 import { requireTool } from './systemTools.js';
-import { sleep } from './waitFor.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** The file docker-compose mounts; the tests must run this one. */
 export const PRODUCTION_CONFIG = join(repoRoot, 'deploy', 'pgbouncer.ini');

@@ -26,8 +26,8 @@
  * - `/longpolling/poll` with another content type: werkzeug's 400 "Session expired (invalid CSRF
  *   token)"; with a body that is not JSON: 400 "Invalid JSON data: ..." (observed on 15.0).
  */
-import { pythonDumps } from '../../src/json/pythonJson.js';
-import { generationOf } from '../../src/odoo/generations.js';
+import { pythonDumps } from '../../../src/json/pythonJson.js';
+import { generationOf } from '../../../src/odoo/generations.js';
 import { bindParams, PythonException, pythonList, pythonRepr } from './fakeOdooPython.js';
 import { type FakeResponse, notFound } from './fakeOdooResponses.js';
 import type { FakeRequest, RouteContext } from './fakeOdooRoutes.js';

@@ -7,12 +7,12 @@
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CdpConnection, type CdpEvent } from '../clients/cdp.js';
+import { handToServiceAccount } from '../fakeOdoo/serviceAccount.js';
+import { sleep, waitFor } from '../waitFor.js';
 import { removeAbandonedDirs } from './abandonedDirs.js';
-import { CdpConnection, type CdpEvent } from './cdp.js';
 import { type GuardedProcess, spawnGuarded } from './guardedProcess.js';
-import { handToServiceAccount } from './serviceAccount.js';
 import { requireTool } from './systemTools.js';
-import { sleep, waitFor } from './waitFor.js';
 
 /** Flags for a quiet, throwaway browser: no sandbox (root in CI), no GPU, no calls home. */
 const FLAGS = [

@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { serviceAccount } from './serviceAccount.js';
+import { serviceAccount } from '../fakeOdoo/serviceAccount.js';
 
 export type SignalName = 'INT' | 'TERM' | 'QUIT' | 'KILL' | 'HUP';
 

@@ -5,18 +5,30 @@
  * in this process with its LISTEN connection straight on PostgreSQL — the production picture.
  */
 
-import { configFrom } from '../../src/config/load.js';
-import type { SettingKey } from '../../src/config/settings.js';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
-import { createSidecar, type Sidecar } from '../../src/sidecar.js';
-import { type FakeOdoo, type FakeOdooOptions, startFakeOdoo } from './fakeOdoo.js';
-import { type OdooRouter, startOdooRouter } from './odooRouter.js';
-import { createOdooWriter, type OdooWriter, type OdooWriterOptions } from './odooWriter.js';
+import { configFrom } from '../../../src/config/load.js';
+import type { SettingKey } from '../../../src/config/settings.js';
+import { createLogger, type Logger } from '../../../src/observability/logger.js';
+import { createSidecar, type Sidecar } from '../../../src/sidecar.js';
+import {
+  type BrowserSocket,
+  type BrowserSocketOptions,
+  connectBrowserSocket,
+} from '../clients/wsClient.js';
+import { type FakeOdoo, type FakeOdooOptions, startFakeOdoo } from '../fakeOdoo/fakeOdoo.js';
+import { type OdooRouter, startOdooRouter } from '../fakeOdoo/odooRouter.js';
+import {
+  createOdooWriter,
+  type OdooWriter,
+  type OdooWriterOptions,
+} from '../fakeOdoo/odooWriter.js';
+import {
+  notifyRevocation,
+  type RevocationFields,
+  revocationPayload,
+} from '../fakeOdoo/revocations.js';
+import { waitFor } from '../waitFor.js';
 import { type PgBouncer, startPgBouncer } from './pgbouncer.js';
 import { type PgCluster, SIDECAR_ROLE, startPostgres } from './postgres.js';
-import { notifyRevocation, type RevocationFields, revocationPayload } from './revocations.js';
-import { waitFor } from './waitFor.js';
-import { connectOdooSocket, type OdooSocket, type OdooSocketOptions } from './wsClient.js';
 
 export interface StackOptions {
   /** Odoo databases; the first is `db`. Default: one database named `odoo17`. */
@@ -49,7 +61,7 @@ export interface Stack {
     sid: string;
     cookie: string;
   };
-  connect(options?: OdooSocketOptions & { path?: string }): Promise<OdooSocket>;
+  connect(options?: BrowserSocketOptions & { path?: string }): Promise<BrowserSocket>;
   /**
    * Opens a socket with `cookie`, subscribes like Odoo's worker and resolves once the sidecar has
    * applied Odoo's answer (the socket then knows its database and receives its channels).
@@ -57,7 +69,7 @@ export interface Stack {
   subscribed(
     cookie: string,
     options?: { channels?: string[]; last?: number; path?: string },
-  ): Promise<OdooSocket>;
+  ): Promise<BrowserSocket>;
   /** The addon's revocation NOTIFY, signed with the sidecar's secret when it has one. */
   revoke(fields: RevocationFields): Promise<void>;
   /** Builds and starts a (new) sidecar with these settings on top of the stack's. */
@@ -172,7 +184,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         return { sid, cookie: `session_id=${sid}` };
       },
       connect({ path = '/websocket', ...socketOptions } = {}) {
-        return connectOdooSocket(`${wsUrl.replace(/\/websocket$/, '')}${path}`, socketOptions);
+        return connectBrowserSocket(`${wsUrl.replace(/\/websocket$/, '')}${path}`, socketOptions);
       },
       async subscribed(cookie, { channels = [], last = 0, path } = {}) {
         const applied = () =>
