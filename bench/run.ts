@@ -12,7 +12,7 @@ import { cpSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createOdooWriter } from '../test/helpers/odooWriter.js';
+import { createOdooWriter } from '../test/helpers/fakeOdoo/odooWriter.js';
 import { latencyChart } from './chart.js';
 import { type Child, forkBench } from './children.js';
 import { type Environment, PgStats, startEnvironment } from './environment.js';
