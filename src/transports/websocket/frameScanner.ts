@@ -4,9 +4,10 @@
  * payloads; decoding, masking rules, UTF-8 and size limits are left to the `ws` parser that reads
  * the same bytes.
  *
- * Both classes exist once per socket, so their state is a few small integers: no buffer of header
- * bytes (the length is assembled as the bytes arrive), and the limiter's timestamps are allocated at
- * the first frame.
+ * Both classes exist per socket while its client sends, so their state is a few small integers: no
+ * buffer of header bytes (the length is assembled as the bytes arrive), and the limiter's timestamps
+ * are allocated at the first frame. Once both are `idle` the socket drops them: a fresh pair counts
+ * the next frames exactly as the old pair would have.
  */
 
 export class FrameScanner {
@@ -19,6 +20,11 @@ export class FrameScanner {
   private length = 0;
   /** Payload bytes still to skip before the next header. */
   private remaining = 0;
+
+  /** Between two frames: nothing of a frame seen and nothing left to skip. */
+  get idle(): boolean {
+    return this.seen === 0 && this.remaining === 0;
+  }
 
   /** Feeds raw bytes; calls `onFrame` once per frame header completed. */
   push(chunk: Buffer, onFrame: (opcode: number) => boolean): void {
@@ -68,6 +74,18 @@ export class FrameRateLimiter {
     private readonly burst: number,
     private readonly windowMs: number,
   ) {}
+
+  /**
+   * True when no frame counted so far can take part in a close any more: the newest arrived at
+   * least a window before `now`, so every later comparison with one of them passes, as it does
+   * for a limiter that saw no frame at all.
+   */
+  idleAt(now: number): boolean {
+    const times = this.times;
+    if (times === undefined) return true;
+    const newest = times[(this.index + times.length - 1) % times.length] as number;
+    return now - newest >= this.windowMs;
+  }
 
   /** Records a frame; false when it breaks the limit. */
   hit(now: number): boolean {

@@ -6,18 +6,28 @@
  */
 import { CloseCode } from '../closeCodes.js';
 import { readClientMessage } from './clientMessage.js';
+import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
 import type { OdooSocket } from './odooSocket.js';
 
 /** Binary frames carrying JSON are read like text (as Odoo does), refusing invalid UTF-8. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Raw bytes from the client: every frame counts against Odoo's rate limit. */
+/**
+ * Raw bytes from the client: every frame counts against Odoo's rate limit, and any frame (data,
+ * ping, pong) proves the connection alive. The counters are made at the first bytes and dropped by
+ * the socket's sweep once its client stopped sending.
+ */
 export function receiveBytes(socket: OdooSocket, chunk: Buffer): void {
   const { context } = socket;
   context.metrics.received.bytes += chunk.length;
   if (socket.isClosing) return;
+  const { rateLimitBurst, rateLimitWindowMs } = context.settings;
+  socket.scanner ??= new FrameScanner();
+  socket.limiter ??= new FrameRateLimiter(rateLimitBurst, rateLimitWindowMs);
+  const limiter = socket.limiter;
   socket.scanner.push(chunk, () => {
-    if (socket.limiter.hit(context.clock())) return true;
+    socket.touch();
+    if (limiter.hit(context.clock())) return true;
     context.metrics.rateLimited.inc();
     socket.logLimited('ws-rate-limited', (log, note) =>
       log.info({ db: socket.db, ...note }, 'rate limit exceeded, socket closed'),

@@ -23,11 +23,11 @@ import { socketRequestId } from '../../observability/requestId.js';
 import type { BrowserContext } from '../../odoo/client.js';
 import { CloseCode } from '../closeCodes.js';
 import type { PresenceData } from './clientMessage.js';
-import { FrameRateLimiter, FrameScanner } from './frameScanner.js';
+import type { FrameRateLimiter, FrameScanner } from './frameScanner.js';
 import { receiveBytes, receiveMessage } from './incoming.js';
 import { abandonCalls, type CallsOut, notifyClosed } from './odooCalls.js';
 import { PresenceForwarder } from './presenceForward.js';
-import { isClosingPhase, type SocketContext, type SocketPhase } from './socketContext.js';
+import { isClosingPhase, type SocketContext, type SocketPhase, wholeMs } from './socketContext.js';
 import { Subscription } from './subscription.js';
 
 export { presenceParams } from './presenceForward.js';
@@ -70,8 +70,9 @@ export class OdooSocket implements HubSubscriber {
   private pingSentAt = 0;
   private readonly keepAliveDeadline: number;
   private logger: Logger | undefined;
-  readonly scanner = new FrameScanner();
-  readonly limiter: FrameRateLimiter;
+  /** The client's frames, counted against the rate limit; only while it sends (`incoming.ts`). */
+  scanner: FrameScanner | undefined;
+  limiter: FrameRateLimiter | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -82,12 +83,11 @@ export class OdooSocket implements HubSubscriber {
     /** The session id the browser's own cookie held at the handshake. */
     readonly presentedSessionId: string | undefined = sessionId,
   ) {
-    const now = context.clock();
+    const now = wholeMs(context.clock());
     this.lastActivity = now;
     this.sessionId = sessionId;
-    const { keepAliveMs, rateLimitBurst, rateLimitWindowMs } = context.settings;
-    this.keepAliveDeadline = now + keepAliveMs + Math.random() * keepAliveMs * 0.5;
-    this.limiter = new FrameRateLimiter(rateLimitBurst, rateLimitWindowMs);
+    const { keepAliveMs } = context.settings;
+    this.keepAliveDeadline = wholeMs(now + keepAliveMs + Math.random() * keepAliveMs * 0.5);
   }
 
   /** This socket's logger, made at the first line logged (most sockets never log one). */
@@ -184,7 +184,7 @@ export class OdooSocket implements HubSubscriber {
 
   /** Any frame from the client (data, ping, pong) proves the connection alive. */
   touch(): void {
-    this.lastActivity = this.context.clock();
+    this.lastActivity = wholeMs(this.context.clock());
     this.pingSentAt = 0;
   }
 
@@ -250,7 +250,7 @@ export class OdooSocket implements HubSubscriber {
     const lastId = batch.lastId;
     if (lastId > this.lastSentId) this.lastSentId = lastId;
     this.subscription?.frameSent(lastId);
-    this.lastActivity = this.context.clock();
+    this.lastActivity = wholeMs(this.context.clock());
     // Plain numbers, taken by the Prometheus counters when scraped (see `metrics.written`).
     const written = this.context.metrics.written;
     written.frames++;
@@ -272,7 +272,7 @@ export class OdooSocket implements HubSubscriber {
       return;
     }
     if (this.pingSentAt === 0 && now - this.lastActivity >= pingAfterMs) {
-      this.pingSentAt = now;
+      this.pingSentAt = wholeMs(now);
       this.ws.ping();
     }
     if (now >= this.keepAliveDeadline) {
@@ -280,6 +280,11 @@ export class OdooSocket implements HubSubscriber {
       return;
     }
     this.subscription?.sweep(now);
+    // A client that stopped sending: its frame counters go until its next frame.
+    if (this.scanner?.idle !== false && this.limiter?.idleAt(now) !== false) {
+      this.scanner = undefined;
+      this.limiter = undefined;
+    }
   }
 
   // --- Closing ----------------------------------------------------------------------------------

@@ -311,13 +311,15 @@ export class WebsocketServer {
   ): void {
     const { metrics } = this.options;
     const raw = request.socket;
+    const sessionId = sessionIdFromCookie(browser.cookie);
     const socket = new OdooSocket(
       ws,
       browser,
       intern(address),
       this.context,
-      sessionIdFromCookie(browser.cookie),
-      presentedSessionId,
+      sessionId,
+      // One string when they are the same id (each is a slice of the cookie, 32 bytes apiece).
+      presentedSessionId === sessionId ? sessionId : presentedSessionId,
     );
     this.sockets.add(socket);
     this.indexSession(socket, socket.sessionId);

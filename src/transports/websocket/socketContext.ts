@@ -87,3 +87,12 @@ export type SocketPhase =
 export function isClosingPhase(phase: SocketPhase): boolean {
   return phase === 'closing' || phase === 'closingSubscribed';
 }
+
+/**
+ * A clock reading in whole milliseconds. The clock's fractions would make each timestamp field a
+ * boxed number (16 more bytes per field and socket); whole milliseconds below 2^31 (24 days of the
+ * monotonic clock) stay inside the object. Deadlines move by less than a millisecond.
+ */
+export function wholeMs(time: number): number {
+  return Math.floor(time);
+}

@@ -29,10 +29,6 @@ function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   }
 }
 
-function onWsAlive(this: WebSocket): void {
-  socketOf(this)?.touch();
-}
-
 function onWsClose(this: WebSocket): void {
   const socket = socketOf(this);
   try {
@@ -51,12 +47,14 @@ function onRawData(this: Socket, chunk: Buffer): void {
   }
 }
 
-/** Attaches the shared listeners to a tagged connection and its TCP socket. */
+/**
+ * Attaches the shared listeners to a tagged connection and its TCP socket. No `ping`/`pong`
+ * listeners: the raw bytes show those frames (`receiveBytes` counts every frame as activity), and
+ * each event name more moves the connection's listener table to a larger size.
+ */
 export function listenTo(ws: WebSocket, raw: Socket): void {
   ws.on('error', onWsError);
   ws.on('message', onWsMessage);
-  ws.on('ping', onWsAlive);
-  ws.on('pong', onWsAlive);
   ws.on('close', onWsClose);
   raw.on('data', onRawData);
 }

@@ -20,6 +20,7 @@ import { CloseCode } from '../closeCodes.js';
 import { HandOff } from '../handOff.js';
 import { adoptSession, callOdoo } from './odooCalls.js';
 import type { OdooSocket } from './odooSocket.js';
+import { wholeMs } from './socketContext.js';
 
 interface SubscribeRequest {
   channels: string[];
@@ -40,7 +41,8 @@ export class Subscription {
   private handOff: HandOff | undefined;
   /** The valid `last` the client came with: it holds every row up to it. */
   private heldUpTo = 0;
-  private nextRecheckAt = Number.POSITIVE_INFINITY;
+  /** When the next re-validation is due, in whole ms (`wholeMs`); -1 before the first grant. */
+  private nextRecheckAt = -1;
 
   constructor(private readonly socket: OdooSocket) {}
 
@@ -72,8 +74,8 @@ export class Subscription {
   /** The socket's sweep: a re-validation when due, and the hand-off's memory expires. */
   sweep(now: number): void {
     const { settings, readers } = this.socket.context;
-    if (now >= this.nextRecheckAt) {
-      this.nextRecheckAt = now + settings.sessionRecheckMs * (0.75 + Math.random() * 0.5);
+    if (this.nextRecheckAt >= 0 && now >= this.nextRecheckAt) {
+      this.nextRecheckAt = recheckAfter(now, settings.sessionRecheckMs);
       this.recheck();
     }
     if (this.handOff !== undefined) {
@@ -338,8 +340,13 @@ export class Subscription {
     const { socket } = this;
     if (socket.phase !== 'subscribed') {
       const { sessionRecheckMs } = socket.context.settings;
-      this.nextRecheckAt = socket.context.clock() + sessionRecheckMs * (0.75 + Math.random() * 0.5);
+      this.nextRecheckAt = recheckAfter(socket.context.clock(), sessionRecheckMs);
     }
     socket.subscribed();
   }
+}
+
+/** Spread over ±25% of the period: sockets opened together do not ask Odoo together. */
+function recheckAfter(now: number, periodMs: number): number {
+  return wholeMs(now + periodMs * (0.75 + Math.random() * 0.5));
 }
