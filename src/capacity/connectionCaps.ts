@@ -64,6 +64,20 @@ export class ConnectionCaps {
     return undefined;
   }
 
+  /**
+   * From now on the place `connection` holds is given back by `releaseHeld`, called by its new
+   * owner when the connection ends, not by a `close` listener of its own: a second listener of an
+   * event costs the connection a listener array (about a hundred bytes, for its whole life).
+   */
+  handOver(connection: Duplex): void {
+    connection.removeListener('close', this.releaseOnClose);
+  }
+
+  /** Gives back the place `connection` holds, if it still holds one (see `handOver`). */
+  releaseHeld(connection: Duplex): void {
+    this.releaseOnClose.call(connection);
+  }
+
   /** Gives back a place taken by `take` (exactly once per place). */
   release(address: string): void {
     const mine = this.byAddress.get(address);

@@ -86,8 +86,15 @@ export class OdooSocket implements HubSubscriber {
     const now = wholeMs(context.clock());
     this.lastActivity = now;
     this.sessionId = sessionId;
+    // One string when both are the same id (each is a slice of the cookie, 32 bytes apiece).
+    if (presentedSessionId === sessionId) this.presentedSessionId = sessionId;
     const { keepAliveMs } = context.settings;
     this.keepAliveDeadline = wholeMs(now + keepAliveMs + Math.random() * keepAliveMs * 0.5);
+  }
+
+  /** The TCP connection under the websocket. */
+  get connection(): Socket {
+    return rawSocket(this.ws);
   }
 
   /** This socket's logger, made at the first line logged (most sockets never log one). */

@@ -54,15 +54,13 @@ export interface WebsocketServerOptions extends TransportDependencies {
   keepsSessionIds: () => boolean;
 }
 
+type Rotation = { next: string; setCookie: string; until: number };
 export class WebsocketServer {
   readonly sockets = new Set<OdooSocket>();
   /** Session hash → its socket, or its sockets when several tabs share it (revocations). */
   private readonly bySession = new Map<string, OdooSocket | Set<OdooSocket>>();
   /** Session ids Odoo softly rotated in answer to our calls: old id -> new id and its cookie. */
-  private readonly rotations = new Map<
-    string,
-    { next: string; setCookie: string; until: number }
-  >();
+  private readonly rotations = new Map<string, Rotation>();
   private readonly emptied = new Emptied();
   /** The `Set-Cookie` a handshake's 101 must carry (a rotated session handed over). */
   private readonly handshakeCookies = new WeakMap<IncomingMessage, string>();
@@ -107,6 +105,7 @@ export class WebsocketServer {
         this.onSoftRotation(socket, previous, next, setCookie),
       onClosed: (socket) => this.forget(socket),
       onEnded: (socket) => {
+        options.connections.releaseHeld(socket.connection); // see `handOver` in `accept`
         this.sockets.delete(socket);
         options.metrics.sockets.set(this.sockets.size);
         if (this.sockets.size === 0) this.emptied.emptied();
@@ -311,15 +310,13 @@ export class WebsocketServer {
   ): void {
     const { metrics } = this.options;
     const raw = request.socket;
-    const sessionId = sessionIdFromCookie(browser.cookie);
     const socket = new OdooSocket(
       ws,
       browser,
       intern(address),
       this.context,
-      sessionId,
-      // One string when they are the same id (each is a slice of the cookie, 32 bytes apiece).
-      presentedSessionId === sessionId ? sessionId : presentedSessionId,
+      sessionIdFromCookie(browser.cookie),
+      presentedSessionId,
     );
     this.sockets.add(socket);
     this.indexSession(socket, socket.sessionId);
@@ -331,6 +328,7 @@ export class WebsocketServer {
     tagSocket(ws, socket);
     tagSocket(raw, socket);
     listenTo(ws, raw);
+    this.options.connections.handOver(raw); // its place is given back in `onEnded`
 
     const current = this.options.workerVersion();
     if (isOutdatedClient(current, version, request.headers['user-agent'])) {
