@@ -80,8 +80,8 @@ export class OdooSocket implements HubSubscriber {
     readonly remoteAddress: string | undefined,
     readonly context: SocketContext,
     sessionId: string | undefined,
-    /** The session id the browser's own cookie held at the handshake. */
-    readonly presentedSessionId: string | undefined = sessionId,
+    /** The session id the browser's own cookie held at the handshake (changes only its copy). */
+    public presentedSessionId: string | undefined = sessionId,
   ) {
     const now = wholeMs(context.clock());
     this.lastActivity = now;
@@ -95,6 +95,17 @@ export class OdooSocket implements HubSubscriber {
   /** The TCP connection under the websocket. */
   get connection(): Socket {
     return rawSocket(this.ws);
+  }
+
+  /**
+   * Another socket of this socket's session (a tab of the same browser): where its cookie and
+   * session ids are the same text, this socket keeps its strings instead of its own copies.
+   */
+  shareSessionStrings(peer: OdooSocket): void {
+    const { browser } = this;
+    if (browser.cookie === peer.browser.cookie) browser.cookie = peer.browser.cookie;
+    if (this.presentedSessionId === peer.sessionId) this.presentedSessionId = peer.sessionId;
+    if (this.sessionId === peer.sessionId) this.sessionId = peer.sessionId;
   }
 
   /** This socket's logger, made at the first line logged (most sockets never log one). */

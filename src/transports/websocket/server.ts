@@ -12,7 +12,6 @@ import { LogLimiter } from '../../observability/logLimiter.js';
 import type { BrowserContext } from '../../odoo/client.js';
 import { sessionIdFromCookie, withSessionId } from '../../odoo/cookies.js';
 import type { Revocation } from '../../odoo/revocation.js';
-import { sessionHash } from '../../odoo/sessionHash.js';
 import { browserContext, clientIdentity } from '../clientIdentity.js';
 import { CloseCode, OUTDATED_VERSION } from '../closeCodes.js';
 import type { TransportDependencies } from '../dependencies.js';
@@ -33,6 +32,7 @@ import {
 import { intern } from './intern.js';
 import { OdooSocket, type SocketContext, tagSocket } from './odooSocket.js';
 import { proxyMistake, reportProxyMistake } from './originMismatch.js';
+import { SessionIndex } from './sessionIndex.js';
 import { destroyOnError, listenTo } from './socketListeners.js';
 import { socketSettings } from './socketSettings.js';
 
@@ -57,8 +57,8 @@ export interface WebsocketServerOptions extends TransportDependencies {
 type Rotation = { next: string; setCookie: string; until: number };
 export class WebsocketServer {
   readonly sockets = new Set<OdooSocket>();
-  /** Session hash → its socket, or its sockets when several tabs share it (revocations). */
-  private readonly bySession = new Map<string, OdooSocket | Set<OdooSocket>>();
+  /** The sockets of each session, by its hash (revocations). */
+  private readonly sessions = new SessionIndex();
   /** Session ids Odoo softly rotated in answer to our calls: old id -> new id and its cookie. */
   private readonly rotations = new Map<string, Rotation>();
   private readonly emptied = new Emptied();
@@ -100,7 +100,7 @@ export class WebsocketServer {
       logLimiter: options.logLimiter,
       caught: options.caught,
       settings: socketSettings(config),
-      onSessionChange: (socket, sessionId) => this.indexSession(socket, sessionId),
+      onSessionChange: (socket, sessionId) => this.sessions.add(socket, sessionId),
       onSoftRotation: (socket, previous, next, setCookie) =>
         this.onSoftRotation(socket, previous, next, setCookie),
       onClosed: (socket) => this.forget(socket),
@@ -248,9 +248,7 @@ export class WebsocketServer {
     const { db, sessions, partnerKeys } = revocation;
     let closed = 0;
     for (const hash of sessions) {
-      const indexed = this.bySession.get(hash);
-      const sockets = indexed instanceof Set ? [...indexed] : indexed ? [indexed] : [];
-      for (const socket of sockets) {
+      for (const socket of this.sessions.socketsOf(hash)) {
         if (socket.db !== undefined && socket.db !== db) continue;
         socket.close(CloseCode.SESSION_EXPIRED, '');
         closed++;
@@ -319,7 +317,7 @@ export class WebsocketServer {
       presentedSessionId,
     );
     this.sockets.add(socket);
-    this.indexSession(socket, socket.sessionId);
+    this.sessions.add(socket, socket.sessionId);
     metrics.socketsOpened.inc();
     metrics.sockets.set(this.sockets.size);
 
@@ -354,31 +352,9 @@ export class WebsocketServer {
     socket.end(rejectionResponse(rejection));
   }
 
-  private indexSession(socket: OdooSocket, sessionId: string | undefined): void {
-    this.unindexSession(socket);
-    if (sessionId === undefined || socket.isClosing) return;
-    const hash = sessionHash(sessionId);
-    const indexed = this.bySession.get(hash);
-    if (indexed === undefined) this.bySession.set(hash, socket);
-    else if (indexed instanceof Set) indexed.add(socket);
-    else if (indexed !== socket) this.bySession.set(hash, new Set([indexed, socket]));
-    socket.sessionHash = hash;
-  }
-
-  private unindexSession(socket: OdooSocket): void {
-    const hash = socket.sessionHash;
-    if (hash === undefined) return;
-    socket.sessionHash = undefined;
-    const indexed = this.bySession.get(hash);
-    if (indexed instanceof Set) {
-      indexed.delete(socket);
-      if (indexed.size === 1) this.bySession.set(hash, [...indexed][0] as OdooSocket);
-    } else if (indexed === socket) this.bySession.delete(hash);
-  }
-
   private forget(socket: OdooSocket): void {
     this.options.hub.unsubscribe(socket);
-    this.unindexSession(socket);
+    this.sessions.remove(socket);
     socket.releaseSubscription();
   }
 
