@@ -69,3 +69,37 @@ describe('FrameRateLimiter (Odoo: 10 frames per 2 s)', () => {
     expect(limiter.hit(2200)).toBe(true);
   });
 });
+
+describe('dropping idle frame counters (the socket does so to save memory)', () => {
+  it('a limiter replaced once idle answers every later frame as the kept one does', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 12 }),
+        fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 80 }),
+        (burst, gaps) => {
+          const windowMs = burst * 20;
+          const kept = new FrameRateLimiter(burst, windowMs);
+          let dropped = new FrameRateLimiter(burst, windowMs);
+          let now = 1000;
+          for (const gap of gaps) {
+            now += gap;
+            if (dropped.idleAt(now)) dropped = new FrameRateLimiter(burst, windowMs);
+            expect(dropped.hit(now)).toBe(kept.hit(now));
+          }
+        },
+      ),
+    );
+  });
+
+  it('a scanner is idle only between frames', () => {
+    const scanner = new FrameScanner();
+    expect(scanner.idle).toBe(true);
+    const frame = Buffer.from([0x81, 0x85, 1, 2, 3, 4, 9, 9, 9, 9, 9]);
+    scanner.push(frame.subarray(0, 1), () => true);
+    expect(scanner.idle).toBe(false);
+    scanner.push(frame.subarray(1, 8), () => true);
+    expect(scanner.idle).toBe(false);
+    scanner.push(frame.subarray(8), () => true);
+    expect(scanner.idle).toBe(true);
+  });
+});
