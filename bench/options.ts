@@ -51,6 +51,8 @@ export interface BenchOptions {
   external: ExternalTarget | undefined;
   /** Subscribes authorized by a real Odoo instead of the fake one (`--odoo-url`). */
   odoo: RealOdooOptions | undefined;
+  /** The sidecar's SIGTERM close window, s (undefined: its own with --storm, else 1). */
+  shutdownWindowSeconds: number | undefined;
   /** Restarts of the sidecar after the other phases, in this order (`--storm sigterm,kill`). */
   storm: StormKind[];
   /** Idle memory is read this long after the last socket connected (at least `settleMs` after ready). */
@@ -101,6 +103,7 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
                             id) and measure until every one is subscribed again; needs --odoo-url
                             (its /web/webclient/version_info is sampled every 200 ms). The sidecar
                             then runs with its own shutdown window instead of the bench's 1 s
+  --shutdown-window <s>     the sidecar's SIGTERM close window (default: 1, or its own with --storm)
   --json                    print only the JSON result
   --report <result.json>    re-render summary.txt and latency.svg of a saved run (nothing measured)
   A real Odoo instead of the fake one (the sidecar asks it to authorize every subscribe):
@@ -174,6 +177,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       report: { type: 'string' },
       'steady-ms': { type: 'string' },
       storm: { type: 'string' },
+      'shutdown-window': { type: 'string' },
       'odoo-url': { type: 'string' },
       'odoo-db': { type: 'string' },
       'odoo-config': { type: 'string' },
@@ -276,6 +280,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     odoo,
     steadyAfterConnectMs: one(values['steady-ms'], 'steady-ms', odoo ? 60_000 : 0),
     storm: storm as StormKind[],
+    shutdownWindowSeconds:
+      values['shutdown-window'] === undefined
+        ? undefined
+        : one(values['shutdown-window'], 'shutdown-window', 1),
     json: values.json ?? false,
     report: values.report,
   };

@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     heapSnapshot: o.heapSnapshot,
     nodeArgs: o.sidecarNodeArgs ?? startFlags(),
     extraEnv: o.sidecarEnv,
-    shutdownWindowSeconds: o.storm.length > 0 ? undefined : 1,
+    shutdownWindowSeconds: o.shutdownWindowSeconds ?? (o.storm.length > 0 ? undefined : 1),
   });
   for (const target of o.targets) {
     if (target === 'reference') {
