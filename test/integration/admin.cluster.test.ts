@@ -45,9 +45,10 @@ describe('the admin port with workers', () => {
   });
 
   it("sums the workers' sockets, and keeps ready and LISTEN at 1 only when every worker's is", async () => {
-    const { cookie } = stack.login({ memberChannels: [1] });
     const before = stack.odoo.callsTo('/websocket/peek_notifications').length;
     for (let i = 0; i < 6; i++) {
+      // A session each: subscribes of one session in flight together share one call to Odoo.
+      const { cookie } = stack.login({ memberChannels: [1] });
       const socket = await connectBrowserSocket(`ws://127.0.0.1:${sidecar.port}/websocket`, {
         cookie,
       });
