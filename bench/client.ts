@@ -30,6 +30,12 @@ import {
   nowUs,
   type SeqStat,
 } from './protocol.js';
+import {
+  INITIAL_RECONNECT_DELAY_MS,
+  nextReconnectDelay,
+  reconnectsAfter,
+  type StormClientStatus,
+} from './storm.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
@@ -63,7 +69,6 @@ class Receipts {
 }
 
 const receipts = new Receipts();
-const sockets: BenchSocket[] = [];
 let open = 0;
 let frames = 0;
 let deliveries = 0;
@@ -75,15 +80,72 @@ function count(record: Record<string, number>, key: string): void {
   record[key] = (record[key] ?? 0) + 1;
 }
 
+/**
+ * One browser tab: its successive connections. Once a storm began, a tab whose connection ends
+ * opens a new one as Odoo's websocket worker does (retry delay ×1.5 plus jitter, back to the first
+ * delay once open) and subscribes again from the last notification id it received.
+ */
+class Tab {
+  current: BenchSocket | undefined;
+  lastId = 0;
+  delayMs = INITIAL_RECONNECT_DELAY_MS;
+  inStorm = false;
+  /** The connection the storm began with: only a later one counts as back. */
+  stormGeneration = 0;
+  resubscribedAtUs: number | undefined;
+  timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly localAddress: string | undefined,
+  ) {}
+
+  /** The connection ended after its upgrade, with the close code received (1006: none). */
+  lost(code: number): void {
+    if (storm.active) count(storm.closes, String(code));
+    if (!reconnecting || !reconnectsAfter(code)) return;
+    this.retryLater();
+  }
+
+  retryLater(): void {
+    this.delayMs = nextReconnectDelay(this.delayMs, Math.random());
+    this.timer = setTimeout(() => this.attempt(), this.delayMs);
+  }
+
+  private attempt(): void {
+    this.timer = undefined;
+    if (!reconnecting || spec === undefined) return;
+    if (storm.active) storm.attempts++;
+    openConnection(spec, this, (ok, reason) => {
+      if (ok) {
+        this.delayMs = INITIAL_RECONNECT_DELAY_MS;
+        return;
+      }
+      if (storm.active) count(storm.handshakeErrors, reason ?? 'failed');
+      if (reconnecting) this.retryLater();
+    });
+  }
+
+  /** A notification arrived on a connection other than the one the storm began with. */
+  received(on: BenchSocket): void {
+    if (this.inStorm && this.resubscribedAtUs === undefined && on.generation > this.stormGeneration)
+      this.resubscribedAtUs = nowUs();
+  }
+}
+
 class BenchSocket {
   private readonly reader = new ServerFrameReader();
   private head: Buffer | undefined = Buffer.alloc(0);
   ready = false;
   connected = false;
+  upgraded = false;
+  closeCode: number | undefined;
 
   constructor(
     readonly socket: Socket,
-    private readonly subscribeFrame: Buffer,
+    readonly tab: Tab,
+    /** 0: the first connection of the tab; more: reconnections. */
+    readonly generation: number,
     private readonly onUpgrade: (ok: boolean, reason?: string) => void,
   ) {}
 
@@ -104,8 +166,9 @@ class BenchSocket {
         this.socket.destroy();
         return;
       }
+      this.upgraded = true;
       this.onUpgrade(true);
-      this.socket.write(this.subscribeFrame);
+      this.socket.write(subscribeFrame(this.tab.lastId));
       const rest = head.subarray(end + 4);
       if (rest.length === 0) return;
       chunk = rest;
@@ -120,6 +183,9 @@ class BenchSocket {
       const found = scanSequences(payload, at);
       if (found === 0) count(errors, 'frame-without-bench-notification');
       deliveries += found;
+      const id = lastNotificationId(payload);
+      if (id > this.tab.lastId) this.tab.lastId = id;
+      this.tab.received(this);
       if (!this.ready) {
         this.ready = true;
         readyCount++;
@@ -129,9 +195,28 @@ class BenchSocket {
     } else if (opcode === OP_CLOSE) {
       const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
       count(closes, String(code));
+      this.closeCode = code;
       this.socket.destroy();
     }
   }
+}
+
+const ID_KEY = Buffer.from('"id":', 'latin1');
+
+/** The largest notification `id` of a frame (Odoo's worker keeps the last one to resubscribe). */
+function lastNotificationId(payload: Buffer): number {
+  let last = 0;
+  let position = payload.indexOf(ID_KEY);
+  while (position >= 0) {
+    let i = position + ID_KEY.length;
+    while (payload[i] === 0x20) i++;
+    let id = 0;
+    for (let c = payload[i]; c !== undefined && c >= 0x30 && c <= 0x39; c = payload[++i])
+      id = id * 10 + (c - 0x30);
+    if (id > last) last = id;
+    position = payload.indexOf(ID_KEY, i);
+  }
+  return last;
 }
 
 const SEQ_KEY = Buffer.from('"s":', 'latin1');
@@ -166,7 +251,89 @@ function send(reply: ClientReply): void {
   process.send?.(reply);
 }
 
-function connectAll(spec: ConnectSpec): Promise<ClientReply> {
+/** The spec of the last `connect`: reconnections go to the same server with the same cookies. */
+let spec: ConnectSpec | undefined;
+let reconnecting = false;
+const tabs: Tab[] = [];
+const storm = {
+  active: false,
+  attempts: 0,
+  handshakeErrors: {} as Record<string, number>,
+  closes: {} as Record<string, number>,
+};
+
+function subscribeFrame(last: number): Buffer {
+  const channels = spec?.channels ?? [];
+  return maskedFrame(
+    OP_TEXT,
+    Buffer.from(JSON.stringify({ event_name: 'subscribe', data: { channels, last } })),
+  );
+}
+
+/** Opens one connection of `tab`; `settle` says once whether its upgrade succeeded. */
+function openConnection(
+  spec: ConnectSpec,
+  tab: Tab,
+  onSettled: (ok: boolean, reason?: string) => void,
+): void {
+  const generation = tab.current === undefined ? 0 : tab.current.generation + 1;
+  // `onread` hands reads over in one shared buffer, without a stream 'data' event each.
+  let bench: BenchSocket | undefined;
+  const socket = connect({
+    host: spec.host,
+    port: spec.port,
+    localAddress: tab.localAddress,
+    onread: {
+      buffer: READ_BUFFER,
+      callback: (length: number, buffer: Uint8Array) => {
+        bench?.data(Buffer.from(buffer.buffer, buffer.byteOffset, length));
+        return true;
+      },
+    },
+  });
+  socket.setNoDelay(true);
+  let settled = false;
+  const timer = setTimeout(() => settle(false, 'handshake-timeout'), spec.timeoutMs);
+  const settle = (success: boolean, reason?: string) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    if (!success) socket.destroy();
+    onSettled(success, reason);
+  };
+  const cookie =
+    spec.cookie ??
+    `session_id=${spec.sessions ? spec.sessions[tab.index % spec.sessions.length] : benchSid(tab.index)}`;
+  const created = new BenchSocket(socket, tab, generation, settle);
+  bench = created;
+  tab.current = created;
+  socket.once('connect', () => {
+    open++;
+    created.connected = true;
+    socket.write(
+      upgradeRequest({
+        host: spec.hostHeader,
+        path: spec.path,
+        origin: spec.origin,
+        cookie,
+        userAgent: spec.userAgent,
+      }),
+    );
+  });
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    count(errors, error.code ?? 'error');
+    settle(false, error.code ?? 'error');
+  });
+  socket.on('close', () => {
+    if (created.connected) open--;
+    created.connected = false;
+    settle(false, 'closed-during-handshake');
+    if (created.upgraded && tab.current === created) tab.lost(created.closeCode ?? 1006);
+  });
+}
+
+function connectAll(connectSpec: ConnectSpec): Promise<ClientReply> {
+  spec = connectSpec;
   const started = nowUs();
   const connectErrors: Record<string, number> = {};
   let next = 0;
@@ -177,96 +344,74 @@ function connectAll(spec: ConnectSpec): Promise<ClientReply> {
       resolve({
         type: 'connected',
         ok,
-        failed: spec.count - ok,
+        failed: connectSpec.count - ok,
         errors: connectErrors,
         ms: (nowUs() - started) / 1000,
       });
     };
-    if (spec.count === 0) {
+    if (connectSpec.count === 0) {
       finish();
       return;
     }
-    const subscribe = maskedFrame(
-      OP_TEXT,
-      Buffer.from(
-        JSON.stringify({ event_name: 'subscribe', data: { channels: spec.channels, last: 0 } }),
-      ),
-    );
     // Paced like users arriving: handshake k starts no earlier than k / ratePerSecond.
     let scheduled = 0;
     const pace = (start: () => void) => {
-      if (spec.ratePerSecond <= 0) return start();
-      const due = started / 1000 + (scheduled++ * 1000) / spec.ratePerSecond;
+      if (connectSpec.ratePerSecond <= 0) return start();
+      const due = started / 1000 + (scheduled++ * 1000) / connectSpec.ratePerSecond;
       const wait = due - nowUs() / 1000;
       if (wait <= 0) return start();
       setTimeout(start, wait);
     };
     const startOne = () => pace(openOne);
     const openOne = () => {
-      if (next >= spec.count) return;
+      if (next >= connectSpec.count) return;
       const local = next++;
-      const index = spec.first + local;
-      const localAddress = spec.localAddresses[local % spec.localAddresses.length];
-      // `onread` hands reads over in one shared buffer, without a stream 'data' event each.
-      let bench: BenchSocket | undefined;
-      const socket = connect({
-        host: spec.host,
-        port: spec.port,
-        localAddress,
-        onread: {
-          buffer: READ_BUFFER,
-          callback: (length: number, buffer: Uint8Array) => {
-            bench?.data(Buffer.from(buffer.buffer, buffer.byteOffset, length));
-            return true;
-          },
-        },
-      });
-      socket.setNoDelay(true);
-      let settled = false;
-      const timer = setTimeout(() => settle(false, 'handshake-timeout'), spec.timeoutMs);
-      const settle = (success: boolean, reason?: string) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
+      const tab = new Tab(
+        connectSpec.first + local,
+        connectSpec.localAddresses[local % connectSpec.localAddresses.length],
+      );
+      tabs.push(tab);
+      openConnection(connectSpec, tab, (success, reason) => {
         done++;
         if (success) ok++;
-        else {
-          count(connectErrors, reason ?? 'failed');
-          socket.destroy();
-        }
-        if (done === spec.count) finish();
+        else count(connectErrors, reason ?? 'failed');
+        if (done === connectSpec.count) finish();
         else startOne();
-      };
-      const cookie =
-        spec.cookie ??
-        `session_id=${spec.sessions ? spec.sessions[index % spec.sessions.length] : benchSid(index)}`;
-      bench = new BenchSocket(socket, subscribe, settle);
-      socket.once('connect', () => {
-        open++;
-        if (bench) bench.connected = true;
-        socket.write(
-          upgradeRequest({
-            host: spec.hostHeader,
-            path: spec.path,
-            origin: spec.origin,
-            cookie,
-            userAgent: spec.userAgent,
-          }),
-        );
       });
-      socket.on('error', (error: NodeJS.ErrnoException) => {
-        count(errors, error.code ?? 'error');
-        settle(false, error.code ?? 'error');
-      });
-      socket.on('close', () => {
-        if (bench?.connected) open--;
-        if (bench) bench.connected = false;
-        settle(false, 'closed-during-handshake');
-      });
-      sockets.push(bench as BenchSocket);
     };
-    for (let i = 0; i < Math.min(spec.concurrency, spec.count); i++) startOne();
+    for (let i = 0; i < Math.min(connectSpec.concurrency, connectSpec.count); i++) startOne();
   });
+}
+
+function stormStart(): void {
+  reconnecting = true;
+  storm.active = true;
+  storm.attempts = 0;
+  storm.handshakeErrors = {};
+  storm.closes = {};
+  for (const tab of tabs) {
+    tab.inStorm = tab.current?.upgraded === true && tab.current.connected;
+    tab.stormGeneration = tab.current?.generation ?? 0;
+    tab.resubscribedAtUs = undefined;
+  }
+}
+
+function stormStatus(): StormClientStatus {
+  const resubscribedAtUs: number[] = [];
+  let sockets = 0;
+  for (const tab of tabs) {
+    if (!tab.inStorm) continue;
+    sockets++;
+    if (tab.resubscribedAtUs !== undefined) resubscribedAtUs.push(tab.resubscribedAtUs);
+  }
+  return {
+    sockets,
+    resubscribed: resubscribedAtUs.length,
+    resubscribedAtUs,
+    attempts: storm.attempts,
+    handshakeErrors: storm.handshakeErrors,
+    closes: storm.closes,
+  };
 }
 
 function status(): ClientStatus {
@@ -287,7 +432,7 @@ function reset(): void {
   frames = 0;
   deliveries = 0;
   readyCount = 0;
-  for (const socket of sockets) socket.ready = false;
+  for (const tab of tabs) if (tab.current) tab.current.ready = false;
 }
 
 function collect(commits: Array<[number, number]>, binUs: number, originUs: number): Collected {
@@ -341,8 +486,13 @@ function collect(commits: Array<[number, number]>, binUs: number, originUs: numb
 }
 
 async function closeAll(): Promise<void> {
-  for (const bench of sockets) bench.socket.destroy();
-  sockets.length = 0;
+  reconnecting = false;
+  storm.active = false;
+  for (const tab of tabs) {
+    clearTimeout(tab.timer);
+    tab.current?.socket.destroy();
+  }
+  tabs.length = 0;
   const deadline = Date.now() + 10_000;
   while (open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   open = 0;
@@ -370,8 +520,16 @@ process.on('message', (command: ClientCommand) => {
     case 'close':
       void closeAll().then(() => send({ type: 'ack' }));
       return;
+    case 'storm-start':
+      stormStart();
+      send({ type: 'ack' });
+      return;
+    case 'storm-status':
+      send({ type: 'storm-status', status: stormStatus() });
+      return;
     case 'exit':
-      for (const bench of sockets) bench.socket.destroy();
+      reconnecting = false;
+      for (const tab of tabs) tab.current?.socket.destroy();
       process.exit(0);
   }
 });

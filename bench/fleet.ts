@@ -13,6 +13,7 @@ import type {
   LatencyBin,
   SeqStat,
 } from './protocol.js';
+import { mergeStormStatus, type StormClientStatus } from './storm.js';
 import type { RunningTarget } from './targets.js';
 
 const SOURCE_ADDRESSES_PER_CLIENT = 8;
@@ -152,6 +153,18 @@ export class Fleet {
       ),
     );
     return mergeCollected(replies.map((r) => r.collected));
+  }
+
+  /** From now on the clients reconnect as Odoo's worker does; their open sockets are the storm's. */
+  async stormStart(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.request({ type: 'storm-start' }, 'ack')));
+  }
+
+  async stormStatus(): Promise<StormClientStatus> {
+    const replies = await Promise.all(
+      this.clients.map((c) => c.request({ type: 'storm-status' }, 'storm-status')),
+    );
+    return mergeStormStatus(replies.map((r) => r.status));
   }
 
   async closeAll(): Promise<void> {

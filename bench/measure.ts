@@ -27,6 +27,7 @@ import {
   sampleProcesses,
 } from './proc.js';
 import { nowUs } from './protocol.js';
+import type { StormResult } from './stormRun.js';
 import type { RunningTarget } from './targets.js';
 
 export interface MeasureOptions {
@@ -143,6 +144,8 @@ export interface RunResult {
   pgConnections: Record<string, number> | undefined;
   closes: Record<string, number>;
   clientErrors: Record<string, number>;
+  /** Restarts of the sidecar with the sockets coming back (`--storm`), after the phases above. */
+  storms?: StormResult[];
 }
 
 let sequence = 0;

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { RealOdooOptions } from './realOdoo.js';
+import type { StormKind } from './stormRun.js';
 
 export interface ExternalTarget {
   name: string;
@@ -50,6 +51,10 @@ export interface BenchOptions {
   external: ExternalTarget | undefined;
   /** Subscribes authorized by a real Odoo instead of the fake one (`--odoo-url`). */
   odoo: RealOdooOptions | undefined;
+  /** The sidecar's SIGTERM close window, s (undefined: its own with --storm, else 1). */
+  shutdownWindowSeconds: number | undefined;
+  /** Restarts of the sidecar after the other phases, in this order (`--storm sigterm,kill`). */
+  storm: StormKind[];
   /** Idle memory is read this long after the last socket connected (at least `settleMs` after ready). */
   steadyAfterConnectMs: number;
   json: boolean;
@@ -92,6 +97,13 @@ endpoint speaking Odoo's websocket protocol, side by side, and reports every fig
   --heap-snapshot           write a heap snapshot of the sidecar at idle with N sockets (into --out)
   --steady-ms <ms>          read idle memory this long after the last connect, without forcing a
                             garbage collection first (default 0; 60000 with --odoo-url)
+  --storm <list>            sigterm and/or kill: once the sockets are subscribed and idle, signal the
+                            sidecar (SIGTERM, or SIGKILL), start it again on the same port at once,
+                            let the clients reconnect as Odoo's worker does (backoff and jitter, last
+                            id) and measure until every one is subscribed again; needs --odoo-url
+                            (its /web/webclient/version_info is sampled every 200 ms). The sidecar
+                            then runs with its own shutdown window instead of the bench's 1 s
+  --shutdown-window <s>     the sidecar's SIGTERM close window (default: 1, or its own with --storm)
   --json                    print only the JSON result
   --report <result.json>    re-render summary.txt and latency.svg of a saved run (nothing measured)
   A real Odoo instead of the fake one (the sidecar asks it to authorize every subscribe):
@@ -164,6 +176,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'external-name': { type: 'string' },
       report: { type: 'string' },
       'steady-ms': { type: 'string' },
+      storm: { type: 'string' },
+      'shutdown-window': { type: 'string' },
       'odoo-url': { type: 'string' },
       'odoo-db': { type: 'string' },
       'odoo-config': { type: 'string' },
@@ -220,6 +234,14 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     if (target === 'external' && !external)
       throw new Error('--targets external needs --external-url');
   }
+  const storm = (values.storm ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+  for (const kind of storm)
+    if (kind !== 'sigterm' && kind !== 'kill')
+      throw new Error(`--storm: expected sigterm and/or kill, got "${kind}"`);
+  if (storm.length > 0 && !odoo) throw new Error('--storm needs --odoo-url');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   return {
     sizes: numbers(values.n ?? '1000,5000,19500', 'n').map(Math.round),
@@ -257,6 +279,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     external,
     odoo,
     steadyAfterConnectMs: one(values['steady-ms'], 'steady-ms', odoo ? 60_000 : 0),
+    storm: storm as StormKind[],
+    shutdownWindowSeconds:
+      values['shutdown-window'] === undefined
+        ? undefined
+        : one(values['shutdown-window'], 'shutdown-window', 1),
     json: values.json ?? false,
     report: values.report,
   };

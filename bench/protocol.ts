@@ -5,6 +5,7 @@
  * taken in the orchestrator and a receipt time taken in a client are comparable.
  */
 import type { HistogramData } from './histogram.js';
+import type { StormClientStatus } from './storm.js';
 
 /** CLOCK_MONOTONIC in microseconds: the same clock in every process of the machine. */
 export function nowUs(): number {
@@ -57,6 +58,9 @@ export type ClientCommand =
   | { type: 'reset' }
   | { type: 'collect'; commits: Array<[number, number]>; binUs: number; originUs: number }
   | { type: 'close' }
+  /** From now on, sockets come back as Odoo's worker does; the open ones are the storm's. */
+  | { type: 'storm-start' }
+  | { type: 'storm-status' }
   | { type: 'exit' };
 
 export interface ClientStatus {
@@ -101,6 +105,7 @@ export type ClientReply =
   | { type: 'connected'; ok: number; failed: number; errors: Record<string, number>; ms: number }
   | { type: 'status'; status: ClientStatus }
   | { type: 'collected'; collected: Collected }
+  | { type: 'storm-status'; status: StormClientStatus }
   | { type: 'ack' };
 
 export type ReferenceCommand =

@@ -6,6 +6,7 @@
 
 import type { RunResult } from './measure.js';
 import { sideBySide } from './sideBySide.js';
+import { describeStorm } from './stormRun.js';
 
 export interface Machine {
   cpus: number;
@@ -309,6 +310,12 @@ export function humanSummary(result: BenchResult): string {
     }
     lines.push('');
   }
+  for (const run of result.runs)
+    for (const storm of run.storms ?? [])
+      lines.push(
+        `Restart storm (${storm.kind}), ${run.target}, N = ${run.n}: ${describeStorm(storm)}`,
+        '',
+      );
   if (result.limits.length > 0) {
     lines.push('What limited N:');
     for (const limit of result.limits) lines.push(`  ${limit}`);

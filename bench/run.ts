@@ -23,6 +23,7 @@ import { openFileLimit } from './proc.js';
 import type { FakeOdooCommand, FakeOdooReply } from './protocol.js';
 import { odooSessions, sessionOfSocket } from './realOdoo.js';
 import { type BenchResult, compare, humanSummary, medianRun } from './report.js';
+import { runStorm } from './stormRun.js';
 import {
   type RealDatabase,
   type RealSessions,
@@ -245,6 +246,7 @@ async function main(): Promise<void> {
     heapSnapshot: o.heapSnapshot,
     nodeArgs: o.sidecarNodeArgs ?? startFlags(),
     extraEnv: o.sidecarEnv,
+    shutdownWindowSeconds: o.shutdownWindowSeconds ?? (o.storm.length > 0 ? undefined : 1),
   });
   for (const target of o.targets) {
     if (target === 'reference') {
@@ -286,25 +288,41 @@ async function main(): Promise<void> {
           log(`N=${n} ${launch.name}${o.repeat > 1 ? ` (run ${r + 1}/${o.repeat})` : ''}`);
           const target = await launch.start(n);
           try {
-            repeats[index]?.push(
-              await measure(target, fleet, {
-                n,
-                bursts: o.bursts,
-                burstGapMs: o.burstGapMs,
-                rate: o.rate,
-                privateRate: o.privateRate,
-                durationSeconds: o.durationSeconds,
-                settleMs: o.settleMs,
-                sharedChannel: o.sharedChannel,
-                connectConcurrency: o.connectConcurrency,
-                connectRate: o.connectRate,
-                heapSnapshot: o.heapSnapshot,
-                steadyAfterConnectMs: o.steadyAfterConnectMs,
-                statsFlushMs,
-                readyTimeoutMs: o.odoo ? 900_000 : 120_000,
-                log,
-              }),
-            );
+            const run = await measure(target, fleet, {
+              n,
+              bursts: o.bursts,
+              burstGapMs: o.burstGapMs,
+              rate: o.rate,
+              privateRate: o.privateRate,
+              durationSeconds: o.durationSeconds,
+              settleMs: o.settleMs,
+              sharedChannel: o.sharedChannel,
+              connectConcurrency: o.connectConcurrency,
+              connectRate: o.connectRate,
+              heapSnapshot: o.heapSnapshot,
+              steadyAfterConnectMs: o.steadyAfterConnectMs,
+              statsFlushMs,
+              readyTimeoutMs: o.odoo ? 900_000 : 120_000,
+              log,
+            });
+            if (o.storm.length > 0 && target.restart !== undefined) {
+              run.storms = [];
+              for (const kind of o.storm) {
+                run.storms.push(
+                  await runStorm(target, fleet, {
+                    kind,
+                    odooUrl,
+                    sampleEveryMs: 200,
+                    beforeMs: 10_000,
+                    publishEveryMs: 250,
+                    timeoutMs: 600_000,
+                    log,
+                  }),
+                );
+                await save();
+              }
+            }
+            repeats[index]?.push(run);
           } finally {
             await fleet.closeAll();
             await target.stop();

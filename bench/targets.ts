@@ -81,6 +81,11 @@ export interface RunningTarget {
   busReads?(): Promise<number | undefined>;
   /** PostgreSQL connections this target holds, by application name. */
   pgConnections?(): Promise<Record<string, number> | undefined>;
+  /**
+   * Sidecar only: signals the process, starts it again with the same settings as soon as it has
+   * exited, and resolves once the new one is ready (times from the signal, ms).
+   */
+  restart?(signal: 'SIGTERM' | 'SIGKILL'): Promise<{ exitedMs: number; readyMs: number }>;
   /** The sidecar's Prometheus text. */
   metricsText?(): Promise<string>;
   /** Files for `--cpu-prof` / `--heap-snapshot`. */
@@ -240,6 +245,8 @@ export interface SidecarLaunch {
   nodeArgs: string[];
   /** Extra environment (allocator settings and the like). */
   extraEnv: Record<string, string>;
+  /** SIGTERM's close window, s (undefined: the sidecar's default). */
+  shutdownWindowSeconds: number | undefined;
 }
 
 export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget> {
@@ -286,39 +293,48 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
     SIDECAR_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
     SIDECAR_MAX_SUBSCRIBED_BYTES_PER_ADDRESS: String(2 ** 40),
     SIDECAR_WORKERS: String(launch.workers),
-    SIDECAR_SHUTDOWN_WINDOW: '1',
+    // A short window keeps the benchmark's stops quick; a storm measures the sidecar's own.
+    ...(launch.shutdownWindowSeconds === undefined
+      ? {}
+      : { SIDECAR_SHUTDOWN_WINDOW: String(launch.shutdownWindowSeconds) }),
     SIDECAR_LOG_LEVEL: 'warn',
   };
   if (launch.coalesceMs !== undefined) settings.SIDECAR_COALESCE_MS = String(launch.coalesceMs);
   // Only the settings above: nothing from the caller's environment leaks into the measured sidecar.
   const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, ...launch.extraEnv, ...settings };
-  const log = await open(launch.logFile, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'dist', 'main.js')], {
-      env: childEnv,
-      stdio: ['ignore', log.fd, log.fd],
-    });
-  } finally {
-    await log.close();
-  }
-  killOnExit(child);
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const spawnSidecar = async (): Promise<ChildProcess> => {
+    const log = await open(launch.logFile, 'a');
+    try {
+      const spawned = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'dist', 'main.js')], {
+        env: childEnv,
+        stdio: ['ignore', log.fd, log.fd],
+      });
+      killOnExit(spawned);
+      return spawned;
+    } finally {
+      await log.close();
+    }
+  };
   // Readiness and metrics are on the admin port.
   const base = `http://127.0.0.1:${adminPort}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`the sidecar exited at start; see ${launch.logFile}`);
-    const ready = await fetch(`${base}/readyz`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() > deadline)
-      throw new Error(`the sidecar never became ready; see ${launch.logFile}`);
-    await sleep(50);
-  }
+  const whenReady = async (started: ChildProcess): Promise<void> => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (started.exitCode !== null)
+        throw new Error(`the sidecar exited at start; see ${launch.logFile}`);
+      const ready = await fetch(`${base}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) return;
+      if (Date.now() > deadline)
+        throw new Error(`the sidecar never became ready; see ${launch.logFile}`);
+      await sleep(50);
+    }
+  };
+  let child = await spawnSidecar();
+  let exited = new Promise<void>((done) => child.once('exit', () => done()));
+  await whenReady(child);
   const stats = env ? PgStats.forCluster(env.pg, env.database) : (real as RealDatabase).stats;
   const pid = child.pid ?? 0;
   return {
@@ -370,6 +386,18 @@ export async function startSidecar(launch: SidecarLaunch): Promise<RunningTarget
         if (ok) return;
         await sleep(100);
       }
+    },
+    async restart(signal) {
+      const signalledUs = nowUs();
+      child.kill(signal);
+      await exited;
+      const exitedUs = nowUs();
+      // Started again at once on the same port and admin port, as a supervisor does.
+      child = await spawnSidecar();
+      const current = child;
+      exited = new Promise<void>((done) => current.once('exit', () => done()));
+      await whenReady(current);
+      return { exitedMs: (exitedUs - signalledUs) / 1000, readyMs: (nowUs() - signalledUs) / 1000 };
     },
     async stop() {
       if (child.exitCode === null) {
