@@ -101,6 +101,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
      */
     written,
     odooCalls: counter('odoo_calls_total', 'Calls to Odoo HTTP', ['route', 'outcome']),
+    odooCallsShared: counter(
+      'odoo_calls_shared_total',
+      "Browsers' calls to Odoo not made: answered by an identical call of the same session already in flight (tabs subscribing together)",
+      ['route'],
+    ),
     odooCallSeconds: new Histogram<'route'>({
       name: `${PREFIX}odoo_call_duration_seconds`,
       help: 'Duration of calls to Odoo HTTP',

@@ -182,12 +182,17 @@ export class OdooClient {
   ): Promise<RpcOutcome> {
     const key = sharedCallKey(route, params, browser);
     if (key !== undefined) {
-      return this.shared.run(
+      const joinedBefore = this.shared.joined;
+      const outcome = this.shared.run(
         key,
         signal,
         (own) => this.call(route, params, browser, own, requestId),
         () => ABANDONED,
       );
+      // `run` joins an identical call synchronously: a call Odoo was spared.
+      if (this.shared.joined > joinedBefore)
+        this.options.metrics.odooCallsShared.labels(route).inc();
+      return outcome;
     }
     return this.call(route, params, browser, signal, requestId);
   }
