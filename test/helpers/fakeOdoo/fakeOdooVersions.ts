@@ -93,8 +93,12 @@ const LATE_17: BuildProfile = {
   publicGroupIds: [],
 };
 
-/** 12.0-15.0: long polling (`fakeOdooLongpolling.ts`); the websocket fields do not apply. */
-function longpolling(major: number): BuildProfile {
+/**
+ * 12.0-16.0: `mail.channel`, no member sub-channels, channel and presence strings not resolved, no
+ * `on_closed`. 12-15 serve long polling (`fakeOdooLongpolling.ts`; the websocket fields do not
+ * apply), 16 the websocket: the generations table says which.
+ */
+function before17(major: number): BuildProfile {
   return {
     ...LATE_17,
     serverVersion: `${major}.0`,
@@ -124,21 +128,11 @@ function fromGeneration(profile: BuildProfile): VersionProfile {
 }
 
 const PROFILES: Readonly<Record<FakeOdooVersion, BuildProfile>> = {
-  '12.0': longpolling(12),
-  '13.0': longpolling(13),
-  '14.0': longpolling(14),
-  '15.0': longpolling(15),
-  '16.0': {
-    ...LATE_17,
-    serverVersion: '16.0',
-    serverVersionInfo: final(16),
-    workerVersion: null,
-    channelModel: 'mail.channel',
-    memberSubchannel: null,
-    resolvesChannelStrings: false,
-    resolvesPresenceStrings: false,
-    hasOnClosed: false,
-  },
+  '12.0': before17(12),
+  '13.0': before17(13),
+  '14.0': before17(14),
+  '15.0': before17(15),
+  '16.0': before17(16),
   '17.0-20240709': {
     ...LATE_17,
     serverVersion: '17.0-20240709',
